@@ -1,0 +1,29 @@
+# Makefile — the front door: a thin layer over CMake so that `make`, `make test` and
+# `make bench` work from the repository root on a fresh machine. Each target first installs
+# what Debian lacks (.ci/install-deps.sh), then configures and builds into $(BUILD).
+
+BUILD ?= build
+BUILD_TYPE ?= Release
+CMAKE_ARGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test bench clean
+
+all: build
+
+deps:
+	@bash .ci/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+# The main job: train the seed network with every kernel, then time the kernels side by side.
+bench: build
+	@bash bench/run.sh $(BUILD)/nabla
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,25 @@
+/* kernels/kernels_impl.h — private to kernels/: the entry points of every kernel, declared
+ * through the contract's function types so that each definition is checked against
+ * gemm.h. registry.c puts them in the table; callers outside kernels/ use the registry. */
+#ifndef NB_KERNELS_IMPL_H
+#define NB_KERNELS_IMPL_H
+
+#include "kernels/gemm.h"
+
+/* naive.c: the plain triple loop, the reference every other kernel is tested against. */
+nb_sgemm_fn nb_naive_sgemm;
+nb_dgemm_fn nb_naive_dgemm;
+
+/* blocked.c: Goto/BLIS cache blocking with packed panels, serial. */
+nb_sgemm_fn nb_blocked_sgemm;
+nb_dgemm_fn nb_blocked_dgemm;
+
+/* openmp.c: the blocked algorithm with its output tiles shared among OpenMP threads. */
+nb_sgemm_fn nb_openmp_sgemm;
+nb_dgemm_fn nb_openmp_dgemm;
+
+/* blas.c: OpenBLAS through cblas. */
+nb_sgemm_fn nb_blas_sgemm;
+nb_dgemm_fn nb_blas_dgemm;
+
+#endif

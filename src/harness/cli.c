@@ -1,0 +1,117 @@
+/* src/harness/cli.c — the option-table parser behind every `nabla` command. */
+#include "harness/cli.h"
+
+#include "harness/commands.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const nb_option *find_option(const nb_option *options, int count, const char *name, size_t len) {
+    for (int i = 0; i < count; i++)
+        if (strlen(options[i].name) == len && !strncmp(options[i].name, name, len)) return &options[i];
+    return NULL;
+}
+
+static nb_status parse_value(const char *command, const nb_option *opt, const char *text) {
+    char *end = NULL;
+    if (*text == '\0') return nb_error(NB_ERR_ARG, "%s: --%s needs a value", command, opt->name);
+    switch (opt->kind) {
+    case NB_OPT_INT: {
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (*end != '\0')
+            return nb_error(NB_ERR_ARG, "%s: --%s expects an integer, got '%s'", command, opt->name, text);
+        if (errno == ERANGE || v < opt->min || v > opt->max)
+            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range %lld..%lld", command, opt->name, text,
+                            (long long)opt->min, (long long)opt->max);
+        *(int64_t *)opt->dest = v;
+        return NB_OK;
+    }
+    case NB_OPT_UINT64: {
+        errno = 0;
+        /* strtoull accepts "-1" and wraps it; a seed is never negative. */
+        if (text[0] == '-' || text[0] == '+' || text[0] == ' ')
+            return nb_error(NB_ERR_ARG, "%s: --%s expects a non-negative integer, got '%s'", command, opt->name, text);
+        unsigned long long v = strtoull(text, &end, 10);
+        if (*end != '\0')
+            return nb_error(NB_ERR_ARG, "%s: --%s expects a non-negative integer, got '%s'", command, opt->name, text);
+        if (errno == ERANGE)
+            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range 0..18446744073709551615", command, opt->name, text);
+        *(uint64_t *)opt->dest = v;
+        return NB_OK;
+    }
+    case NB_OPT_DOUBLE: {
+        errno = 0;
+        double v = strtod(text, &end);
+        if (*end != '\0')
+            return nb_error(NB_ERR_ARG, "%s: --%s expects a number, got '%s'", command, opt->name, text);
+        if (!isfinite(v))
+            return nb_error(NB_ERR_ARG, "%s: --%s must be finite, got '%s'", command, opt->name, text);
+        if (v < opt->dmin || v > opt->dmax)
+            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range %g..%g", command, opt->name, text, opt->dmin,
+                            opt->dmax);
+        *(double *)opt->dest = v;
+        return NB_OK;
+    }
+    case NB_OPT_STRING:
+        *(const char **)opt->dest = text;
+        return NB_OK;
+    case NB_OPT_FLAG:
+        break;
+    }
+    return nb_error(NB_ERR_ARG, "%s: --%s takes no value", command, opt->name);
+}
+
+nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count,
+                       bool *help) {
+    *help = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            *help = true;
+            return NB_OK;
+        }
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+            return nb_error(NB_ERR_ARG, "%s: unexpected argument '%s'", command, arg);
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const nb_option *opt = find_option(options, count, name, len);
+        if (!opt) return nb_error(NB_ERR_ARG, "%s: unknown flag '--%.*s'", command, (int)len, name);
+        if (opt->seen) *opt->seen = true;
+        if (opt->kind == NB_OPT_FLAG) {
+            if (eq) return nb_error(NB_ERR_ARG, "%s: --%s takes no value", command, opt->name);
+            *(bool *)opt->dest = true;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc) return nb_error(NB_ERR_ARG, "%s: --%s needs a value", command, opt->name);
+            value = argv[++i];
+        }
+        NB_TRY(parse_value(command, opt, value));
+    }
+    return NB_OK;
+}
+
+void nb_cli_print_options(FILE *out, const nb_option *options, int count) {
+    for (int i = 0; i < count; i++) {
+        char left[48];
+        snprintf(left, sizeof left, "--%s%s%s", options[i].name, options[i].metavar ? " " : "",
+                 options[i].metavar ? options[i].metavar : "");
+        fprintf(out, "  %-22s %s\n", left, options[i].help);
+    }
+}
+
+int nb_cmd_fail(int code, const char *command, const char *message) {
+    /* Parser messages already start with "nabla <command>:"; library messages do not. */
+    if (strncmp(message, "nabla", 5) == 0)
+        fprintf(stderr, "%s", message);
+    else
+        fprintf(stderr, "nabla %s: %s", command, message);
+    if (code == NB_EXIT_USAGE) fprintf(stderr, " (see 'nabla %s --help')", command);
+    fputc('\n', stderr);
+    return code;
+}

@@ -1,0 +1,26 @@
+/* src/harness/train.h — runs a variant's training loop and times it: the part of
+ * `nabla train` (and later `nabla bench`) that is not about printing. */
+#ifndef NB_HARNESS_TRAIN_H
+#define NB_HARNESS_TRAIN_H
+
+#include <stdint.h>
+
+#include "variants/variant.h"
+
+/* Called after every step with its 0-based index and loss (e.g. to print every K steps). */
+typedef void nb_step_observer(void *ctx, int64_t step, double loss);
+
+typedef struct nb_train_result {
+    double *losses;       /* cfg->iters losses, owned by the result */
+    int64_t steps;        /* steps completed */
+    double loop_seconds;  /* wall time of the training loop only (setup excluded) */
+    uint64_t flops;       /* matmul FLOPs counted during the loop */
+} nb_train_result;
+
+/* Creates the variant, runs cfg->iters steps under the kernel and thread count already set
+ * in the runtime, destroys it. On error the result holds the steps done so far. */
+nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
+                       void *ctx, nb_train_result *result);
+void nb_train_result_free(nb_train_result *result);
+
+#endif

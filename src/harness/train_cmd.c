@@ -1,0 +1,229 @@
+/* src/harness/train_cmd.c — `nabla train`: parse the workload, pick kernel and threads,
+ * run one variant's training loop, print its losses the way the tutorial prints them, then
+ * a summary line (or one JSON object with --json). */
+#include <float.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "harness/format.h"
+#include "harness/train.h"
+#include "tensor/runtime.h"
+
+/* No dimension of the seed network needs to be larger; beyond it the product checks below
+ * would be the only guard. */
+#define MAX_DIM ((int64_t)1 << 24)
+#define MAX_ITERS ((int64_t)1 << 31)
+
+typedef struct train_options {
+    nb_train_config cfg;
+    const char *kernel_name; /* NULL: NABLA_KERNEL, then the default */
+    const char *dtype_name;
+    int64_t threads;
+    int64_t print_every;
+    double lr;
+    bool lr_given;
+    bool json;
+} train_options;
+
+/* ---- checks that need more than one flag ----------------------------------------------- */
+
+/* a * b, or false on overflow of int64. */
+static bool mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/* The bytes the largest variant keeps alive: every (rows, cols) buffer of the two-layer
+ * net, counted generously (x, w1 and its gradient; eight (N, H) and eight (N, D_out)
+ * buffers; w2 and its gradient). Refuses sizes that overflow or exceed physical memory, so
+ * a typo in a dimension is a usage error, not an allocation failure halfway through. */
+static nb_status check_workload_fits(const nb_train_config *cfg) {
+    int64_t terms[4], elems = 0;
+    bool ok = mul_ok(cfg->batch, cfg->d_in, &terms[0]) && mul_ok(cfg->d_in, cfg->hidden, &terms[1]) &&
+              mul_ok(cfg->batch, cfg->hidden, &terms[2]) && mul_ok(cfg->hidden, cfg->d_out, &terms[3]);
+    int64_t weights[4] = {1, 3, 8, 3};
+    for (int i = 0; ok && i < 4; i++) {
+        int64_t scaled;
+        ok = mul_ok(terms[i], weights[i], &scaled) && !__builtin_add_overflow(elems, scaled, &elems);
+    }
+    ok = ok && !__builtin_add_overflow(elems, cfg->batch * 8 * cfg->d_out, &elems);
+    int64_t bytes = 0;
+    ok = ok && mul_ok(elems, (int64_t)nb_dtype_size(cfg->dtype), &bytes);
+    double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (!ok || (physical > 0 && (double)bytes > physical))
+        return nb_error(NB_ERR_ARG,
+                        "nabla train: --batch %lld --d-in %lld --hidden %lld --d-out %lld needs more memory "
+                        "than this machine has (%.1f GiB)",
+                        (long long)cfg->batch, (long long)cfg->d_in, (long long)cfg->hidden,
+                        (long long)cfg->d_out, physical / (1 << 30));
+    return NB_OK;
+}
+
+static void print_help(const nb_option *options, int count) {
+    char variants[256], kernels[256];
+    nb_variant_names(variants, sizeof variants);
+    nb_kernel_names(kernels, sizeof kernels);
+    printf("usage: nabla train [flags]\n\n"
+           "Trains the two-layer network of \"Learning PyTorch with Examples\" (N=64, D_in=1000,\n"
+           "H=100, D_out=10, 500 steps, sum-of-squares loss) with one variant and one matmul kernel,\n"
+           "printing the loss every K steps as the tutorial does, then one summary line.\n\n"
+           "variants: %s\nkernels:  %s\n\nflags:\n",
+           variants, kernels);
+    nb_cli_print_options(stdout, options, count);
+    printf("\nThe same seed, kernel, threads and dtype give the same losses bit for bit.\n");
+}
+
+/* Resolves the names and cross-flag checks after parsing; fills *variant and *kernel. */
+static nb_status resolve(train_options *o, const nb_variant **variant, const nb_kernel **kernel) {
+    char names[256];
+    *variant = nb_variant_find(o->cfg.variant);
+    if (!*variant) {
+        nb_variant_names(names, sizeof names);
+        return nb_error(NB_ERR_ARG, "nabla train: unknown variant '%s' (expected one of: %s)", o->cfg.variant, names);
+    }
+    const char *chosen = NULL;
+    *kernel = nb_kernel_select(o->kernel_name, &chosen);
+    if (!*kernel) {
+        nb_kernel_names(names, sizeof names);
+        return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s'%s (expected one of: %s)", chosen ? chosen : "",
+                        o->kernel_name ? "" : " in NABLA_KERNEL", names);
+    }
+    if (nb_dtype_parse(o->dtype_name, &o->cfg.dtype) != NB_OK)
+        return nb_error(NB_ERR_ARG, "nabla train: --dtype must be f32 or f64, got '%s'", o->dtype_name);
+    o->cfg.lr = o->lr_given ? o->lr : -1.0;
+    return check_workload_fits(&o->cfg);
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+typedef struct print_ctx {
+    int64_t every;
+} print_ctx;
+
+/* The tutorial's `print("epoch: ", t+1, "  loss:", loss.item())`, byte for byte. */
+static void print_epoch(void *opaque, int64_t step, double loss) {
+    const print_ctx *ctx = opaque;
+    if (ctx->every <= 0 || (step + 1) % ctx->every != 0) return;
+    char value[64];
+    nb_format_pyfloat(loss, value, sizeof value);
+    printf("epoch:  %lld   loss: %s\n", (long long)(step + 1), value);
+}
+
+static double gflops_of(const nb_train_result *r) {
+    return r->loop_seconds > 0 ? (double)r->flops / r->loop_seconds * 1e-9 : 0.0;
+}
+
+static void print_json(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
+                       const nb_train_result *r) {
+    nb_json j;
+    nb_json_init(&j, stdout);
+    nb_json_object_begin(&j);
+    nb_json_key(&j, "implementation");
+    nb_json_string(&j, "nabla");
+    nb_json_key(&j, "version");
+    nb_json_string(&j, NABLA_VERSION);
+    nb_json_key(&j, "config");
+    nb_json_object_begin(&j);
+    nb_json_key(&j, "variant");
+    nb_json_string(&j, variant->name);
+    nb_json_key(&j, "kernel");
+    nb_json_string(&j, kernel->name);
+    nb_json_key(&j, "threads");
+    nb_json_int(&j, o->threads);
+    nb_json_key(&j, "dtype");
+    nb_json_string(&j, nb_dtype_name(o->cfg.dtype));
+    nb_json_key(&j, "seed");
+    nb_json_uint(&j, o->cfg.seed);
+    nb_json_key(&j, "batch");
+    nb_json_int(&j, o->cfg.batch);
+    nb_json_key(&j, "d_in");
+    nb_json_int(&j, o->cfg.d_in);
+    nb_json_key(&j, "hidden");
+    nb_json_int(&j, o->cfg.hidden);
+    nb_json_key(&j, "d_out");
+    nb_json_int(&j, o->cfg.d_out);
+    nb_json_key(&j, "iters");
+    nb_json_int(&j, o->cfg.iters);
+    nb_json_key(&j, "lr");
+    nb_json_number(&j, nb_variant_lr(variant, &o->cfg));
+    nb_json_key(&j, "print_every");
+    nb_json_int(&j, o->print_every);
+    nb_json_object_end(&j);
+    nb_json_key(&j, "losses");
+    nb_json_array_begin(&j);
+    for (int64_t t = 0; t < r->steps; t++) nb_json_number(&j, r->losses[t]);
+    nb_json_array_end(&j);
+    nb_json_key(&j, "timing");
+    nb_json_object_begin(&j);
+    nb_json_key(&j, "loop_seconds");
+    nb_json_number(&j, r->loop_seconds);
+    nb_json_key(&j, "ms_per_step");
+    nb_json_number(&j, r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0);
+    nb_json_key(&j, "matmul_flops");
+    nb_json_uint(&j, r->flops);
+    nb_json_key(&j, "gflops");
+    nb_json_number(&j, gflops_of(r));
+    nb_json_object_end(&j);
+    nb_json_object_end(&j);
+    fputc('\n', stdout);
+}
+
+static void print_summary(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
+                          const nb_train_result *r) {
+    printf("summary: variant=%s kernel=%s threads=%lld dtype=%s steps=%lld loop_s=%.6f ms_per_step=%.4f "
+           "gflops=%.2f\n",
+           variant->name, kernel->name, (long long)o->threads, nb_dtype_name(o->cfg.dtype), (long long)r->steps,
+           r->loop_seconds, r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0, gflops_of(r));
+}
+
+/* ---- the command --------------------------------------------------------------------------- */
+
+int nb_cmd_train(int argc, char **argv) {
+    train_options o = {.dtype_name = "f32", .threads = nb_runtime_default_threads(), .print_every = 50};
+    nb_train_config_default(&o.cfg);
+    const nb_option options[] = {
+        NB_OPT_STRING_ROW("variant", &o.cfg.variant, "NAME", "training variant (default tensors)"),
+        NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME", "matmul kernel (default: $NABLA_KERNEL, else blas)"),
+        NB_OPT_INT_ROW("threads", &o.threads, "T", "threads for kernels and elementwise ops (default: online CPUs)",
+                       1, NB_MAX_THREADS),
+        NB_OPT_UINT64_ROW("seed", &o.cfg.seed, "S", "torch.manual_seed(S) before the first draw (default 0)"),
+        NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, MAX_DIM),
+        NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, MAX_DIM),
+        NB_OPT_INT_ROW("hidden", &o.cfg.hidden, "H", "hidden units (default 100)", 1, MAX_DIM),
+        NB_OPT_INT_ROW("d-out", &o.cfg.d_out, "O", "output features (default 10)", 1, MAX_DIM),
+        NB_OPT_INT_ROW("iters", &o.cfg.iters, "I", "training steps (default 500)", 1, MAX_ITERS),
+        NB_OPT_DOUBLE_ROW("lr", &o.lr, "LR", "learning rate (default: the variant's; 1e-6 for tensors)", 0, DBL_MAX,
+                          &o.lr_given),
+        NB_OPT_INT_ROW("print-every", &o.print_every, "K", "print the loss every K steps, 0 never (default 50)", 0,
+                       MAX_ITERS),
+        NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32, as the tutorial)"),
+        NB_OPT_FLAG_ROW("json", &o.json, "print one JSON object: config, every step's loss, timing"),
+    };
+    const int count = (int)(sizeof options / sizeof options[0]);
+    bool help = false;
+    if (nb_cli_parse("nabla train", argc, argv, options, count, &help) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "train", nb_last_error());
+    if (help) {
+        print_help(options, count);
+        return NB_EXIT_OK;
+    }
+    const nb_variant *variant = NULL;
+    const nb_kernel *kernel = NULL;
+    if (resolve(&o, &variant, &kernel) != NB_OK) return nb_cmd_fail(NB_EXIT_USAGE, "train", nb_last_error());
+
+    nb_runtime_set_kernel(kernel);
+    nb_runtime_set_threads((int)o.threads);
+    print_ctx ctx = {.every = o.json ? 0 : o.print_every};
+    nb_train_result result;
+    nb_status status = nb_train_run(variant, &o.cfg, print_epoch, &ctx, &result);
+    if (status != NB_OK) {
+        nb_train_result_free(&result);
+        return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
+    }
+    if (o.json)
+        print_json(&o, variant, kernel, &result);
+    else
+        print_summary(&o, variant, kernel, &result);
+    nb_train_result_free(&result);
+    return NB_EXIT_OK;
+}

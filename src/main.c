@@ -1,0 +1,46 @@
+/* src/main.c — the `nabla` command line: dispatches to the subcommands of src/harness. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/commands.h"
+
+static void print_usage(FILE *out) {
+    fprintf(out,
+            "usage: nabla <command> [flags]\n\n"
+            "nabla times and checks matmul kernels under the training programs of\n"
+            "\"Learning PyTorch with Examples\".\n\n"
+            "commands:\n"
+            "  train     train the two-layer network with one variant and one kernel\n"
+            "  kernels   list the matmul kernels; --bench times them side by side\n\n"
+            "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
+}
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"train", nb_cmd_train},
+    {"kernels", nb_cmd_kernels},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return NB_EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("nabla %s\n", NABLA_VERSION);
+        return NB_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "nabla: unknown command '%s' (see 'nabla --help')\n", name);
+    return NB_EXIT_USAGE;
+}

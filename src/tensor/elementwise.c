@@ -1,0 +1,344 @@
+/* src/tensor/elementwise.c — every elementwise op (binary with broadcasting, tensor-scalar,
+ * masks, in-place updates) through one planner: check and broadcast the shapes, merge the
+ * dimensions that are contiguous in every operand, then run a typed row loop, under OpenMP
+ * when the tensor is large enough. Results never depend on the thread count. */
+#include "tensor/tensor_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tensor/runtime.h"
+
+typedef enum ew_op {
+    EW_ADD,         /* x + y */
+    EW_SUB,         /* x - y */
+    EW_MUL,         /* x * y */
+    EW_SUB_SCALED,  /* x - s * y, the product rounded first: PyTorch's `w -= lr * g` */
+    EW_MASKED_FILL, /* y != 0 ? s : x */
+    EW_COPY,        /* x */
+    EW_FILL,        /* s */
+    EW_ADD_S,       /* x + s */
+    EW_MUL_S,       /* x * s */
+    EW_SQUARE,      /* x * x: pow(x, 2) as PyTorch computes it */
+    EW_POW_S,       /* pow(x, s) */
+    EW_CLAMP_MIN,   /* x < s ? s : x, NaN passes through */
+    EW_LT_S,        /* x < s ? 1 : 0 */
+} ew_op;
+
+/* Up to three operands in a common 4-D frame: out, a, and b (b == a for unary ops, so the
+ * row loops can read a y they never use without a NULL check). */
+typedef struct ew_plan {
+    ew_op op;
+    nb_dtype dtype;
+    double scalar;
+    int ndim;             /* dims left after merging, 1..4 */
+    int64_t shape[4];
+    int64_t stride[3][4]; /* out, a, b; 0 where an input broadcasts */
+    char *base[3];        /* first element of each operand */
+} ew_plan;
+
+/* ---- typed row loops ------------------------------------------------------------------ */
+
+/* EW_LOOP(T, EXPR): po[i] = EXPR for i < n, with x = pa[i], y = pb[i]. The unit-stride
+ * branch is the one gcc vectorises. */
+#define EW_LOOP(T, EXPR)                                                                   \
+    do {                                                                                   \
+        if (so == 1 && sa == 1 && sb == 1) {                                               \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                T x = pa[i], y = pb[i];                                                    \
+                (void)x, (void)y;                                                          \
+                po[i] = (EXPR);                                                            \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t i = 0; i < n; i++) {                                              \
+                T x = pa[i * sa], y = pb[i * sb];                                          \
+                (void)x, (void)y;                                                          \
+                po[i * so] = (EXPR);                                                       \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+/* One row function per dtype. The scalar is converted to T before use, as PyTorch converts
+ * a Python number to the tensor's dtype. */
+#define EW_DEFINE_ROW(T, NAME, POW)                                                        \
+    static void NAME(ew_op op, int64_t n, T *po, int64_t so, const T *pa, int64_t sa,      \
+                     const T *pb, int64_t sb, double scalar) {                             \
+        const T s = (T)scalar;                                                             \
+        switch (op) {                                                                      \
+        case EW_ADD: EW_LOOP(T, x + y); break;                                             \
+        case EW_SUB: EW_LOOP(T, x - y); break;                                             \
+        case EW_MUL: EW_LOOP(T, x * y); break;                                             \
+        case EW_SUB_SCALED: EW_LOOP(T, x - (T)(s * y)); break;                             \
+        case EW_MASKED_FILL: EW_LOOP(T, y != 0 ? s : x); break;                            \
+        case EW_COPY: EW_LOOP(T, x); break;                                                \
+        case EW_FILL: EW_LOOP(T, s); break;                                                \
+        case EW_ADD_S: EW_LOOP(T, x + s); break;                                           \
+        case EW_MUL_S: EW_LOOP(T, x * s); break;                                           \
+        case EW_SQUARE: EW_LOOP(T, x * x); break;                                          \
+        case EW_POW_S: EW_LOOP(T, POW(x, s)); break;                                       \
+        case EW_CLAMP_MIN: EW_LOOP(T, x < s ? s : x); break;                               \
+        case EW_LT_S: EW_LOOP(T, x < s ? (T)1 : (T)0); break;                              \
+        }                                                                                  \
+    }
+
+EW_DEFINE_ROW(float, row_f32, powf)
+EW_DEFINE_ROW(double, row_f64, pow)
+
+/* ---- planning -------------------------------------------------------------------------- */
+
+/* Right-aligns t's layout into the 4-D frame of out_shape4, giving stride 0 to broadcast
+ * dims. Fails when a dim is neither equal nor 1. */
+static nb_status frame_strides(const char *opname, const nb_tensor *t, const int64_t *out_shape4,
+                               int64_t *strides4) {
+    int64_t shape4[4];
+    nb_layout4(t, shape4, strides4);
+    for (int d = 0; d < 4; d++) {
+        if (shape4[d] == out_shape4[d]) continue;
+        if (shape4[d] != 1) {
+            char dt[64];
+            return nb_error(NB_ERR_SHAPE, "%s: %s does not broadcast to the output shape", opname,
+                            nb_tensor_describe(t, dt, sizeof dt));
+        }
+        strides4[d] = 0;
+    }
+    return NB_OK;
+}
+
+/* Whether `in` lies in out's storage other than element for element (a hazard when out is
+ * written while `in` is read). Same storage with the same frame strides and offset is fine. */
+static bool overlaps_differently(const nb_tensor *out, const int64_t *out_st, const nb_tensor *in,
+                                 const int64_t *in_st) {
+    if (in->storage != out->storage) return false;
+    if (in->offset != out->offset) return true;
+    return memcmp(out_st, in_st, 4 * sizeof *out_st) != 0;
+}
+
+static nb_status plan_init(ew_plan *p, const char *opname, ew_op op, nb_tensor *out,
+                           const nb_tensor *a, const nb_tensor *b, double scalar) {
+    if (nb_check_not_null(opname, "out", out) != NB_OK || nb_check_not_null(opname, "input", a) != NB_OK)
+        return nb_last_status();
+    if (!b) b = a;
+    if (nb_check_same_dtype(opname, out, a) != NB_OK || nb_check_same_dtype(opname, out, b) != NB_OK)
+        return nb_last_status();
+
+    int64_t shape4[4], st[3][4];
+    nb_layout4(out, shape4, st[0]);
+    for (int d = 0; d < 4; d++)
+        if (st[0][d] == 0 && shape4[d] > 1) return nb_error(NB_ERR_ARG, "%s: out is a broadcast view", opname);
+    if (a->ndim > out->ndim || b->ndim > out->ndim) {
+        char d1[64], d2[64], d3[64];
+        return nb_error(NB_ERR_SHAPE, "%s: inputs %s and %s do not fit out %s", opname,
+                        nb_tensor_describe(a, d1, sizeof d1), nb_tensor_describe(b, d2, sizeof d2),
+                        nb_tensor_describe(out, d3, sizeof d3));
+    }
+    if (frame_strides(opname, a, shape4, st[1]) != NB_OK || frame_strides(opname, b, shape4, st[2]) != NB_OK)
+        return nb_last_status();
+    if (overlaps_differently(out, st[0], a, st[1]) || overlaps_differently(out, st[0], b, st[2]))
+        return nb_error(NB_ERR_ARG, "%s: out overlaps an input with a different layout", opname);
+
+    p->op = op;
+    p->dtype = out->dtype;
+    p->scalar = scalar;
+    p->base[0] = nb_tensor_data(out);
+    p->base[1] = nb_tensor_data(a);
+    p->base[2] = nb_tensor_data(b);
+
+    /* Merge dim d into d+1 (outer into inner) wherever every operand is contiguous across
+     * the pair: a contiguous same-shape op becomes one long row. Size-1 dims drop out. */
+    int nd = 0;
+    for (int d = 0; d < 4; d++) {
+        if (shape4[d] == 1) continue;
+        bool merge = nd > 0;
+        for (int k = 0; k < 3 && merge; k++)
+            merge = st[k][d] * shape4[d] == p->stride[k][nd - 1];
+        if (merge) {
+            p->shape[nd - 1] *= shape4[d];
+            for (int k = 0; k < 3; k++) p->stride[k][nd - 1] = st[k][d];
+        } else {
+            p->shape[nd] = shape4[d];
+            for (int k = 0; k < 3; k++) p->stride[k][nd] = st[k][d];
+            nd++;
+        }
+    }
+    if (nd == 0) { /* every dim is 1: one element */
+        p->shape[0] = 1;
+        for (int k = 0; k < 3; k++) p->stride[k][0] = 1;
+        nd = 1;
+    }
+    p->ndim = nd;
+    return NB_OK;
+}
+
+/* Runs the row loop on elements [lo, hi) of the innermost dim of the row at `outer`. */
+static void plan_run_row(const ew_plan *p, int64_t outer, int64_t lo, int64_t hi) {
+    const int in = p->ndim - 1;
+    const size_t es = nb_dtype_size(p->dtype);
+    ptrdiff_t off[3];
+    for (int k = 0; k < 3; k++) off[k] = (ptrdiff_t)(lo * p->stride[k][in]);
+    for (int d = in - 1; d >= 0; d--) { /* outer index -> per-operand offsets */
+        int64_t i = outer % p->shape[d];
+        outer /= p->shape[d];
+        for (int k = 0; k < 3; k++) off[k] += (ptrdiff_t)(i * p->stride[k][d]);
+    }
+    int64_t n = hi - lo;
+    if (p->dtype == NB_F32)
+        row_f32(p->op, n, (float *)(p->base[0] + off[0] * (ptrdiff_t)es), p->stride[0][in],
+                (const float *)(p->base[1] + off[1] * (ptrdiff_t)es), p->stride[1][in],
+                (const float *)(p->base[2] + off[2] * (ptrdiff_t)es), p->stride[2][in], p->scalar);
+    else
+        row_f64(p->op, n, (double *)(p->base[0] + off[0] * (ptrdiff_t)es), p->stride[0][in],
+                (const double *)(p->base[1] + off[1] * (ptrdiff_t)es), p->stride[1][in],
+                (const double *)(p->base[2] + off[2] * (ptrdiff_t)es), p->stride[2][in], p->scalar);
+}
+
+static void plan_run(const ew_plan *p) {
+    int64_t inner = p->shape[p->ndim - 1], rows = 1;
+    for (int d = 0; d < p->ndim - 1; d++) rows *= p->shape[d];
+    int64_t numel = rows * inner;
+    int threads = numel >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+    if (threads == 1) {
+        for (int64_t r = 0; r < rows; r++) plan_run_row(p, r, 0, inner);
+    } else if (rows >= threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t r = 0; r < rows; r++) plan_run_row(p, r, 0, inner);
+    } else {
+        /* Few long rows (a contiguous op is one row): split each row between threads. */
+        for (int64_t r = 0; r < rows; r++) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (int c = 0; c < threads; c++)
+                plan_run_row(p, r, inner * c / threads, inner * (c + 1) / threads);
+        }
+    }
+}
+
+static nb_status run(const char *opname, ew_op op, nb_tensor *out, const nb_tensor *a,
+                     const nb_tensor *b, double scalar) {
+    ew_plan p;
+    if (plan_init(&p, opname, op, out, a, b, scalar) != NB_OK) return nb_last_status();
+    if (nb_tensor_numel(out) > 0) plan_run(&p);
+    return NB_OK;
+}
+
+/* ---- allocating forms ------------------------------------------------------------------- */
+
+/* The broadcast shape of a and b (NumPy rules), or NB_ERR_SHAPE. */
+static nb_status broadcast_shape(const char *opname, const nb_tensor *a, const nb_tensor *b,
+                                 int *ndim, int64_t *shape) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < nd; i++) { /* i counts from the right */
+        int64_t sa = i < a->ndim ? a->shape[a->ndim - 1 - i] : 1;
+        int64_t sb = i < b->ndim ? b->shape[b->ndim - 1 - i] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char da[64], db[64];
+            return nb_error(NB_ERR_SHAPE, "%s: shapes %s and %s do not broadcast", opname,
+                            nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db));
+        }
+        shape[nd - 1 - i] = sa == 1 ? sb : sa;
+    }
+    *ndim = nd;
+    return NB_OK;
+}
+
+static nb_tensor *binary_new(const char *opname, ew_op op, const nb_tensor *a, const nb_tensor *b) {
+    if (nb_check_not_null(opname, "a", a) != NB_OK || nb_check_not_null(opname, "b", b) != NB_OK) return NULL;
+    if (nb_check_same_dtype(opname, a, b) != NB_OK) return NULL;
+    int nd = 0;
+    int64_t shape[NB_MAX_DIMS];
+    if (broadcast_shape(opname, a, b, &nd, shape) != NB_OK) return NULL;
+    nb_tensor *out = nb_tensor_empty(a->dtype, nd, shape);
+    if (out && run(opname, op, out, a, b, 0.0) != NB_OK) {
+        nb_tensor_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static nb_tensor *unary_new(const char *opname, ew_op op, const nb_tensor *a, double scalar) {
+    if (nb_check_not_null(opname, "input", a) != NB_OK) return NULL;
+    nb_tensor *out = nb_tensor_empty(a->dtype, a->ndim, a->shape);
+    if (out && run(opname, op, out, a, NULL, scalar) != NB_OK) {
+        nb_tensor_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* pow(x, 2) is x*x in PyTorch, not powf: keep the bits the same. */
+static ew_op pow_op(double e) { return e == 2.0 ? EW_SQUARE : EW_POW_S; }
+
+static nb_status check_finite_scalar(const char *opname, double s) {
+    return isnan(s) ? nb_error(NB_ERR_NUMERIC, "%s: the scalar is NaN", opname) : NB_OK;
+}
+
+/* ---- the public ops ------------------------------------------------------------------- */
+
+nb_status nb_add_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
+    if (nb_check_not_null("add", "b", b) != NB_OK) return nb_last_status();
+    return run("add", EW_ADD, out, a, b, 0.0);
+}
+nb_status nb_sub_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
+    if (nb_check_not_null("sub", "b", b) != NB_OK) return nb_last_status();
+    return run("sub", EW_SUB, out, a, b, 0.0);
+}
+nb_status nb_mul_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
+    if (nb_check_not_null("mul", "b", b) != NB_OK) return nb_last_status();
+    return run("mul", EW_MUL, out, a, b, 0.0);
+}
+nb_tensor *nb_add(const nb_tensor *a, const nb_tensor *b) { return binary_new("add", EW_ADD, a, b); }
+nb_tensor *nb_sub(const nb_tensor *a, const nb_tensor *b) { return binary_new("sub", EW_SUB, a, b); }
+nb_tensor *nb_mul(const nb_tensor *a, const nb_tensor *b) { return binary_new("mul", EW_MUL, a, b); }
+
+nb_status nb_add_scalar_out(nb_tensor *out, const nb_tensor *a, double s) {
+    return run("add_scalar", EW_ADD_S, out, a, NULL, s);
+}
+nb_status nb_mul_scalar_out(nb_tensor *out, const nb_tensor *a, double s) {
+    return run("mul_scalar", EW_MUL_S, out, a, NULL, s);
+}
+nb_status nb_pow_scalar_out(nb_tensor *out, const nb_tensor *a, double e) {
+    if (check_finite_scalar("pow", e) != NB_OK) return nb_last_status();
+    return run("pow", pow_op(e), out, a, NULL, e);
+}
+nb_status nb_clamp_min_out(nb_tensor *out, const nb_tensor *a, double min) {
+    if (check_finite_scalar("clamp_min", min) != NB_OK) return nb_last_status();
+    return run("clamp_min", EW_CLAMP_MIN, out, a, NULL, min);
+}
+nb_status nb_relu_out(nb_tensor *out, const nb_tensor *a) {
+    return run("relu", EW_CLAMP_MIN, out, a, NULL, 0.0);
+}
+nb_tensor *nb_add_scalar(const nb_tensor *a, double s) { return unary_new("add_scalar", EW_ADD_S, a, s); }
+nb_tensor *nb_mul_scalar(const nb_tensor *a, double s) { return unary_new("mul_scalar", EW_MUL_S, a, s); }
+nb_tensor *nb_pow_scalar(const nb_tensor *a, double e) {
+    if (check_finite_scalar("pow", e) != NB_OK) return NULL;
+    return unary_new("pow", pow_op(e), a, e);
+}
+nb_tensor *nb_clamp_min(const nb_tensor *a, double min) {
+    if (check_finite_scalar("clamp_min", min) != NB_OK) return NULL;
+    return unary_new("clamp_min", EW_CLAMP_MIN, a, min);
+}
+nb_tensor *nb_relu(const nb_tensor *a) { return unary_new("relu", EW_CLAMP_MIN, a, 0.0); }
+
+nb_status nb_lt_scalar_out(nb_tensor *mask, const nb_tensor *a, double s) {
+    return run("lt", EW_LT_S, mask, a, NULL, s);
+}
+nb_tensor *nb_lt_scalar(const nb_tensor *a, double s) { return unary_new("lt", EW_LT_S, a, s); }
+
+nb_status nb_masked_fill_(nb_tensor *t, const nb_tensor *mask, double value) {
+    if (nb_check_not_null("masked_fill_", "mask", mask) != NB_OK) return nb_last_status();
+    return run("masked_fill_", EW_MASKED_FILL, t, t, mask, value);
+}
+
+nb_status nb_copy_(nb_tensor *dst, const nb_tensor *src) {
+    if (nb_check_not_null("copy_", "src", src) != NB_OK) return nb_last_status();
+    return run("copy_", EW_COPY, dst, src, NULL, 0.0);
+}
+nb_status nb_fill_(nb_tensor *t, double value) { return run("fill_", EW_FILL, t, t, NULL, value); }
+nb_status nb_zero_(nb_tensor *t) { return nb_fill_(t, 0.0); }
+nb_status nb_add_(nb_tensor *t, const nb_tensor *a) { return nb_add_out(t, t, a); }
+nb_status nb_sub_(nb_tensor *t, const nb_tensor *a) { return nb_sub_out(t, t, a); }
+nb_status nb_mul_scalar_(nb_tensor *t, double s) { return nb_mul_scalar_out(t, t, s); }
+
+nb_status nb_sub_scaled_(nb_tensor *t, double lr, const nb_tensor *g) {
+    if (nb_check_not_null("sub_scaled_", "g", g) != NB_OK) return nb_last_status();
+    if (check_finite_scalar("sub_scaled_", lr) != NB_OK) return nb_last_status();
+    return run("sub_scaled_", EW_SUB_SCALED, t, t, g, lr);
+}

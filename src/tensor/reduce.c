@@ -1,0 +1,180 @@
+/* src/tensor/reduce.c — sum and mean, over everything or over one dimension. The blocking
+ * of a sum depends only on the element count, never on the thread count, so reductions are
+ * bit-identical for every --threads; partial sums are kept in double. */
+#include "tensor/tensor_impl.h"
+
+#include <math.h>
+
+#include "tensor/runtime.h"
+
+/* A full sum is cut into at most SUM_MAX_BLOCKS blocks of at least SUM_MIN_BLOCK elements;
+ * each block is summed in order, then the block sums are added in order. */
+#define SUM_MIN_BLOCK 4096
+#define SUM_MAX_BLOCKS 1024
+
+static double sum_block(const void *data, nb_dtype dtype, int64_t lo, int64_t hi) {
+    double acc = 0.0;
+    if (dtype == NB_F32) {
+        const float *p = data;
+        for (int64_t i = lo; i < hi; i++) acc += p[i];
+    } else {
+        const double *p = data;
+        for (int64_t i = lo; i < hi; i++) acc += p[i];
+    }
+    return acc;
+}
+
+/* Sum of a contiguous run of n elements. */
+static double sum_contiguous(const void *data, nb_dtype dtype, int64_t n) {
+    int64_t block = (n + SUM_MAX_BLOCKS - 1) / SUM_MAX_BLOCKS;
+    if (block < SUM_MIN_BLOCK) block = SUM_MIN_BLOCK;
+    int64_t nblocks = (n + block - 1) / block;
+    double partial[SUM_MAX_BLOCKS];
+    int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t b = 0; b < nblocks; b++) {
+        int64_t hi = (b + 1) * block < n ? (b + 1) * block : n;
+        partial[b] = sum_block(data, dtype, b * block, hi);
+    }
+    double total = 0.0;
+    for (int64_t b = 0; b < nblocks; b++) total += partial[b];
+    return total;
+}
+
+static nb_status check_one_element_out(const char *opname, const nb_tensor *out, const nb_tensor *a) {
+    if (nb_check_not_null(opname, "out", out) != NB_OK || nb_check_not_null(opname, "input", a) != NB_OK)
+        return nb_last_status();
+    if (nb_check_same_dtype(opname, out, a) != NB_OK) return nb_last_status();
+    if (nb_tensor_numel(out) != 1) {
+        char d[64];
+        return nb_error(NB_ERR_SHAPE, "%s: out must have one element, got %s", opname,
+                        nb_tensor_describe(out, d, sizeof d));
+    }
+    return NB_OK;
+}
+
+/* The sum of every element of a, in double. */
+static nb_status sum_all(const nb_tensor *a, double *total) {
+    if (nb_tensor_is_contiguous(a)) {
+        *total = sum_contiguous(nb_tensor_data(a), a->dtype, nb_tensor_numel(a));
+        return NB_OK;
+    }
+    nb_tensor *c = nb_tensor_contiguous(a);
+    if (!c) return nb_last_status();
+    *total = sum_contiguous(nb_tensor_data(c), c->dtype, nb_tensor_numel(c));
+    nb_tensor_free(c);
+    return NB_OK;
+}
+
+static void store_one(nb_tensor *out, double value) {
+    int64_t zeros[NB_MAX_DIMS] = {0};
+    nb_tensor_set(out, zeros, value);
+}
+
+nb_status nb_sum_out(nb_tensor *out, const nb_tensor *a) {
+    double total;
+    if (check_one_element_out("sum", out, a) != NB_OK || sum_all(a, &total) != NB_OK) return nb_last_status();
+    store_one(out, total);
+    return NB_OK;
+}
+
+nb_status nb_mean_out(nb_tensor *out, const nb_tensor *a) {
+    double total;
+    if (check_one_element_out("mean", out, a) != NB_OK || sum_all(a, &total) != NB_OK) return nb_last_status();
+    int64_t n = nb_tensor_numel(a);
+    store_one(out, n > 0 ? total / (double)n : NAN); /* the mean of nothing is NaN, as in PyTorch */
+    return NB_OK;
+}
+
+static nb_tensor *reduce_new(nb_status (*reduce_out)(nb_tensor *, const nb_tensor *), const nb_tensor *a) {
+    if (nb_check_not_null("reduce", "input", a) != NB_OK) return NULL;
+    nb_tensor *out = nb_tensor_empty(a->dtype, 0, NULL);
+    if (out && reduce_out(out, a) != NB_OK) {
+        nb_tensor_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+nb_tensor *nb_sum(const nb_tensor *a) { return reduce_new(nb_sum_out, a); }
+nb_tensor *nb_mean(const nb_tensor *a) { return reduce_new(nb_mean_out, a); }
+
+/* ---- sum over one dimension ----------------------------------------------------------- */
+
+/* The shape of a summed over dim: dim removed, or kept with size 1. */
+static int reduced_shape(const nb_tensor *a, int dim, bool keepdim, int64_t *shape) {
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d != dim)
+            shape[nd++] = a->shape[d];
+        else if (keepdim)
+            shape[nd++] = 1;
+    }
+    return nd;
+}
+
+nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepdim) {
+    if (nb_check_not_null("sum_dim", "out", out) != NB_OK || nb_check_not_null("sum_dim", "input", a) != NB_OK)
+        return nb_last_status();
+    if (nb_check_same_dtype("sum_dim", out, a) != NB_OK) return nb_last_status();
+    if (dim < 0 || dim >= a->ndim)
+        return nb_error(NB_ERR_ARG, "sum_dim: dim %d does not exist in a rank-%d tensor", dim, a->ndim);
+    int64_t want[NB_MAX_DIMS];
+    int nd = reduced_shape(a, dim, keepdim, want);
+    bool shape_ok = out->ndim == nd;
+    for (int d = 0; d < nd && shape_ok; d++) shape_ok = out->shape[d] == want[d];
+    if (!shape_ok) {
+        char da[64], dout[64];
+        return nb_error(NB_ERR_SHAPE, "sum_dim: summing %s over dim %d does not give out %s",
+                        nb_tensor_describe(a, da, sizeof da), dim, nb_tensor_describe(out, dout, sizeof dout));
+    }
+    if (out->storage == a->storage) return nb_error(NB_ERR_ARG, "sum_dim: out must not share storage with the input");
+
+    /* View a as (outer, len, inner) over its 4-D frame with the reduced dim in the middle;
+     * out is visited in row-major order, which matches (outer, inner). */
+    int64_t shape4[4], st4[4];
+    nb_layout4(a, shape4, st4);
+    int rd = dim + (NB_MAX_DIMS - a->ndim);
+    int64_t len = shape4[rd], rstride = st4[rd];
+    int64_t count = nb_tensor_numel(out);
+    int64_t oshape[3], ostride[3];
+    for (int d = 0, k = 0; d < 4; d++)
+        if (d != rd) {
+            oshape[k] = shape4[d];
+            ostride[k++] = st4[d];
+        }
+    int64_t ostrides4[4], oshape4[4]; /* out's own frame: the remaining dims, row-major */
+    nb_layout4(out, oshape4, ostrides4);
+    int threads = nb_tensor_numel(a) >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t e = 0; e < count; e++) {
+        int64_t i2 = e % oshape[2], i1 = (e / oshape[2]) % oshape[1], i0 = e / (oshape[2] * oshape[1]);
+        int64_t base = a->offset + i0 * ostride[0] + i1 * ostride[1] + i2 * ostride[2];
+        double acc = 0.0;
+        for (int64_t j = 0; j < len; j++) acc += nb_load(a, base + j * rstride);
+        /* the e-th element of out in row-major order */
+        int64_t rem = e, off = out->offset;
+        for (int d = 3; d >= 0; d--) {
+            off += (rem % oshape4[d]) * ostrides4[d];
+            rem /= oshape4[d];
+        }
+        nb_store(out, off, acc);
+    }
+    return NB_OK;
+}
+
+nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim) {
+    if (nb_check_not_null("sum_dim", "input", a) != NB_OK) return NULL;
+    if (dim < 0 || dim >= a->ndim) {
+        nb_error(NB_ERR_ARG, "sum_dim: dim %d does not exist in a rank-%d tensor", dim, a->ndim);
+        return NULL;
+    }
+    int64_t shape[NB_MAX_DIMS];
+    int nd = reduced_shape(a, dim, keepdim, shape);
+    nb_tensor *out = nb_tensor_empty(a->dtype, nd, shape);
+    if (out && nb_sum_dim_out(out, a, dim, keepdim) != NB_OK) {
+        nb_tensor_free(out);
+        return NULL;
+    }
+    return out;
+}

@@ -1,0 +1,118 @@
+/* src/variants/tensors.c — the tutorial's first program, "PyTorch: Tensors": a two-layer
+ * ReLU network trained with a hand-written forward and backward pass on plain tensors.
+ * Every intermediate lives in a workspace allocated once, so a step allocates nothing. */
+#include <stdlib.h>
+
+#include "variants/variant.h"
+
+typedef struct tensors_state {
+    nb_rng rng;
+    double lr;
+    /* data and parameters, drawn in the seed's order */
+    nb_tensor *x;  /* (N, D_in) */
+    nb_tensor *y;  /* (N, D_out) */
+    nb_tensor *w1; /* (D_in, H) */
+    nb_tensor *w2; /* (H, D_out) */
+    /* transposed views, no copies */
+    nb_tensor *x_t;      /* (D_in, N) */
+    nb_tensor *w2_t;     /* (D_out, H) */
+    nb_tensor *h_relu_t; /* (H, N) */
+    /* forward */
+    nb_tensor *h;      /* (N, H) */
+    nb_tensor *h_relu; /* (N, H) */
+    nb_tensor *y_pred; /* (N, D_out) */
+    nb_tensor *diff;   /* (N, D_out): y_pred - y */
+    nb_tensor *sq;     /* (N, D_out): diff ** 2 */
+    nb_tensor *loss;   /* () */
+    /* backward */
+    nb_tensor *grad_y_pred; /* (N, D_out) */
+    nb_tensor *grad_w2;     /* (H, D_out) */
+    nb_tensor *grad_h_relu; /* (N, H) */
+    nb_tensor *grad_h;      /* (N, H) */
+    nb_tensor *h_negative;  /* (N, H): 1 where h < 0 */
+    nb_tensor *grad_w1;     /* (D_in, H) */
+} tensors_state;
+
+static void tensors_destroy(void *opaque) {
+    tensors_state *s = opaque;
+    if (!s) return;
+    nb_tensor *all[] = {s->x, s->y, s->w1, s->w2, s->x_t, s->w2_t, s->h_relu_t, s->h, s->h_relu,
+                        s->y_pred, s->diff, s->sq, s->loss, s->grad_y_pred, s->grad_w2,
+                        s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nb_tensor_free(all[i]);
+    free(s);
+}
+
+static nb_tensor *matrix(nb_dtype dtype, int64_t rows, int64_t cols) {
+    return nb_tensor_empty(dtype, 2, (int64_t[]){rows, cols});
+}
+
+static nb_status tensors_create(const nb_train_config *cfg, double lr, void **out) {
+    tensors_state *s = calloc(1, sizeof *s);
+    if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the tensors variant");
+    s->lr = lr;
+    const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
+    const nb_dtype dt = cfg->dtype;
+
+    /* x, y, w1, w2 = torch.randn(...) in this order after torch.manual_seed(seed). */
+    nb_rng_seed(&s->rng, cfg->seed);
+    s->x = nb_tensor_randn(&s->rng, dt, 2, (int64_t[]){n, d_in});
+    s->y = s->x ? nb_tensor_randn(&s->rng, dt, 2, (int64_t[]){n, d_out}) : NULL;
+    s->w1 = s->y ? nb_tensor_randn(&s->rng, dt, 2, (int64_t[]){d_in, h}) : NULL;
+    s->w2 = s->w1 ? nb_tensor_randn(&s->rng, dt, 2, (int64_t[]){h, d_out}) : NULL;
+    if (!s->w2) goto fail;
+
+    if (!(s->x_t = nb_tensor_t(s->x)) || !(s->w2_t = nb_tensor_t(s->w2)) ||
+        !(s->h = matrix(dt, n, h)) || !(s->h_relu = matrix(dt, n, h)) ||
+        !(s->h_relu_t = nb_tensor_t(s->h_relu)) || !(s->y_pred = matrix(dt, n, d_out)) ||
+        !(s->diff = matrix(dt, n, d_out)) || !(s->sq = matrix(dt, n, d_out)) ||
+        !(s->loss = nb_tensor_empty(dt, 0, NULL)) || !(s->grad_y_pred = matrix(dt, n, d_out)) ||
+        !(s->grad_w2 = matrix(dt, h, d_out)) || !(s->grad_h_relu = matrix(dt, n, h)) ||
+        !(s->grad_h = matrix(dt, n, h)) || !(s->h_negative = matrix(dt, n, h)) ||
+        !(s->grad_w1 = matrix(dt, d_in, h)))
+        goto fail;
+    *out = s;
+    return NB_OK;
+fail:
+    tensors_destroy(s);
+    return nb_last_status();
+}
+
+static nb_status tensors_step(void *opaque, int64_t t, double *loss) {
+    (void)t;
+    tensors_state *s = opaque;
+
+    /* Forward: h = x.mm(w1); h_relu = h.clamp(min=0); y_pred = h_relu.mm(w2) */
+    NB_TRY(nb_mm_out(s->h, s->x, s->w1));           /* (N, D_in) @ (D_in, H) -> (N, H) */
+    NB_TRY(nb_clamp_min_out(s->h_relu, s->h, 0.0)); /* (N, H) */
+    NB_TRY(nb_mm_out(s->y_pred, s->h_relu, s->w2)); /* (N, H) @ (H, D_out) -> (N, D_out) */
+
+    /* loss = (y_pred - y).pow(2).sum() */
+    NB_TRY(nb_sub_out(s->diff, s->y_pred, s->y));
+    NB_TRY(nb_pow_scalar_out(s->sq, s->diff, 2.0));
+    NB_TRY(nb_sum_out(s->loss, s->sq));
+    NB_TRY(nb_tensor_item(s->loss, loss));
+
+    /* Backward, by hand. */
+    NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));          /* 2.0 * (y_pred - y) */
+    NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred));       /* (H, N) @ (N, D_out) */
+    NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t));       /* (N, D_out) @ (D_out, H) */
+    NB_TRY(nb_copy_(s->grad_h, s->grad_h_relu));                      /* grad_h = grad_h_relu.clone() */
+    NB_TRY(nb_lt_scalar_out(s->h_negative, s->h, 0.0));               /* h < 0 */
+    NB_TRY(nb_masked_fill_(s->grad_h, s->h_negative, 0.0));           /* grad_h[h < 0] = 0 */
+    NB_TRY(nb_mm_out(s->grad_w1, s->x_t, s->grad_h));                 /* (D_in, N) @ (N, H) */
+
+    /* Gradient descent: w -= learning_rate * grad */
+    NB_TRY(nb_sub_scaled_(s->w1, s->lr, s->grad_w1));
+    NB_TRY(nb_sub_scaled_(s->w2, s->lr, s->grad_w2));
+    return NB_OK;
+}
+
+const nb_variant nb_variant_tensors = {
+    .name = "tensors",
+    .description = "manual forward and backward on tensors (the tutorial's first program)",
+    .default_lr = 1e-6,
+    .create = tensors_create,
+    .step = tensors_step,
+    .destroy = tensors_destroy,
+};

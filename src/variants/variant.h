@@ -1,0 +1,52 @@
+/* src/variants/variant.h — a training variant is one program of "Learning PyTorch with
+ * Examples" rewritten on nabla's stack. Each lives in its own file and registers a row in
+ * variants/registry.c; the harness creates one, times its steps and destroys it. */
+#ifndef NB_VARIANTS_VARIANT_H
+#define NB_VARIANTS_VARIANT_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "tensor/tensor.h"
+
+/* The workload, with the seed program's values as defaults (nb_train_config_default). */
+typedef struct nb_train_config {
+    const char *variant;  /* registry name */
+    nb_dtype dtype;
+    uint64_t seed;        /* torch.manual_seed(seed) before the first draw */
+    int64_t batch;        /* N */
+    int64_t d_in;         /* D_in */
+    int64_t hidden;       /* H */
+    int64_t d_out;        /* D_out */
+    int64_t iters;        /* training steps */
+    double lr;            /* learning rate; < 0 means the variant's own default */
+} nb_train_config;
+
+void nb_train_config_default(nb_train_config *cfg);
+
+/* A variant's state between create and destroy is its own (data, parameters, workspace). */
+typedef struct nb_variant {
+    const char *name;
+    const char *description; /* one line, for `nabla train --help` */
+    double default_lr;       /* the tutorial's learning rate for this program */
+    /* Draws the data and parameters from a generator seeded with cfg->seed, in the order
+     * the PyTorch program draws them, and allocates everything the steps need. */
+    nb_status (*create)(const nb_train_config *cfg, double lr, void **state);
+    /* One training step t (0-based): forward, loss, backward, update. *loss is the loss of
+     * the forward pass of this step, before the update (what the tutorial prints). */
+    nb_status (*step)(void *state, int64_t t, double *loss);
+    void (*destroy)(void *state);
+} nb_variant;
+
+int nb_variant_count(void);
+const nb_variant *nb_variant_at(int index);
+const nb_variant *nb_variant_find(const char *name); /* NULL when unknown */
+/* The variant names joined by ", " into buf (NUL-terminated, truncated to size). */
+void nb_variant_names(char *buf, size_t size);
+
+/* The learning rate a run uses: cfg->lr when it was given, else the variant's default. */
+double nb_variant_lr(const nb_variant *variant, const nb_train_config *cfg);
+
+extern const nb_variant nb_variant_tensors;
+
+#endif
