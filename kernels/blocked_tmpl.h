@@ -188,10 +188,10 @@ bool NB_FN(nb_blocked_begin)(NB_JOB *job, nb_trans ta, nb_trans tb, int64_t m, i
                            NB_BLK_ALIGN * NB_BLK_ALIGN;
     const size_t b_bytes = ((size_t)(kc * nc) * sizeof(NB_T) + NB_BLK_ALIGN - 1) /
                            NB_BLK_ALIGN * NB_BLK_ALIGN;
-#ifdef NB_GEMM_FORCE_UNPACKED
-    job->workspace = NULL;
-#else
     job->workspace = aligned_alloc(NB_BLK_ALIGN, a_bytes + b_bytes);
+#ifdef NB_GEMM_FORCE_UNPACKED
+    free(job->workspace); /* as if the allocation had failed */
+    job->workspace = NULL;
 #endif
     if (job->workspace == NULL) {
         NB_FN(unpacked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -220,13 +220,13 @@ void NB_FN(nb_blocked_run)(const NB_JOB *job, int tid, int nth, nb_blocked_barri
                 NB_FN(pack_b)(job->tb, job->b, job->ldb, pc, jc + j0, kc,
                               nc - j0 < NB_NR ? nc - j0 : NB_NR, bpack + j0 * kc);
             }
-            if (barrier) barrier();
             /* the first k block applies the caller's beta, later ones accumulate */
             const NB_T beta = pc == 0 ? job->beta : 1;
             for (int64_t ic = 0; ic < m; ic += NB_MC) {
                 const int64_t mc = m - ic < NB_MC ? m - ic : NB_MC;
                 const int64_t n_ir = (mc + NB_MR - 1) / NB_MR;
-                /* A block (mc, kc) <- op(A)(ic:ic+mc, pc:pc+kc), MR-row micro-panels */
+                /* A block (mc, kc) <- op(A)(ic:ic+mc, pc:pc+kc), MR-row micro-panels; the
+                 * first one is packed in the same phase as the B panel (one barrier less) */
                 NB_FN(share)(n_ir, tid, nth, &lo, &hi);
                 for (int64_t ir = lo; ir < hi; ++ir) {
                     const int64_t i0 = ir * NB_MR;

@@ -21,9 +21,11 @@ typedef enum { NB_NO_TRANS = 0, NB_TRANS = 1 } nb_trans;
  *
  * m, n, k >= 0. beta == 0 means C is never read (a C full of NaN comes out clean);
  * k == 0 or alpha == 0 means C = beta * C. A and B are never written. nthreads >= 1 is
- * the number of threads a threaded kernel may use; serial kernels ignore it. A kernel
- * whose result depends on nthreads partitions the output, never the k-sum, so that its
- * result is bit-identical for every thread count. */
+ * the number of threads a threaded kernel may use; serial kernels ignore it. Every kernel
+ * gives the same bits for the same arguments and nthreads, run after run. nabla's own
+ * threaded kernels also partition the output, never the k-sum, so their result is
+ * bit-identical for every thread count (nb_kernel.thread_invariant); blas, which is
+ * OpenBLAS's own threading, is not held to that. */
 typedef void nb_sgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k,
                          float alpha, const float *a, int64_t lda, const float *b,
                          int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
@@ -38,6 +40,7 @@ typedef struct nb_kernel {
     nb_sgemm_fn *sgemm;      /* f32 entry */
     nb_dgemm_fn *dgemm;      /* f64 entry */
     bool threaded;           /* whether nthreads changes what it does */
+    bool thread_invariant;   /* bit-identical results for every nthreads */
 } nb_kernel;
 
 /* The registry, in the order `nabla kernels` lists it; naive is always first. */

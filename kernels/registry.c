@@ -15,6 +15,7 @@ static const nb_kernel nb_kernels[] = {
         .sgemm = nb_naive_sgemm,
         .dgemm = nb_naive_dgemm,
         .threaded = false,
+        .thread_invariant = true,
     },
     {
         .name = "blocked",
@@ -22,6 +23,7 @@ static const nb_kernel nb_kernels[] = {
         .sgemm = nb_blocked_sgemm,
         .dgemm = nb_blocked_dgemm,
         .threaded = false,
+        .thread_invariant = true,
     },
     {
         .name = "openmp",
@@ -29,6 +31,7 @@ static const nb_kernel nb_kernels[] = {
         .sgemm = nb_openmp_sgemm,
         .dgemm = nb_openmp_dgemm,
         .threaded = true,
+        .thread_invariant = true,
     },
     {
         .name = "blas",
@@ -36,6 +39,7 @@ static const nb_kernel nb_kernels[] = {
         .sgemm = nb_blas_sgemm,
         .dgemm = nb_blas_dgemm,
         .threaded = true,
+        .thread_invariant = false,
     },
 };
 

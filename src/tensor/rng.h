@@ -23,8 +23,9 @@ typedef struct nb_rng {
 /* torch.manual_seed(seed): state[0] = seed & 0xffffffff, and the cached normal is dropped. */
 void nb_rng_seed(nb_rng *rng, uint64_t seed);
 
-/* The process-wide generator, as torch's default CPU generator; seeded with 67280421310721
- * (torch's default_rng_seed_val) until someone calls nb_rng_seed on it. */
+/* The process-wide generator, for callers that pass no generator of their own. Unlike
+ * torch's default CPU generator (seeded nondeterministically per process) it starts as a
+ * fresh torch.Generator() does, from 67280421310721, so unseeded runs are reproducible. */
 nb_rng *nb_rng_default(void);
 
 uint32_t nb_rng_random(nb_rng *rng);   /* one MT19937 output */
