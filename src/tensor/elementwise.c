@@ -23,6 +23,8 @@ typedef enum ew_op {
     EW_POW_S,       /* pow(x, s) */
     EW_CLAMP_MIN,   /* x < s ? s : x, NaN passes through */
     EW_LT_S,        /* x < s ? 1 : 0 */
+    EW_WHERE_GE,    /* y >= s ? x : 0, clamp's backward */
+    EW_WHERE_GT,    /* y > s ? x : 0, relu's backward */
 } ew_op;
 
 /* Up to three operands in a common 4-D frame: out, a, and b (b == a for unary ops, so the
@@ -78,6 +80,8 @@ typedef struct ew_plan {
         case EW_POW_S: EW_LOOP(T, POW(x, s)); break;                                       \
         case EW_CLAMP_MIN: EW_LOOP(T, x < s ? s : x); break;                               \
         case EW_LT_S: EW_LOOP(T, x < s ? (T)1 : (T)0); break;                              \
+        case EW_WHERE_GE: EW_LOOP(T, y >= s ? x : (T)0); break;                            \
+        case EW_WHERE_GT: EW_LOOP(T, y > s ? x : (T)0); break;                             \
         }                                                                                  \
     }
 
@@ -321,6 +325,16 @@ nb_status nb_lt_scalar_out(nb_tensor *mask, const nb_tensor *a, double s) {
     return run("lt", EW_LT_S, mask, a, NULL, s);
 }
 nb_tensor *nb_lt_scalar(const nb_tensor *a, double s) { return unary_new("lt", EW_LT_S, a, s); }
+
+nb_status nb_where_ge_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s) {
+    if (nb_check_not_null("where_ge", "cond", cond) != NB_OK) return nb_last_status();
+    return run("where_ge", EW_WHERE_GE, out, x, cond, s);
+}
+
+nb_status nb_where_gt_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s) {
+    if (nb_check_not_null("where_gt", "cond", cond) != NB_OK) return nb_last_status();
+    return run("where_gt", EW_WHERE_GT, out, x, cond, s);
+}
 
 nb_status nb_masked_fill_(nb_tensor *t, const nb_tensor *mask, double value) {
     if (nb_check_not_null("masked_fill_", "mask", mask) != NB_OK) return nb_last_status();

@@ -178,3 +178,55 @@ nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim) {
     }
     return out;
 }
+
+/* ---- the backward of broadcasting ------------------------------------------------------ */
+
+nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
+    if (nb_check_not_null("add_sum_to_", "dst", dst) != NB_OK || nb_check_not_null("add_sum_to_", "src", src) != NB_OK)
+        return nb_last_status();
+    if (nb_check_same_dtype("add_sum_to_", dst, src) != NB_OK) return nb_last_status();
+    /* dst + alpha * x, with the product rounded first, is what sub_scaled_ computes for -alpha. */
+    if (nb_tensor_same_shape(dst, src)) return nb_sub_scaled_(dst, -alpha, src);
+
+    int64_t sshape[4], sst[4], dshape[4], dst4[4];
+    nb_layout4(src, sshape, sst);
+    nb_layout4(dst, dshape, dst4);
+    bool fits = dst->ndim <= src->ndim;
+    for (int d = 0; d < 4 && fits; d++) fits = dshape[d] == sshape[d] || dshape[d] == 1;
+    if (!fits) {
+        char dd[64], ds[64];
+        return nb_error(NB_ERR_SHAPE, "add_sum_to_: %s does not broadcast to %s", nb_tensor_describe(dst, dd, sizeof dd),
+                        nb_tensor_describe(src, ds, sizeof ds));
+    }
+    if (dst->storage == src->storage) return nb_error(NB_ERR_ARG, "add_sum_to_: dst must not share storage with src");
+    /* For each element of dst, sum (in double) the block of src that broadcast onto it. */
+    int64_t span[4];
+    for (int d = 0; d < 4; d++) span[d] = dshape[d] == 1 ? sshape[d] : 1;
+    int64_t i[4], j[4];
+    for (i[0] = 0; i[0] < dshape[0]; i[0]++)
+        for (i[1] = 0; i[1] < dshape[1]; i[1]++)
+            for (i[2] = 0; i[2] < dshape[2]; i[2]++)
+                for (i[3] = 0; i[3] < dshape[3]; i[3]++) {
+                    double acc = 0.0;
+                    for (j[0] = 0; j[0] < span[0]; j[0]++)
+                        for (j[1] = 0; j[1] < span[1]; j[1]++)
+                            for (j[2] = 0; j[2] < span[2]; j[2]++)
+                                for (j[3] = 0; j[3] < span[3]; j[3]++) {
+                                    int64_t off = src->offset;
+                                    for (int d = 0; d < 4; d++) off += (span[d] > 1 ? j[d] : i[d]) * sst[d];
+                                    acc += nb_load(src, off);
+                                }
+                    int64_t doff = dst->offset;
+                    for (int d = 0; d < 4; d++) doff += i[d] * dst4[d];
+                    /* round the sum to the dtype, then add alpha times it, product first */
+                    if (dst->dtype == NB_F32) {
+                        float sum = (float)acc, a = (float)alpha;
+                        float prod = a * sum;
+                        ((float *)dst->storage->data)[doff] += prod;
+                    } else {
+                        double prod = alpha * acc;
+                        ((double *)dst->storage->data)[doff] += prod;
+                    }
+                }
+    return NB_OK;
+}

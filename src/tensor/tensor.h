@@ -123,6 +123,10 @@ nb_tensor *nb_relu(const nb_tensor *a);
 nb_status nb_lt_scalar_out(nb_tensor *mask, const nb_tensor *a, double s);
 nb_tensor *nb_lt_scalar(const nb_tensor *a, double s);
 nb_status nb_masked_fill_(nb_tensor *t, const nb_tensor *mask, double value);
+/* out = cond >= s ? x : 0 (clamp_min's backward) and cond > s ? x : 0 (relu's); NaN in
+ * cond gives 0. x and cond broadcast to out. */
+nb_status nb_where_ge_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s);
+nb_status nb_where_gt_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s);
 
 /* In-place updates. */
 nb_status nb_copy_(nb_tensor *dst, const nb_tensor *src);        /* dst = src (broadcast) */
@@ -145,6 +149,9 @@ nb_tensor *nb_mean(const nb_tensor *a);
 /* Sum over one dimension: (N, D) summed over dim 0 -> (D) or (1, D) with keepdim. */
 nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepdim);
 nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim);
+/* dst += alpha * src summed down to dst's shape (the backward of a broadcast): src's shape
+ * must be what dst broadcasts to, e.g. dst (H) and src (N, H) sums over N. */
+nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha);
 
 /* ---- matmul -------------------------------------------------------------------------
  * Through the kernel in use (nb_runtime_kernel). Rank-2 operands; a transposed view is

@@ -1,0 +1,41 @@
+/* src/autograd/autograd_impl.h — the graph node behind nb_var.grad_fn, shared by the engine
+ * (autograd.c), the built-in ops (ops.c) and custom functions (function.c). */
+#ifndef NB_AUTOGRAD_AUTOGRAD_IMPL_H
+#define NB_AUTOGRAD_AUTOGRAD_IMPL_H
+
+#include "autograd/autograd.h"
+
+#define NB_NODE_MAX_INPUTS NB_FUNCTION_MAX_INPUTS
+
+/* Adds the gradient of each input into dinputs[i] (+=, never =), given dout, the gradient
+ * of the node's output; dinputs[i] is NULL when input i needs no gradient. */
+typedef nb_status nb_node_backward_fn(nb_node *node, const nb_tensor *dout, nb_tensor *const *dinputs);
+
+struct nb_node {
+    const char *op;                         /* "mm", "relu", or a custom function's name */
+    nb_node_backward_fn *backward;
+    int ninputs;
+    nb_var *inputs[NB_NODE_MAX_INPUTS];     /* owned references: the graph's edges */
+    double scalar;                          /* the op's parameter: exponent, min, scale... */
+    int dim;                                /* sum_dim's dim */
+    bool flag;                              /* sum_dim's keepdim */
+    nb_reduction reduction;                 /* mse_loss */
+    void *ctx;                              /* custom functions: their nb_fn_ctx */
+    void (*ctx_free)(void *ctx);
+    /* the output's layout, for allocating its gradient */
+    nb_dtype out_dtype;
+    int out_ndim;
+    int64_t out_shape[NB_MAX_DIMS];
+    nb_tensor *dout;                        /* d loss / d output, accumulated during backward */
+    bool released;                          /* backward ran and dropped the inputs */
+    unsigned visit;                         /* traversal mark of the engine */
+    int refcount;                           /* the output var, plus the engine during backward */
+};
+
+/* The result of an op: a var owning `value` (NULL value -> NULL). When gradients are being
+ * recorded and some input requires one, it gets a node (op, backward) referencing the inputs;
+ * *node_out (optional) then points at it so the op can fill in its parameters. */
+nb_var *nb_var_from_op(nb_tensor *value, const char *op, nb_node_backward_fn *backward, nb_var *const *inputs,
+                       int ninputs, nb_node **node_out);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int nb_placeholder_sgd;
