@@ -7,7 +7,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test bench clean
+.PHONY: all deps build test verify bench clean
 
 all: build
 
@@ -20,6 +20,10 @@ build: deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure
+
+# Gradient checks: every op and variant against finite differences, f32 against f64.
+verify: build
+	$(BUILD)/nabla verify
 
 # The main job: train the seed network with every kernel, then time the kernels side by side.
 bench: build

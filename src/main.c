@@ -11,7 +11,8 @@ static void print_usage(FILE *out) {
             "\"Learning PyTorch with Examples\".\n\n"
             "commands:\n"
             "  train     train the two-layer network with one variant and one kernel\n"
-            "  kernels   list the matmul kernels; --bench times them side by side\n\n"
+            "  kernels   list the matmul kernels; --bench times them side by side\n"
+            "  verify    check gradients against finite differences and f32 against f64\n\n"
             "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
 }
 
@@ -23,6 +24,7 @@ typedef struct command {
 static const command commands[] = {
     {"train", nb_cmd_train},
     {"kernels", nb_cmd_kernels},
+    {"verify", nb_cmd_verify},
 };
 
 int main(int argc, char **argv) {

@@ -1,1 +1,726 @@
-int main(void) { return 1; } /* placeholder: being written */
+/* tests/test_optim.c — CUnit suite for src/optim: replays the SGD and Adam trajectories
+ * PyTorch recorded in tests/data/nn_optim_torch.txt (reference/nn_optim_fixture.py) and
+ * compares every param after every step bit for bit, in f32 and f64; plus skipped params,
+ * per-param state, atomic failing steps, zero_grad and the rejected options. */
+#include "optim/optim.h"
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NABLA_TEST_DATA_DIR
+#error "NABLA_TEST_DATA_DIR must point at tests/data (tests/CMakeLists.txt sets it)"
+#endif
+#define FIXTURE_PATH NABLA_TEST_DATA_DIR "/nn_optim_torch.txt"
+
+/* A CUnit failure with a formatted message (CU_FAIL takes only a literal), echoed to stderr
+ * so the verbose log shows it next to the test name. */
+static void fail_at(unsigned line, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n    FAIL: %s\n", msg);
+    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
+}
+#define FAILF(...) fail_at(__LINE__, __VA_ARGS__)
+
+static bool error_mentions(const char *needle) {
+    if (strstr(nb_last_error(), needle)) return true;
+    fprintf(stderr, "\n    error '%s' does not mention '%s'\n", nb_last_error(), needle);
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The fixture's stream and optim_case blocks (the format is at the top of
+ * reference/nn_optim_fixture.py); linear_case blocks belong to test_nn.c and are skipped.
+ * ------------------------------------------------------------------------------------- */
+
+enum { MAX_PARAMS = 4, MAX_STEPS = 16, MAX_VALUES = 32, MAX_BLOCKS = 32 };
+
+typedef struct {
+    bool present;          /* false: p.grad was None */
+    int ndim;
+    int64_t shape[4];
+    size_t n;
+    uint64_t bits[MAX_VALUES];
+} fx_vals;
+
+typedef struct {
+    char name[64];
+    nb_dtype dtype;
+    int nparams, nsteps;
+    fx_vals params[MAX_PARAMS];
+    fx_vals grads[MAX_STEPS][MAX_PARAMS];
+} fx_stream;
+
+typedef struct {
+    char name[64];
+    const fx_stream *stream;
+    bool adam;
+    double opt[5]; /* sgd: lr momentum dampening weight_decay nesterov; adam: lr b1 b2 eps wd */
+    fx_vals after[MAX_STEPS][MAX_PARAMS];
+    int line;
+} fx_optcase;
+
+typedef struct {
+    bool tried, ok;
+    char error[400];
+    fx_stream streams[4];
+    int nstreams;
+    fx_optcase cases[MAX_BLOCKS];
+    int ncases;
+} fixture;
+
+static fixture *fx;
+
+static bool parse_error(int line, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(fx->error, sizeof fx->error, "%s:%d: %s", FIXTURE_PATH, line, msg);
+    return false;
+}
+
+static char *next_tok(char **save) { return strtok_r(NULL, " \t\r", save); }
+
+static bool parse_long(const char *tok, long lo, long hi, long *out) {
+    if (!tok || !*tok) return false;
+    char *end;
+    errno = 0;
+    long v = strtol(tok, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+/* Options are Python floats written with float.hex(), which strtod reads back exactly. */
+static bool parse_double(const char *tok, double *out) {
+    if (!tok || !*tok) return false;
+    char *end;
+    errno = 0;
+    *out = strtod(tok, &end);
+    return errno == 0 && *end == '\0';
+}
+
+/* `<n> <hex>...` with 8 hex digits for f32 and 16 for f64. */
+static bool parse_values(char **save, nb_dtype dt, fx_vals *v) {
+    long n;
+    if (!parse_long(next_tok(save), 0, MAX_VALUES, &n)) return false;
+    v->n = (size_t)n;
+    v->present = n > 0;
+    size_t digits = dt == NB_F32 ? 8 : 16;
+    for (long i = 0; i < n; i++) {
+        const char *t = next_tok(save);
+        char *end;
+        if (!t || strlen(t) != digits) return false;
+        errno = 0;
+        v->bits[i] = strtoull(t, &end, 16);
+        if (errno || *end) return false;
+    }
+    return next_tok(save) == NULL;
+}
+
+static const fx_stream *find_stream(const char *name) {
+    for (int i = 0; i < fx->nstreams; i++)
+        if (strcmp(fx->streams[i].name, name) == 0) return &fx->streams[i];
+    return NULL;
+}
+
+static bool parse_fixture(char *text) {
+    enum { NONE, SKIP, STREAM, OPTIM } block = NONE;
+    fx_stream *st = NULL;
+    fx_optcase *oc = NULL;
+    int header = 0, lineno = 0;
+    char *rest = NULL;
+    for (char *line = text; line; line = rest) {
+        char *nl = strchr(line, '\n');
+        rest = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
+        lineno++;
+        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0') continue;
+        char *save;
+        const char *word = strtok_r(line, " \t\r", &save);
+        if (header < 3) {
+            static const char *const expect[3] = {"fixture", "torch", "capability"};
+            const char *a = next_tok(&save), *b = next_tok(&save);
+            if (strcmp(word, expect[header]) != 0 || !a)
+                return parse_error(lineno, "expected the '%s' header line", expect[header]);
+            if (header == 0 && (strcmp(a, "nabla-nn-optim") != 0 || !b || strcmp(b, "1") != 0))
+                return parse_error(lineno, "not a nabla-nn-optim version 1 fixture");
+            /* The trajectories depend on torch's kernels: 1.13 on the scalar default path. */
+            if (header == 1 && strncmp(a, "1.13", 4) != 0)
+                return parse_error(lineno, "fixture comes from torch %s, not 1.13", a);
+            if (header == 2 && strcmp(a, "default") != 0)
+                return parse_error(lineno, "fixture was generated with capability '%s'", a);
+            header++;
+            continue;
+        }
+        if (strcmp(word, "end") == 0) {
+            if (block == NONE) return parse_error(lineno, "'end' outside a block");
+            if (block == STREAM) {
+                for (int s = 0; s < st->nsteps; s++)
+                    for (int i = 0; i < st->nparams; i++)
+                        if (st->grads[s][i].present && st->grads[s][i].n != st->params[i].n)
+                            return parse_error(lineno, "stream %s: grad %d/%d has the wrong size",
+                                               st->name, s, i);
+                fx->nstreams++;
+            }
+            if (block == OPTIM) {
+                for (int s = 0; s < oc->stream->nsteps; s++)
+                    for (int i = 0; i < oc->stream->nparams; i++)
+                        if (oc->after[s][i].n != oc->stream->params[i].n)
+                            return parse_error(lineno, "case %s: missing 'after %d %d'", oc->name,
+                                               s, i);
+                fx->ncases++;
+            }
+            block = NONE;
+            continue;
+        }
+        if (block == SKIP) continue;
+        if (strcmp(word, "linear_case") == 0) {
+            if (block != NONE) return parse_error(lineno, "block inside a block");
+            block = SKIP;
+        } else if (strcmp(word, "stream") == 0) {
+            if (block != NONE) return parse_error(lineno, "block inside a block");
+            if (fx->nstreams == (int)(sizeof fx->streams / sizeof fx->streams[0]))
+                return parse_error(lineno, "too many streams");
+            st = &fx->streams[fx->nstreams];
+            const char *name = next_tok(&save), *dt = next_tok(&save);
+            long np, ns;
+            if (!name || !dt || (strcmp(dt, "f32") && strcmp(dt, "f64")) ||
+                !parse_long(next_tok(&save), 1, MAX_PARAMS, &np) ||
+                !parse_long(next_tok(&save), 1, MAX_STEPS, &ns))
+                return parse_error(lineno, "bad stream line");
+            snprintf(st->name, sizeof st->name, "%s", name);
+            st->dtype = strcmp(dt, "f32") == 0 ? NB_F32 : NB_F64;
+            st->nparams = (int)np;
+            st->nsteps = (int)ns;
+            block = STREAM;
+        } else if (strcmp(word, "param") == 0 && block == STREAM) {
+            long i, nd, dim;
+            if (!parse_long(next_tok(&save), 0, st->nparams - 1, &i) ||
+                !parse_long(next_tok(&save), 1, 4, &nd))
+                return parse_error(lineno, "bad param line");
+            fx_vals *v = &st->params[i];
+            v->ndim = (int)nd;
+            int64_t numel = 1;
+            for (long d = 0; d < nd; d++) {
+                if (!parse_long(next_tok(&save), 1, MAX_VALUES, &dim))
+                    return parse_error(lineno, "bad param shape");
+                v->shape[d] = dim;
+                numel *= dim;
+            }
+            if (!parse_values(&save, st->dtype, v) || (int64_t)v->n != numel)
+                return parse_error(lineno, "bad param values");
+        } else if (strcmp(word, "grad") == 0 && block == STREAM) {
+            long s, i;
+            if (!parse_long(next_tok(&save), 0, st->nsteps - 1, &s) ||
+                !parse_long(next_tok(&save), 0, st->nparams - 1, &i) ||
+                !parse_values(&save, st->dtype, &st->grads[s][i]))
+                return parse_error(lineno, "bad grad line");
+        } else if (strcmp(word, "optim_case") == 0) {
+            if (block != NONE) return parse_error(lineno, "block inside a block");
+            if (fx->ncases == MAX_BLOCKS) return parse_error(lineno, "too many optim cases");
+            oc = &fx->cases[fx->ncases];
+            oc->line = lineno;
+            const char *name = next_tok(&save), *stream = next_tok(&save);
+            const char *kind = next_tok(&save);
+            if (!name || !stream || !kind) return parse_error(lineno, "bad optim_case line");
+            snprintf(oc->name, sizeof oc->name, "%s", name);
+            if (!(oc->stream = find_stream(stream)))
+                return parse_error(lineno, "unknown stream '%s'", stream);
+            if (strcmp(kind, "sgd") && strcmp(kind, "adam"))
+                return parse_error(lineno, "unknown optimizer '%s'", kind);
+            oc->adam = strcmp(kind, "adam") == 0;
+            for (int k = 0; k < 5; k++)
+                if (!parse_double(next_tok(&save), &oc->opt[k]))
+                    return parse_error(lineno, "bad option %d", k);
+            block = OPTIM;
+        } else if (strcmp(word, "after") == 0 && block == OPTIM) {
+            long s, i;
+            if (!parse_long(next_tok(&save), 0, oc->stream->nsteps - 1, &s) ||
+                !parse_long(next_tok(&save), 0, oc->stream->nparams - 1, &i) ||
+                !parse_values(&save, oc->stream->dtype, &oc->after[s][i]))
+                return parse_error(lineno, "bad after line");
+        } else {
+            return parse_error(lineno, "unexpected line '%s'", word);
+        }
+    }
+    if (header < 3) return parse_error(lineno, "missing header lines");
+    if (block != NONE) return parse_error(lineno, "last block has no 'end'");
+    if (fx->ncases == 0) return parse_error(lineno, "no optim cases");
+    return true;
+}
+
+static char *read_file(const char *path, char *err, size_t errsize) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsize, "cannot open %s: %s (regenerate it with /usr/bin/python3 "
+                 "reference/nn_optim_fixture.py)", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4097 > cap) {
+            cap = cap ? 2 * cap : 65536;
+            char *grown = realloc(text, cap);
+            if (!grown) break;
+            text = grown;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got < 4096) break;
+    }
+    bool ok = text && !ferror(f) && len + 1 <= cap;
+    fclose(f);
+    if (!ok) {
+        free(text);
+        snprintf(err, errsize, "error reading %s", path);
+        return NULL;
+    }
+    text[len] = '\0';
+    return text;
+}
+
+/* Loads the fixture once; on failure every fixture test reports the same clear message. */
+static bool load_fixture(void) {
+    if (fx && fx->tried) return fx->ok;
+    if (!fx && !(fx = calloc(1, sizeof *fx))) return false;
+    fx->tried = true;
+    char *text = read_file(FIXTURE_PATH, fx->error, sizeof fx->error);
+    if (!text) return false;
+    fx->ok = parse_fixture(text);
+    free(text);
+    return fx->ok;
+}
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static nb_tensor *tensor_from_bits(nb_dtype dt, const fx_vals *v) {
+    double d[MAX_VALUES];
+    float f[MAX_VALUES];
+    for (size_t k = 0; k < v->n; k++) {
+        if (dt == NB_F32) {
+            uint32_t b = (uint32_t)v->bits[k];
+            memcpy(&f[k], &b, 4);
+        } else {
+            memcpy(&d[k], &v->bits[k], 8);
+        }
+    }
+    return nb_tensor_from_data(dt, v->ndim, v->shape, dt == NB_F32 ? (void *)f : (void *)d);
+}
+
+static uint64_t element_bits(const nb_tensor *t, size_t k) {
+    if (t->dtype == NB_F32) {
+        uint32_t b;
+        memcpy(&b, (const float *)nb_tensor_data(t) + k, 4);
+        return b;
+    }
+    uint64_t b;
+    memcpy(&b, (const double *)nb_tensor_data(t) + k, 8);
+    return b;
+}
+
+/* Sets v.grad to a copy of `values` (p.grad = g.clone()), or drops it (p.grad = None). */
+static void set_grad(nb_var *v, const fx_vals *values) {
+    nb_tensor_free(v->grad);
+    v->grad = values->present ? tensor_from_bits(v->value->dtype, values) : NULL;
+}
+
+static void set_grad_values(nb_var *v, const double *values) {
+    nb_tensor_free(v->grad);
+    v->grad = nb_tensor_from_data(NB_F64, v->value->ndim, v->value->shape, values);
+}
+
+static nb_var *var_f64(int64_t n, const double *values) {
+    return nb_var_new(nb_tensor_from_data(NB_F64, 1, (int64_t[]){n}, values), true);
+}
+
+static nb_optimizer *make_case_optimizer(const fx_optcase *c, nb_var **params, int n) {
+    if (c->adam) {
+        nb_adam_options o = {.lr = c->opt[0], .beta1 = c->opt[1], .beta2 = c->opt[2],
+                             .eps = c->opt[3], .weight_decay = c->opt[4]};
+        return nb_adam_new(params, n, o);
+    }
+    nb_sgd_options o = {.lr = c->opt[0], .momentum = c->opt[1], .dampening = c->opt[2],
+                        .weight_decay = c->opt[3], .nesterov = c->opt[4] != 0};
+    return nb_sgd_new(params, n, o);
+}
+
+/* Replays one case; returns the number of differing elements (reporting the first). */
+static int replay_case(const fx_optcase *c) {
+    const fx_stream *s = c->stream;
+    nb_var *params[MAX_PARAMS] = {0};
+    int bad = 0;
+    for (int i = 0; i < s->nparams; i++) {
+        params[i] = nb_var_new(tensor_from_bits(s->dtype, &s->params[i]), true);
+        if (!params[i]) {
+            FAILF("%s: cannot make param %d: %s", c->name, i, nb_last_error());
+            bad++;
+        }
+    }
+    nb_optimizer *opt = bad ? NULL : make_case_optimizer(c, params, s->nparams);
+    if (!bad && !opt) {
+        FAILF("%s: optimizer rejected the options: %s", c->name, nb_last_error());
+        bad++;
+    }
+    for (int step = 0; opt && step < s->nsteps; step++) {
+        for (int i = 0; i < s->nparams; i++) set_grad(params[i], &s->grads[step][i]);
+        nb_status st = nb_optimizer_step(opt);
+        if (st != NB_OK) {
+            FAILF("%s: step %d failed: %s", c->name, step, nb_last_error());
+            bad++;
+            break;
+        }
+        for (int i = 0; i < s->nparams; i++) {
+            const fx_vals *want = &c->after[step][i];
+            for (size_t k = 0; k < want->n; k++) {
+                uint64_t got = element_bits(params[i]->value, k);
+                if (got == want->bits[k]) continue;
+                if (bad++ == 0)
+                    FAILF("%s (fixture line %d): step %d param %d element %zu is %0*" PRIx64
+                          ", torch has %0*" PRIx64, c->name, c->line, step, i, k,
+                          s->dtype == NB_F32 ? 8 : 16, got, s->dtype == NB_F32 ? 8 : 16,
+                          want->bits[k]);
+            }
+        }
+    }
+    nb_optimizer_free(opt);
+    for (int i = 0; i < s->nparams; i++) nb_var_release(params[i]);
+    return bad;
+}
+
+static void replay_kind(bool adam) {
+    if (!load_fixture()) {
+        FAILF("%s", fx ? fx->error : "out of memory");
+        return;
+    }
+    int ran = 0;
+    for (int i = 0; i < fx->ncases; i++) {
+        if (fx->cases[i].adam != adam) continue;
+        int bad = replay_case(&fx->cases[i]);
+        CU_ASSERT_EQUAL(bad, 0);
+        if (bad) fprintf(stderr, "    %s: %d elements differ\n", fx->cases[i].name, bad);
+        ran++;
+    }
+    /* Both dtypes, every option set of the script: 7 SGD and 3 Adam configurations. */
+    CU_ASSERT_EQUAL(ran, adam ? 6 : 14);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_sgd_torch(void) { replay_kind(false); }
+static void test_adam_torch(void) { replay_kind(true); }
+
+/* The fixture's streams hold grads that are None at some steps: check the data is what the
+ * replays rely on, so a regenerated fixture cannot silently drop that coverage. */
+static void test_fixture_covers_skips(void) {
+    if (!load_fixture()) {
+        FAILF("%s", fx ? fx->error : "out of memory");
+        return;
+    }
+    for (int s = 0; s < fx->nstreams; s++) {
+        const fx_stream *st = &fx->streams[s];
+        int never = 0, sometimes = 0;
+        for (int i = 0; i < st->nparams; i++) {
+            int with = 0;
+            for (int k = 0; k < st->nsteps; k++) with += st->grads[k][i].present;
+            never += with == 0;
+            sometimes += with > 0 && with < st->nsteps;
+        }
+        CU_ASSERT_TRUE(never >= 1);
+        CU_ASSERT_TRUE(sometimes >= 1);
+        CU_ASSERT_TRUE(st->nsteps >= 10);
+    }
+}
+
+/* SGD by hand with exact binary values (lr 0.5, momentum 0.5, dampening 0.5, wd 0.25):
+ *   step 1: d = g + wd p = 1 + 0.25*2 = 1.5; buf = d (no dampening on the first step);
+ *           p = 2 - 0.5*1.5 = 1.25
+ *   step 2: g = 2: d = 2 + 0.25*1.25 = 2.3125; buf = 0.5*1.5 + 0.5*2.3125 = 1.90625;
+ *           p = 1.25 - 0.5*1.90625 = 0.296875
+ * With nesterov (dampening 0): step 1 d = 1.5, buf = 1.5, d = 1.5 + 0.5*1.5 = 2.25,
+ * p = 2 - 1.125 = 0.875. */
+static void test_sgd_by_hand(void) {
+    nb_var *p = var_f64(1, (double[]){2.0});
+    nb_sgd_options o = {.lr = 0.5, .momentum = 0.5, .dampening = 0.5, .weight_decay = 0.25};
+    nb_optimizer *opt = nb_sgd_new(&p, 1, o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+    set_grad_values(p, (double[]){1.0});
+    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+    CU_ASSERT_EQUAL(nb_tensor_get(p->value, (int64_t[]){0}), 1.25);
+    set_grad_values(p, (double[]){2.0});
+    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+    CU_ASSERT_EQUAL(nb_tensor_get(p->value, (int64_t[]){0}), 0.296875);
+    nb_optimizer_free(opt);
+
+    nb_tensor_set(p->value, (int64_t[]){0}, 2.0);
+    o.dampening = 0;
+    o.nesterov = true;
+    opt = nb_sgd_new(&p, 1, o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+    set_grad_values(p, (double[]){1.0});
+    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+    CU_ASSERT_EQUAL(nb_tensor_get(p->value, (int64_t[]){0}), 0.875);
+    nb_optimizer_free(opt);
+    nb_var_release(p);
+}
+
+/* Adam's first step moves every element by lr * g / (|g| + eps') ~ lr * sign(g): a simple
+ * property a wrong bias correction breaks (without it the step is lr * 0.1/sqrt(0.001)). */
+static void test_adam_first_step(void) {
+    nb_var *p = var_f64(3, (double[]){1.0, -2.0, 0.5});
+    nb_optimizer *opt = nb_adam_new(&p, 1, nb_adam_defaults(0.01));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+    set_grad_values(p, (double[]){4.0, -0.5, 1e-3});
+    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+    CU_ASSERT_DOUBLE_EQUAL(nb_tensor_get(p->value, (int64_t[]){0}), 0.99, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(nb_tensor_get(p->value, (int64_t[]){1}), -1.99, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(nb_tensor_get(p->value, (int64_t[]){2}), 0.49, 1e-7);
+    nb_optimizer_free(opt);
+    nb_var_release(p);
+}
+
+/* Params without a grad are not touched, and Adam counts steps per param: a param that first
+ * gets a grad at the optimizer's third step takes a first step (bias corrections for t=1),
+ * exactly as a fresh optimizer's first step. */
+static void test_skip_and_per_param_state(void) {
+    for (int adam = 0; adam < 2; adam++) {
+        nb_var *a = var_f64(2, (double[]){1.0, 2.0});
+        nb_var *late = var_f64(2, (double[]){-1.0, 0.25});
+        nb_var *twin = var_f64(2, (double[]){-1.0, 0.25});
+        nb_var *params[2] = {a, late};
+        nb_sgd_options so = {.lr = 0.1, .momentum = 0.9, .dampening = 0.2};
+        nb_optimizer *opt = adam ? nb_adam_new(params, 2, nb_adam_defaults(0.1))
+                                 : nb_sgd_new(params, 2, so);
+        nb_optimizer *fresh = adam ? nb_adam_new(&twin, 1, nb_adam_defaults(0.1))
+                                   : nb_sgd_new(&twin, 1, so);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fresh);
+        for (int step = 0; step < 2; step++) {
+            set_grad_values(a, (double[]){0.5, -0.25});
+            CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+        }
+        CU_ASSERT_EQUAL(nb_tensor_get(late->value, (int64_t[]){0}), -1.0);
+        CU_ASSERT_EQUAL(nb_tensor_get(late->value, (int64_t[]){1}), 0.25);
+        CU_ASSERT_NOT_EQUAL(nb_tensor_get(a->value, (int64_t[]){0}), 1.0);
+        set_grad_values(late, (double[]){0.3, -0.7});
+        set_grad_values(twin, (double[]){0.3, -0.7});
+        CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+        CU_ASSERT_EQUAL(nb_optimizer_step(fresh), NB_OK);
+        for (int64_t k = 0; k < 2; k++)
+            CU_ASSERT_EQUAL(nb_tensor_get(late->value, &k), nb_tensor_get(twin->value, &k));
+        nb_optimizer_free(opt);
+        nb_optimizer_free(fresh);
+        nb_var_release(a);
+        nb_var_release(late);
+        nb_var_release(twin);
+    }
+}
+
+/* A step that cannot run changes nothing, not even the params checked before the bad one. */
+static void test_failed_step_changes_nothing(void) {
+    nb_var *good = var_f64(2, (double[]){1.0, 2.0});
+    nb_var *bad = var_f64(2, (double[]){3.0, 4.0});
+    nb_var *params[2] = {good, bad};
+    nb_optimizer *opts[2] = {nb_sgd_new(params, 2, nb_sgd_defaults(0.5)),
+                             nb_adam_new(params, 2, nb_adam_defaults(0.5))};
+    for (int k = 0; k < 2; k++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(opts[k]);
+        set_grad_values(good, (double[]){1.0, 1.0});
+        nb_tensor_free(bad->grad);
+        bad->grad = nb_tensor_zeros(NB_F64, 1, (int64_t[]){3}); /* wrong shape */
+        CU_ASSERT_EQUAL(nb_optimizer_step(opts[k]), NB_ERR_SHAPE);
+        CU_ASSERT_TRUE(error_mentions("param 1"));
+        nb_tensor_free(bad->grad);
+        bad->grad = nb_tensor_zeros(NB_F32, 1, (int64_t[]){2}); /* wrong dtype */
+        CU_ASSERT_EQUAL(nb_optimizer_step(opts[k]), NB_ERR_SHAPE);
+        CU_ASSERT_EQUAL(nb_tensor_get(good->value, (int64_t[]){0}), 1.0);
+        CU_ASSERT_EQUAL(nb_tensor_get(bad->value, (int64_t[]){0}), 3.0);
+    }
+    /* Adam then starts from scratch: its first real step is a t=1 step (~lr * sign). */
+    set_grad_values(bad, (double[]){1.0, 1.0});
+    CU_ASSERT_EQUAL(nb_optimizer_step(opts[1]), NB_OK);
+    CU_ASSERT_DOUBLE_EQUAL(nb_tensor_get(good->value, (int64_t[]){0}), 0.5, 1e-7);
+    CU_ASSERT_EQUAL(nb_optimizer_step(NULL), NB_ERR_ARG);
+    nb_optimizer_free(opts[0]);
+    nb_optimizer_free(opts[1]);
+    nb_var_release(good);
+    nb_var_release(bad);
+}
+
+static void test_zero_grad(void) {
+    nb_var *a = var_f64(2, (double[]){1.0, 2.0});
+    nb_var *b = var_f64(1, (double[]){3.0});
+    nb_var *params[2] = {a, b};
+    nb_optimizer *opt = nb_sgd_new(params, 2, nb_sgd_defaults(0.1));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+    set_grad_values(a, (double[]){5.0, -6.0});
+    nb_optimizer_zero_grad(opt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a->grad); /* set_to_none=False: zeroed, kept */
+    CU_ASSERT_EQUAL(nb_tensor_get(a->grad, (int64_t[]){0}), 0.0);
+    CU_ASSERT_EQUAL(nb_tensor_get(a->grad, (int64_t[]){1}), 0.0);
+    CU_ASSERT_PTR_NULL(b->grad);
+    /* A zero grad is still a grad: the step runs (and with plain SGD changes nothing). */
+    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+    CU_ASSERT_EQUAL(nb_tensor_get(a->value, (int64_t[]){1}), 2.0);
+    nb_optimizer_zero_grad(NULL);
+    nb_optimizer_free(opt);
+    nb_var_release(a);
+    nb_var_release(b);
+}
+
+static void test_defaults(void) {
+    nb_sgd_options s = nb_sgd_defaults(0.25);
+    CU_ASSERT_EQUAL(s.lr, 0.25);
+    CU_ASSERT_TRUE(s.momentum == 0 && s.dampening == 0 && s.weight_decay == 0 && !s.nesterov);
+    nb_adam_options a = nb_adam_defaults(1e-3);
+    CU_ASSERT_EQUAL(a.lr, 1e-3);
+    CU_ASSERT_EQUAL(a.beta1, 0.9);
+    CU_ASSERT_EQUAL(a.beta2, 0.999);
+    CU_ASSERT_EQUAL(a.eps, 1e-8);
+    CU_ASSERT_EQUAL(a.weight_decay, 0.0);
+}
+
+/* torch's ValueErrors (and NaN, which nabla rejects everywhere). */
+static void test_invalid_options(void) {
+    nb_var *p = var_f64(1, (double[]){1.0});
+    const struct {
+        nb_sgd_options o;
+        const char *msg;
+    } sgd_bad[] = {
+        {{.lr = -1e-3}, "learning rate"},
+        {{.lr = NAN}, "learning rate"},
+        {{.lr = 0.1, .momentum = -0.5}, "momentum"},
+        {{.lr = 0.1, .weight_decay = -1e-4}, "weight_decay"},
+        {{.lr = 0.1, .dampening = NAN}, "dampening"},
+        {{.lr = 0.1, .nesterov = true}, "Nesterov"},
+        {{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true}, "Nesterov"},
+    };
+    for (size_t i = 0; i < sizeof sgd_bad / sizeof sgd_bad[0]; i++) {
+        nb_clear_error();
+        nb_optimizer *opt = nb_sgd_new(&p, 1, sgd_bad[i].o);
+        CU_ASSERT_PTR_NULL(opt);
+        nb_optimizer_free(opt);
+        CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_ARG);
+        CU_ASSERT_TRUE(error_mentions(sgd_bad[i].msg));
+    }
+    nb_adam_options d = nb_adam_defaults(1e-3);
+    nb_adam_options adam_bad[7];
+    const char *adam_msg[7] = {"learning rate", "learning rate", "epsilon", "index 0",
+                               "index 0", "index 1", "weight_decay"};
+    for (int i = 0; i < 7; i++) adam_bad[i] = d;
+    adam_bad[0].lr = -1;
+    adam_bad[1].lr = NAN;
+    adam_bad[2].eps = -1e-8;
+    adam_bad[3].beta1 = 1.0;
+    adam_bad[4].beta1 = -0.1;
+    adam_bad[5].beta2 = 1.0;
+    adam_bad[6].weight_decay = -0.01;
+    for (int i = 0; i < 7; i++) {
+        nb_clear_error();
+        nb_optimizer *opt = nb_adam_new(&p, 1, adam_bad[i]);
+        CU_ASSERT_PTR_NULL(opt);
+        nb_optimizer_free(opt);
+        CU_ASSERT_TRUE(error_mentions(adam_msg[i]));
+    }
+    /* The edges torch accepts. */
+    nb_adam_options edge = d;
+    edge.lr = 0;
+    edge.eps = 0;
+    edge.beta1 = 0;
+    edge.beta2 = 0;
+    nb_optimizer *ok = nb_adam_new(&p, 1, edge);
+    CU_ASSERT_PTR_NOT_NULL(ok);
+    nb_optimizer_free(ok);
+    nb_sgd_options sedge = {.lr = 0, .momentum = 0.9, .dampening = -1.0};
+    ok = nb_sgd_new(&p, 1, sedge); /* torch checks no range for dampening */
+    CU_ASSERT_PTR_NOT_NULL(ok);
+    nb_optimizer_free(ok);
+    nb_var_release(p);
+}
+
+static void test_invalid_params(void) {
+    nb_var *p = var_f64(2, (double[]){1.0, 2.0});
+    nb_var *two[2] = {p, p};
+    nb_var *with_null[2] = {p, NULL};
+    CU_ASSERT_PTR_NULL(nb_sgd_new(&p, 0, nb_sgd_defaults(0.1)));
+    CU_ASSERT_TRUE(error_mentions("empty parameter list"));
+    CU_ASSERT_PTR_NULL(nb_adam_new(NULL, 1, nb_adam_defaults(0.1)));
+    CU_ASSERT_PTR_NULL(nb_adam_new(with_null, 2, nb_adam_defaults(0.1)));
+    CU_ASSERT_TRUE(error_mentions("param 1 is NULL"));
+    CU_ASSERT_PTR_NULL(nb_sgd_new(two, 2, nb_sgd_defaults(0.1)));
+    CU_ASSERT_TRUE(error_mentions("same var"));
+    nb_var *derived = nb_ag_mul_scalar(p, 2.0); /* has a grad_fn: not a leaf */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(derived);
+    CU_ASSERT_PTR_NULL(nb_sgd_new(&derived, 1, nb_sgd_defaults(0.1)));
+    CU_ASSERT_TRUE(error_mentions("non-leaf"));
+    nb_var_release(derived);
+    nb_var_release(p);
+}
+
+/* A training loop through autograd: loss = sum((p - target)^2) with SGD must converge, and the
+ * grads the engine leaves behind are what the optimizer consumes. */
+static void test_with_autograd(void) {
+    nb_var *p = var_f64(3, (double[]){0.0, 0.0, 0.0});
+    nb_var *target = nb_var_new(nb_tensor_from_data(NB_F64, 1, (int64_t[]){3},
+                                                    (double[]){1.0, -2.0, 0.5}), false);
+    nb_sgd_options o = {.lr = 0.1, .momentum = 0.5};
+    nb_optimizer *opt = nb_sgd_new(&p, 1, o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+    for (int t = 0; t < 100; t++) {
+        nb_scope *scope = nb_scope_begin();
+        nb_var *loss = nb_ag_sum(nb_ag_pow(nb_ag_sub(p, target), 2.0));
+        nb_optimizer_zero_grad(opt);
+        CU_ASSERT_EQUAL_FATAL(nb_backward(loss), NB_OK);
+        CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+        nb_scope_end(scope);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(nb_tensor_get(p->value, (int64_t[]){1}), -2.0, 1e-9);
+    nb_optimizer_free(opt);
+    nb_var_release(p);
+    nb_var_release(target);
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite suite = CU_add_suite("optim", NULL, NULL);
+    struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+        {"SGD trajectories equal torch's bit for bit", test_sgd_torch},
+        {"Adam trajectories equal torch's bit for bit", test_adam_torch},
+        {"the fixture covers skipped params", test_fixture_covers_skips},
+        {"SGD by hand: first-step buffer, dampening, nesterov", test_sgd_by_hand},
+        {"Adam's first step is about lr * sign(g)", test_adam_first_step},
+        {"params without grad are skipped; state is per param", test_skip_and_per_param_state},
+        {"a failing step changes nothing", test_failed_step_changes_nothing},
+        {"zero_grad zeroes and keeps grads", test_zero_grad},
+        {"defaults are torch's", test_defaults},
+        {"invalid options are rejected", test_invalid_options},
+        {"invalid param lists are rejected", test_invalid_params},
+        {"SGD drives an autograd loss to its minimum", test_with_autograd},
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (!suite || !CU_add_test(suite, tests[i].name, tests[i].fn)) {
+            CU_cleanup_registry();
+            return 1;
+        }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
+    CU_cleanup_registry();
+    free(fx);
+    return failures > 255 ? 255 : (int)failures; /* an exit status keeps 8 bits */
+}

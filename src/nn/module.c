@@ -110,20 +110,17 @@ typedef struct nb_sequential {
  * a single op's result would be (by the caller's scope, else by the caller). */
 static nb_var *sequential_forward(nb_module *self, nb_var *x) {
     nb_sequential *s = (nb_sequential *)self;
-    nb_var *h = x;
-    if (s->n > 1) {
-        nb_scope *inner = nb_scope_begin();
-        if (!inner) {
-            nb_error(NB_ERR_NOMEM, "Sequential forward: out of memory");
-            return NULL;
-        }
-        for (int i = 0; i < s->n - 1 && h; i++) h = nb_module_forward(s->children[i], h);
-        if (h) nb_var_retain(h);
-        nb_scope_end(inner);
-        if (!h) return NULL;
-    } else {
-        nb_var_retain(h); /* released below, like the retained intermediate */
+    if (s->n == 1) return nb_module_forward(s->children[0], x);
+    nb_scope *inner = nb_scope_begin();
+    if (!inner) {
+        nb_error(NB_ERR_NOMEM, "Sequential forward: out of memory");
+        return NULL;
     }
+    nb_var *h = x;
+    for (int i = 0; i < s->n - 1 && h; i++) h = nb_module_forward(s->children[i], h);
+    if (h) nb_var_retain(h);
+    nb_scope_end(inner);
+    if (!h) return NULL;
     nb_var *out = nb_module_forward(s->children[s->n - 1], h);
     nb_var_release(h);
     return out;
@@ -148,8 +145,13 @@ static const nb_module_vtable sequential_vtable = {.type = "Sequential",
                                                    .parameters = sequential_parameters,
                                                    .destroy = sequential_destroy};
 
+/* Frees each distinct module once (a list may name the same module twice by mistake). */
 static void free_modules(nb_module **modules, int n) {
-    for (int i = 0; i < n; i++) nb_module_free(modules[i]);
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) seen = modules[j] == modules[i];
+        if (!seen) nb_module_free(modules[i]);
+    }
 }
 
 nb_module *nb_sequential_new(nb_module **modules, int n) {
@@ -168,6 +170,14 @@ nb_module *nb_sequential_new(nb_module **modules, int n) {
             nb_error(NB_ERR_ARG, "Sequential: module %d is NULL%s%s", i,
                      earlier[0] ? "; last error: " : "", earlier);
             return NULL;
+        }
+        for (int j = 0; j < i; j++) {
+            if (modules[j] == modules[i]) {
+                /* Sequential owns its children: one module twice would be freed twice. */
+                free_modules(modules, n);
+                nb_error(NB_ERR_ARG, "Sequential: modules %d and %d are the same module", j, i);
+                return NULL;
+            }
         }
     }
     nb_sequential *s = calloc(1, sizeof *s);

@@ -6,6 +6,8 @@
 
 static const nb_variant *const variants[] = {
     &nb_variant_tensors,
+    &nb_variant_autograd,
+    &nb_variant_custom_function,
 };
 
 void nb_train_config_default(nb_train_config *cfg) {

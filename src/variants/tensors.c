@@ -31,6 +31,9 @@ typedef struct tensors_state {
     nb_tensor *grad_h;      /* (N, H) */
     nb_tensor *h_negative;  /* (N, H): 1 where h < 0 */
     nb_tensor *grad_w1;     /* (D_in, H) */
+    /* gradient checks only: d loss / d x */
+    nb_tensor *w1_t;   /* (H, D_in) view */
+    nb_tensor *grad_x; /* (N, D_in) */
 } tensors_state;
 
 static void tensors_destroy(void *opaque) {
@@ -38,7 +41,7 @@ static void tensors_destroy(void *opaque) {
     if (!s) return;
     nb_tensor *all[] = {s->x, s->y, s->w1, s->w2, s->x_t, s->w2_t, s->h_relu_t, s->h, s->h_relu,
                         s->y_pred, s->diff, s->sq, s->loss, s->grad_y_pred, s->grad_w2,
-                        s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1};
+                        s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1, s->w1_t, s->grad_x};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nb_tensor_free(all[i]);
     free(s);
 }
@@ -71,6 +74,7 @@ static nb_status tensors_create(const nb_train_config *cfg, double lr, void **ou
         !(s->grad_h = matrix(dt, n, h)) || !(s->h_negative = matrix(dt, n, h)) ||
         !(s->grad_w1 = matrix(dt, d_in, h)))
         goto fail;
+    if (cfg->grad_check && (!(s->w1_t = nb_tensor_t(s->w1)) || !(s->grad_x = matrix(dt, n, d_in)))) goto fail;
     *out = s;
     return NB_OK;
 fail:
@@ -78,34 +82,55 @@ fail:
     return nb_last_status();
 }
 
-static nb_status tensors_step(void *opaque, int64_t t, double *loss) {
-    (void)t;
-    tensors_state *s = opaque;
-
-    /* Forward: h = x.mm(w1); h_relu = h.clamp(min=0); y_pred = h_relu.mm(w2) */
+/* Forward and loss: h = x.mm(w1); h_relu = h.clamp(min=0); y_pred = h_relu.mm(w2);
+ * loss = (y_pred - y).pow(2).sum() */
+static nb_status forward_loss(tensors_state *s, double *loss) {
     NB_TRY(nb_mm_out(s->h, s->x, s->w1));           /* (N, D_in) @ (D_in, H) -> (N, H) */
     NB_TRY(nb_clamp_min_out(s->h_relu, s->h, 0.0)); /* (N, H) */
     NB_TRY(nb_mm_out(s->y_pred, s->h_relu, s->w2)); /* (N, H) @ (H, D_out) -> (N, D_out) */
-
-    /* loss = (y_pred - y).pow(2).sum() */
     NB_TRY(nb_sub_out(s->diff, s->y_pred, s->y));
     NB_TRY(nb_pow_scalar_out(s->sq, s->diff, 2.0));
     NB_TRY(nb_sum_out(s->loss, s->sq));
-    NB_TRY(nb_tensor_item(s->loss, loss));
+    return nb_tensor_item(s->loss, loss);
+}
 
-    /* Backward, by hand. */
-    NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));          /* 2.0 * (y_pred - y) */
-    NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred));       /* (H, N) @ (N, D_out) */
-    NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t));       /* (N, D_out) @ (D_out, H) */
-    NB_TRY(nb_copy_(s->grad_h, s->grad_h_relu));                      /* grad_h = grad_h_relu.clone() */
-    NB_TRY(nb_lt_scalar_out(s->h_negative, s->h, 0.0));               /* h < 0 */
-    NB_TRY(nb_masked_fill_(s->grad_h, s->h_negative, 0.0));           /* grad_h[h < 0] = 0 */
-    NB_TRY(nb_mm_out(s->grad_w1, s->x_t, s->grad_h));                 /* (D_in, N) @ (N, H) */
+/* Backward, by hand, as the seed writes it. */
+static nb_status backward(tensors_state *s) {
+    NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));    /* 2.0 * (y_pred - y) */
+    NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred)); /* (H, N) @ (N, D_out) */
+    NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t)); /* (N, D_out) @ (D_out, H) */
+    NB_TRY(nb_copy_(s->grad_h, s->grad_h_relu));                /* grad_h = grad_h_relu.clone() */
+    NB_TRY(nb_lt_scalar_out(s->h_negative, s->h, 0.0));         /* h < 0 */
+    NB_TRY(nb_masked_fill_(s->grad_h, s->h_negative, 0.0));     /* grad_h[h < 0] = 0 */
+    NB_TRY(nb_mm_out(s->grad_w1, s->x_t, s->grad_h));           /* (D_in, N) @ (N, H) */
+    if (s->grad_x) NB_TRY(nb_mm_out(s->grad_x, s->grad_h, s->w1_t)); /* (N, H) @ (H, D_in) */
+    return NB_OK;
+}
 
+static nb_status tensors_step(void *opaque, int64_t t, double *loss) {
+    (void)t;
+    tensors_state *s = opaque;
+    NB_TRY(forward_loss(s, loss));
+    NB_TRY(backward(s));
     /* Gradient descent: w -= learning_rate * grad */
     NB_TRY(nb_sub_scaled_(s->w1, s->lr, s->grad_w1));
-    NB_TRY(nb_sub_scaled_(s->w2, s->lr, s->grad_w2));
-    return NB_OK;
+    return nb_sub_scaled_(s->w2, s->lr, s->grad_w2);
+}
+
+static nb_status tensors_loss_and_grad(void *opaque, bool want_grad, double *loss) {
+    tensors_state *s = opaque;
+    NB_TRY(forward_loss(s, loss));
+    return want_grad ? backward(s) : NB_OK;
+}
+
+static int tensors_grad_entries(void *opaque, nb_grad_entry *e) {
+    tensors_state *s = opaque;
+    int n = 0;
+    if (s->grad_x) e[n++] = (nb_grad_entry){"x", s->x, s->grad_x};
+    e[n++] = (nb_grad_entry){"y", s->y, NULL};
+    e[n++] = (nb_grad_entry){"w1", s->w1, s->grad_w1};
+    e[n++] = (nb_grad_entry){"w2", s->w2, s->grad_w2};
+    return n;
 }
 
 const nb_variant nb_variant_tensors = {
@@ -115,4 +140,6 @@ const nb_variant nb_variant_tensors = {
     .create = tensors_create,
     .step = tensors_step,
     .destroy = tensors_destroy,
+    .loss_and_grad = tensors_loss_and_grad,
+    .grad_entries = tensors_grad_entries,
 };

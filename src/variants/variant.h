@@ -20,7 +20,19 @@ typedef struct nb_train_config {
     int64_t d_out;        /* D_out */
     int64_t iters;        /* training steps */
     double lr;            /* learning rate; < 0 means the variant's own default */
+    bool grad_check;      /* also track the input's gradient, for nb_variant.loss_and_grad */
 } nb_train_config;
+
+/* A tensor the loss depends on, for gradient checks: its value (which a checker may perturb
+ * or overwrite in place) and where loss_and_grad leaves d loss / d value, NULL for data that
+ * gets no gradient (the target y). Both borrowed from the state. */
+typedef struct nb_grad_entry {
+    const char *name; /* "x", "w1", "0.weight", ... */
+    nb_tensor *value;
+    const nb_tensor *grad;
+} nb_grad_entry;
+
+#define NB_MAX_GRAD_ENTRIES 16
 
 void nb_train_config_default(nb_train_config *cfg);
 
@@ -36,6 +48,14 @@ typedef struct nb_variant {
      * the forward pass of this step, before the update (what the tutorial prints). */
     nb_status (*step)(void *state, int64_t t, double *loss);
     void (*destroy)(void *state);
+    /* For gradient checks (state created with cfg->grad_check): the loss at the current
+     * values and, when want_grad, the gradient of that loss with respect to every entry,
+     * without updating anything and without consuming randomness (a variant that draws in its
+     * forward replays the same draw every call). */
+    nb_status (*loss_and_grad)(void *state, bool want_grad, double *loss);
+    /* The tensors the loss depends on: the input x, the target y, then the parameters.
+     * Returns the count (<= NB_MAX_GRAD_ENTRIES). */
+    int (*grad_entries)(void *state, nb_grad_entry *entries);
 } nb_variant;
 
 int nb_variant_count(void);
@@ -48,5 +68,7 @@ void nb_variant_names(char *buf, size_t size);
 double nb_variant_lr(const nb_variant *variant, const nb_train_config *cfg);
 
 extern const nb_variant nb_variant_tensors;
+extern const nb_variant nb_variant_autograd;
+extern const nb_variant nb_variant_custom_function;
 
 #endif

@@ -1,0 +1,100 @@
+/* src/harness/verify_cmd.c — `nabla verify`: runs the gradient checks (every op, every
+ * variant, every kernel; f64 against finite differences, f32 against f64), prints one row
+ * per checked tensor and a summary, and exits 1 if any row failed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "tensor/runtime.h"
+#include "verify/verify.h"
+
+typedef struct verify_tally {
+    int rows, failed;
+    bool quiet; /* print failing rows only */
+} verify_tally;
+
+static void print_row(void *opaque, const nb_check_row *row) {
+    verify_tally *t = opaque;
+    t->rows++;
+    if (!row->ok) t->failed++;
+    if (!t->quiet || !row->ok) nb_check_print_row(stdout, row);
+}
+
+/* Whether `name` is in the comma-separated `list` (NULL list: everything). */
+static bool selected(const char *list, const char *name) {
+    if (!list) return true;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n)) return true;
+        p += n + (end ? 1 : 0);
+    }
+    return false;
+}
+
+/* Every name in `list` must exist: unknown names are usage errors, not empty runs. */
+static nb_status check_names(const char *flag, const char *list, bool (*exists)(const char *)) {
+    if (!list) return NB_OK;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (!exists(tok)) return nb_error(NB_ERR_ARG, "nabla verify: unknown name '%s' in --%s", tok, flag);
+    return NB_OK;
+}
+static bool kernel_exists(const char *name) { return nb_kernel_find(name) != NULL; }
+static bool variant_exists(const char *name) { return nb_variant_find(name) != NULL; }
+
+int nb_cmd_verify(int argc, char **argv) {
+    const char *kernels = NULL, *variants = NULL, *dtype = "all";
+    bool ops_only = false, models_only = false, quiet = false, help = false;
+    const nb_option options[] = {
+        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels (default: all)"),
+        NB_OPT_STRING_ROW("variants", &variants, "LIST", "comma-separated variants (default: all)"),
+        NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "f64 finite differences, f32 against f64, or both"),
+        NB_OPT_FLAG_ROW("ops-only", &ops_only, "only the op-level checks"),
+        NB_OPT_FLAG_ROW("models-only", &models_only, "only the variants' checks"),
+        NB_OPT_FLAG_ROW("quiet", &quiet, "print failing rows only, then the summary"),
+    };
+    const int count = (int)(sizeof options / sizeof options[0]);
+    if (nb_cli_parse("nabla verify", argc, argv, options, count, &help) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
+    if (help) {
+        printf("usage: nabla verify [flags]\n\n"
+               "Checks gradients: every differentiable op and every variant's loss (with respect to its\n"
+               "input and parameters, at reduced dimensions) against central finite differences in f64\n"
+               "(eps %g, pass when |analytic - numeric| <= %g + %g * |numeric|), and every variant's f32\n"
+               "gradients against its f64 ones; with every kernel. One row per checked tensor; exit 1 if\n"
+               "any fails.\n\nflags:\n",
+               NB_GRADCHECK_EPS, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
+        nb_cli_print_options(stdout, options, count);
+        return NB_EXIT_OK;
+    }
+    bool f64 = !strcmp(dtype, "f64") || !strcmp(dtype, "all"), f32 = !strcmp(dtype, "f32") || !strcmp(dtype, "all");
+    if (!f64 && !f32) return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --dtype must be f64, f32 or all");
+    if (ops_only && models_only)
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --ops-only and --models-only exclude each other");
+    if (check_names("kernels", kernels, kernel_exists) != NB_OK || check_names("variants", variants, variant_exists) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
+
+    verify_tally tally = {.quiet = quiet};
+    nb_check_print_header(stdout);
+    nb_status st = NB_OK;
+    for (int k = 0; k < nb_kernel_count() && st == NB_OK; k++) {
+        const nb_kernel *kernel = nb_kernel_at(k);
+        if (!selected(kernels, kernel->name)) continue;
+        nb_runtime_set_kernel(kernel);
+        if (!models_only && f64) st = nb_verify_ops(kernel->name, print_row, &tally);
+        for (int v = 0; v < nb_variant_count() && st == NB_OK && !ops_only; v++) {
+            const nb_variant *variant = nb_variant_at(v);
+            if (!selected(variants, variant->name)) continue;
+            if (f64) st = nb_verify_variant_f64(variant, kernel->name, print_row, &tally);
+            if (f32 && st == NB_OK) st = nb_verify_variant_f32(variant, kernel->name, print_row, &tally);
+        }
+        fflush(stdout);
+    }
+    if (st != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+    printf("verify: %d tensors checked, %d failed\n", tally.rows, tally.failed);
+    return tally.failed ? NB_EXIT_FAILURE : NB_EXIT_OK;
+}

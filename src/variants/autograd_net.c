@@ -1,0 +1,100 @@
+/* src/variants/autograd_net.c — the two-layer network of the tutorial's autograd programs:
+ * x, y, w1, w2 drawn as the seed draws them, a fresh graph every step (define-by-run), and
+ * the update done by hand under no_grad. */
+#include "variants/autograd_net.h"
+
+#include <stdlib.h>
+
+typedef struct autograd_net {
+    nb_rng rng;
+    double lr;
+    nb_relu_fn *relu;
+    nb_var *x;  /* (N, D_in); requires grad only for gradient checks */
+    nb_var *y;  /* (N, D_out) */
+    nb_var *w1; /* (D_in, H), requires grad */
+    nb_var *w2; /* (H, D_out), requires grad */
+} autograd_net;
+
+void nb_autograd_net_destroy(void *opaque) {
+    autograd_net *s = opaque;
+    if (!s) return;
+    nb_var_release(s->x);
+    nb_var_release(s->y);
+    nb_var_release(s->w1);
+    nb_var_release(s->w2);
+    free(s);
+}
+
+/* A leaf of randn values whose .grad exists from the start (zeros), so gradient checks can
+ * point at it before the first backward. */
+static nb_var *randn_leaf(nb_rng *rng, nb_dtype dt, int64_t rows, int64_t cols, bool requires_grad) {
+    nb_var *v = nb_var_new(nb_tensor_randn(rng, dt, 2, (int64_t[]){rows, cols}), requires_grad);
+    if (v && requires_grad && !(v->grad = nb_tensor_zeros(dt, 2, (int64_t[]){rows, cols}))) {
+        nb_var_release(v);
+        return NULL;
+    }
+    return v;
+}
+
+nb_status nb_autograd_net_create(const nb_train_config *cfg, double lr, nb_relu_fn *relu, void **out) {
+    autograd_net *s = calloc(1, sizeof *s);
+    if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the %s variant", cfg->variant);
+    s->lr = lr;
+    s->relu = relu;
+    nb_rng_seed(&s->rng, cfg->seed);
+    /* x, y = torch.randn(...); w1, w2 = torch.randn(..., requires_grad=True) */
+    if (!(s->x = randn_leaf(&s->rng, cfg->dtype, cfg->batch, cfg->d_in, cfg->grad_check)) ||
+        !(s->y = randn_leaf(&s->rng, cfg->dtype, cfg->batch, cfg->d_out, false)) ||
+        !(s->w1 = randn_leaf(&s->rng, cfg->dtype, cfg->d_in, cfg->hidden, true)) ||
+        !(s->w2 = randn_leaf(&s->rng, cfg->dtype, cfg->hidden, cfg->d_out, true))) {
+        nb_autograd_net_destroy(s);
+        return nb_last_status();
+    }
+    *out = s;
+    return NB_OK;
+}
+
+/* loss = (relu(x.mm(w1)).mm(w2) - y).pow(2).sum(); loss.backward() when want_grad. The
+ * step's graph lives in a scope and is freed with it. */
+static nb_status forward_backward(autograd_net *s, bool want_grad, double *loss) {
+    nb_scope *scope = nb_scope_begin();
+    if (!scope) return nb_last_status();
+    nb_var *y_pred = nb_ag_mm(s->relu(nb_ag_mm(s->x, s->w1)), s->w2); /* (N, D_out) */
+    nb_var *l = nb_ag_sum(nb_ag_pow(nb_ag_sub(y_pred, s->y), 2.0));
+    nb_status st = l ? nb_tensor_item(l->value, loss) : nb_last_status();
+    if (st == NB_OK && want_grad) st = nb_backward(l);
+    nb_scope_end(scope);
+    return st;
+}
+
+nb_status nb_autograd_net_step(void *opaque, int64_t t, double *loss) {
+    (void)t;
+    autograd_net *s = opaque;
+    NB_TRY(forward_backward(s, true, loss));
+    /* with torch.no_grad(): w -= learning_rate * w.grad; then w.grad.zero_() */
+    nb_no_grad_begin();
+    nb_status st = nb_sub_scaled_(s->w1->value, s->lr, s->w1->grad);
+    if (st == NB_OK) st = nb_sub_scaled_(s->w2->value, s->lr, s->w2->grad);
+    nb_no_grad_end();
+    nb_var_zero_grad(s->w1);
+    nb_var_zero_grad(s->w2);
+    return st;
+}
+
+nb_status nb_autograd_net_loss_and_grad(void *opaque, bool want_grad, double *loss) {
+    autograd_net *s = opaque;
+    nb_var_zero_grad(s->x);
+    nb_var_zero_grad(s->w1);
+    nb_var_zero_grad(s->w2);
+    return forward_backward(s, want_grad, loss);
+}
+
+int nb_autograd_net_grad_entries(void *opaque, nb_grad_entry *e) {
+    autograd_net *s = opaque;
+    int n = 0;
+    if (s->x->requires_grad) e[n++] = (nb_grad_entry){"x", s->x->value, s->x->grad};
+    e[n++] = (nb_grad_entry){"y", s->y->value, NULL};
+    e[n++] = (nb_grad_entry){"w1", s->w1->value, s->w1->grad};
+    e[n++] = (nb_grad_entry){"w2", s->w2->value, s->w2->grad};
+    return n;
+}
