@@ -70,25 +70,29 @@ def main():
         print("torch is not importable from this interpreter: skipping (install python3-torch)")
         return SKIP
 
-    twin = f"{args.reference_dir}/tensors.py"
-    # (kernel, dtype, iters): blas over the whole run in both dtypes, as the issue asks, and
-    # every kernel in f64 over fewer steps (naive is slow) to show they all reach torch.
-    cases = [("blas", "f32", 500), ("blas", "f64", 500)]
-    kernels = subprocess.run([args.nabla, "kernels"], check=True, capture_output=True, text=True).stdout.split("\n")
-    cases += [(line.split()[0], "f64", 100) for line in kernels if line.strip() and line.split()[0] != "blas"]
-
+    # Every variant: blas over the whole run in both dtypes, and every other kernel in f64
+    # over fewer steps (naive is slow) to show they all reach torch.
+    listing = subprocess.run([args.nabla, "kernels"], check=True, capture_output=True, text=True).stdout
+    kernels = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    variants = ["tensors", "autograd", "custom-function", "nn", "optim", "module", "dynamic"]
     failures = []
     torch_runs = {}
-    for kernel, dtype, iters in cases:
-        common = ["--seed", "0", "--dtype", dtype, "--iters", str(iters), "--json"]
-        if (dtype, iters) not in torch_runs:
-            torch_runs[(dtype, iters)] = run_json([sys.executable, twin] + common)["losses"]
-        mine = run_json([args.nabla, "train", "--variant", "tensors", "--kernel", kernel] + common)["losses"]
-        failures += check(f"tensors {kernel} {dtype}", mine, torch_runs[(dtype, iters)], dtype)
+    cases = 0
+    for variant in variants:
+        twin = f"{args.reference_dir}/{variant.replace('-', '_')}.py"
+        runs = [("blas", "f32", 500), ("blas", "f64", 500)] + [(k, "f64", 50) for k in kernels if k != "blas"]
+        for kernel, dtype, iters in runs:
+            common = ["--seed", "0", "--dtype", dtype, "--iters", str(iters), "--json"]
+            key = (variant, dtype, iters)
+            if key not in torch_runs:
+                torch_runs[key] = run_json([sys.executable, twin] + common)["losses"]
+            mine = run_json([args.nabla, "train", "--variant", variant, "--kernel", kernel] + common)["losses"]
+            failures += check(f"{variant} {kernel} {dtype}", mine, torch_runs[key], dtype)
+            cases += 1
 
     for f in failures:
         print("FAIL " + f)
-    print(f"{len(cases)} comparisons, {len(failures)} failures")
+    print(f"{cases} comparisons, {len(failures)} failures")
     return 1 if failures else 0
 
 

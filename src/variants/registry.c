@@ -8,6 +8,10 @@ static const nb_variant *const variants[] = {
     &nb_variant_tensors,
     &nb_variant_autograd,
     &nb_variant_custom_function,
+    &nb_variant_nn,
+    &nb_variant_optim,
+    &nb_variant_module,
+    &nb_variant_dynamic,
 };
 
 void nb_train_config_default(nb_train_config *cfg) {
