@@ -172,7 +172,8 @@ static void finish_case(replay_case *c) {
     nb_param_list list = {0};
     CU_ASSERT_EQUAL(nb_module_parameters(seq, &list), NB_OK);
     CU_ASSERT_EQUAL(list.count, nexpect);
-    for (int i = 0; i < nexpect && i < list.count; i++) CU_ASSERT_PTR_EQUAL(list.items[i], expect[i]);
+    for (int i = 0; i < nexpect && i < list.count; i++)
+        CU_ASSERT_PTR_EQUAL(list.items[i], expect[i]);
     nb_param_list_free(&list);
     nb_module_free(seq);
     c->nlayers = 0;
@@ -342,7 +343,8 @@ static void expect_values(const nb_tensor *t, const double *expect, int64_t n, c
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     const double *v = nb_tensor_data(d);
     for (int64_t k = 0; k < n && k < nb_tensor_numel(t); k++)
-        if (v[k] != expect[k]) FAILF("%s[%lld] is %g, expected %g", what, (long long)k, v[k], expect[k]);
+        if (v[k] != expect[k])
+            FAILF("%s[%lld] is %g, expected %g", what, (long long)k, v[k], expect[k]);
     nb_tensor_free(d);
 }
 
@@ -397,7 +399,8 @@ static void test_linear_default_generator(void) {
 
 /* y = x W^T + b with W (2, 3), x (2, 3); loss = sum(y * c), c = [[1, 2], [3, 4]]:
  *   y   = [[-1.25, 2], [-0.75, -1.5]]
- *   dW  = c^T x = [[-2, 3.5, 9], [-2, 6, 14]],  db = [4, 6],  dx = c W = [[1, 4, -1.5], [3, 6, -2.5]] */
+ *   dW = c^T x = [[-2, 3.5, 9], [-2, 6, 14]], db = [4, 6]
+ *   dx = c W = [[1, 4, -1.5], [3, 6, -2.5]] */
 static void test_linear_forward_backward(void) {
     for (int dt = 0; dt < 2; dt++) {
         nb_dtype dtype = dt ? NB_F64 : NB_F32;
@@ -461,7 +464,8 @@ static void test_relu_module(void) {
  *   h = [[-1.25, 2], [-0.75, -1.5]], r = relu(h) = [[0, 2], [0, 0]]
  *   out = r [2, -0.5]^T + 0.5 = [-0.5, 0.5]
  *   dW2 = [0, 6], db2 = [1]; dr = [[6, -1.5], [-4, 1]]; dh = dr * (h > 0) = [[0, -1.5], [0, 0]]
- *   dW1 = dh^T x = [[0, 0, 0], [-1.5, -3, -4.5]], db1 = [0, -1.5], dx = dh W1 = [[0, -4.5, 1.5], 0] */
+ *   dW1 = dh^T x = [[0, 0, 0], [-1.5, -3, -4.5]], db1 = [0, -1.5]
+ *   dx = dh W1 = [[0, -4.5, 1.5], [0, 0, 0]] */
 static nb_module *small_net(nb_dtype dt) {
     nb_module *l1 = nb_linear_new(3, 2, true, dt, NULL);
     nb_module *l2 = nb_linear_new(2, 1, true, dt, NULL);

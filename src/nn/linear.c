@@ -48,7 +48,7 @@ static double kaiming_uniform_bound(int64_t fan_in) {
     double a = sqrt(5.0);
     double gain = sqrt(2.0 / (1 + pow(a, 2)));
     double std = gain / sqrt((double)fan_in);
-    (void)std; return 1 / sqrt((double)fan_in);
+    return sqrt(3.0) * std;
 }
 
 nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, nb_dtype dtype,

@@ -7,7 +7,9 @@
  *
  * Ownership: a module owns its parameters (leaf vars with requires_grad) and its children;
  * nb_module_free releases them. forward returns a var owned like any op's result (by the
- * open scope, else by the caller). */
+ * open scope, else by the caller). Call the forward of a module that composes several ops
+ * (a user module such as TwoLayerNet) inside an nb_scope: its intermediates belong to the
+ * scope. The built-ins manage their own. */
 #ifndef NB_NN_NN_H
 #define NB_NN_NN_H
 
@@ -54,7 +56,11 @@ nb_var *nb_linear_bias(nb_module *linear);   /* borrowed; NULL without bias */
 
 nb_module *nb_relu_new(void); /* nn.ReLU() */
 
-/* nn.Sequential(*modules): takes ownership of the n modules (also on failure). */
+/* nn.Sequential(*modules): takes ownership of the n modules (also on failure). n >= 1 and
+ * the modules distinct: unlike torch, an empty Sequential is refused (its forward would have
+ * to return its input, which breaks the ownership of forward's result). forward owns and
+ * drops the vars between children (they stay alive in the graph for backward), so a forward
+ * with or without an open scope leaks nothing. */
 nb_module *nb_sequential_new(nb_module **modules, int n);
 
 /* nn.MSELoss(reduction=...) has no state: it is nb_ag_mse_loss (autograd.h). */

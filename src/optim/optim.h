@@ -28,7 +28,10 @@ nb_adam_options nb_adam_defaults(double lr);
 
 /* The optimizer borrows the params (they must outlive it) and owns its state (momentum
  * buffers, Adam moments). Invalid options (negative lr, betas outside [0, 1), Nesterov
- * without momentum...) return NULL with a message, as PyTorch raises ValueError. */
+ * without momentum...) return NULL with a message, as PyTorch raises ValueError; so do an
+ * empty list, a NULL or non-leaf param, and (where torch only warns) a param listed twice
+ * and a NaN option. A step that fails (a grad whose shape or dtype differs from its param's)
+ * changes nothing. */
 nb_optimizer *nb_sgd_new(nb_var *const *params, int nparams, nb_sgd_options options);
 nb_optimizer *nb_adam_new(nb_var *const *params, int nparams, nb_adam_options options);
 

@@ -93,7 +93,8 @@ static const nb_optimizer_vtable sgd_vtable = {
 /* torch.optim.SGD.__init__'s ValueErrors, plus NaN, which torch lets through (its checks are
  * `x < 0.0`) and which would only poison the params. */
 static nb_status sgd_check(const nb_sgd_options *o) {
-    if (isnan(o->lr) || o->lr < 0.0) return nb_error(NB_ERR_ARG, "SGD: invalid learning rate: %g", o->lr);
+    if (isnan(o->lr) || o->lr < 0.0)
+        return nb_error(NB_ERR_ARG, "SGD: invalid learning rate: %g", o->lr);
     if (isnan(o->momentum) || o->momentum < 0.0)
         return nb_error(NB_ERR_ARG, "SGD: invalid momentum value: %g", o->momentum);
     if (isnan(o->weight_decay) || o->weight_decay < 0.0)
