@@ -57,6 +57,10 @@ usage_error "--json takes no value" train --json=1
 usage_error "sizes in '0x1x1' must be within 1..32768" kernels --bench --shapes 0x1x1
 usage_error "shape '64x100'" kernels --bench --shapes 64x100
 usage_error "unknown kernel 'nope'" kernels --bench --kernels nope
+usage_error "unknown name 'nope' in --kernels" verify --kernels nope
+usage_error "unknown name 'nope' in --variants" verify --variants tensors,nope
+usage_error "--dtype must be f64, f32 or all" verify --dtype f16
+usage_error "exclude each other" verify --ops-only --models-only
 
 cases=$((cases + 1))
 NABLA_KERNEL=nope "$nabla" train "${small[@]}" >"$tmp/out" 2>"$tmp/err"; code=$?
@@ -69,6 +73,8 @@ succeeds --version
 succeeds train --help
 succeeds kernels
 succeeds train "${small[@]}"
+for v in autograd custom-function nn optim module dynamic; do succeeds train "${small[@]}" --variant "$v"; done
+succeeds verify --kernels naive --variants dynamic --models-only
 
 # The tutorial's epoch lines and the summary line.
 cases=$((cases + 1))
