@@ -92,7 +92,13 @@ nb_status nb_module_net_step(void *opaque, int64_t t, double *loss) {
 }
 
 nb_status nb_module_net_loss_and_grad(void *opaque, bool want_grad, double *loss) {
-    return forward_backward(opaque, want_grad, loss);
+    module_net *s = opaque;
+    /* A model that draws in its forward (DynamicNet) must draw the same at every call, and
+     * the same as the next training step will: evaluate on a copy of the generator. */
+    nb_rng saved = s->rng;
+    nb_status st = forward_backward(s, want_grad, loss);
+    s->rng = saved;
+    return st;
 }
 
 int nb_module_net_grad_entries(void *opaque, nb_grad_entry *e) {
