@@ -7,7 +7,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test verify bench clean
+.PHONY: all deps build test verify reference reference-check bench clean
 
 all: build
 
@@ -21,9 +21,18 @@ build: deps
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 
-# Gradient checks: every op and variant against finite differences, f32 against f64.
+# Gradient checks (every op and variant against finite differences, f32 against f64) and
+# every PyTorch reference case, with every kernel.
 verify: build
 	$(BUILD)/nabla verify
+
+# Regenerate the committed PyTorch reference fixtures (needs torch: /usr/bin/python3).
+reference: deps
+	/usr/bin/python3 reference/generate.py
+
+# Regenerate into a scratch directory and fail if anything differs from the committed ones.
+reference-check: deps
+	/usr/bin/python3 reference/generate.py --check reference/fixtures
 
 # The main job: train the seed network with every kernel, then time the kernels side by side.
 bench: build

@@ -3,6 +3,11 @@
 bit-exact random draws, thread counts matched), and output in nabla's formats (the
 tutorial's epoch lines, or one JSON object with the same schema as `nabla train --json`).
 
+Each twin is a script and a module. As a script it calls main(); as a module it offers
+VARIANT, DEFAULT_LR and train(args, torch, recorder=None), which runs the tutorial's program
+and returns (losses, loop_seconds), reporting its tensors to a Recorder at three points.
+reference/generate.py drives the twins that way to write the fixtures.
+
 Run the twins with Debian's /usr/bin/python3: it is the only interpreter that imports torch.
 """
 import argparse
@@ -13,8 +18,9 @@ import sys
 import time
 
 
-def parse_args(variant, default_lr, argv=None):
-    """Parses `nabla train`'s flags and prepares the environment; call before importing torch."""
+def make_args(variant, default_lr, argv=None):
+    """Parses `nabla train`'s flags into an args namespace, touching nothing else; a
+    generator that drives the twins in one process builds its args with this."""
     p = argparse.ArgumentParser(description=f"PyTorch twin of `nabla train --variant {variant}`")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=64)
@@ -32,13 +38,57 @@ def parse_args(variant, default_lr, argv=None):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     args.variant = variant
+    return args
+
+
+def prepare_environment(threads):
+    """Sets what must be in the environment before torch is imported."""
     # torch's AVX2/AVX-512 random paths differ from the scalar one in the last bits; nabla
     # replicates the scalar ("default") path. It must be set before torch is imported.
     os.environ["ATEN_CPU_CAPABILITY"] = "default"
     # torch.set_num_threads does not reach OpenBLAS's own threads: match both runtimes.
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+
+
+def parse_args(variant, default_lr, argv=None):
+    """Parses `nabla train`'s flags and prepares the environment; call before importing torch."""
+    args = make_args(variant, default_lr, argv)
+    prepare_environment(args.threads)
     return args
+
+
+def main(train, variant, default_lr):
+    """What running a twin as a script does: parse the flags, import torch into the prepared
+    environment, train, print in nabla's format."""
+    args = parse_args(variant, default_lr)
+    import torch
+    losses, loop_seconds = train(args, torch)
+    finish(args, torch, losses, loop_seconds)
+
+
+class Recorder:
+    """Where a twin reports its tensors; this base class records nothing (a plain run).
+
+    A twin calls each hook once, with a dict of tensors in nabla's grad_entries order and
+    with nabla's names (docs/reference-format.md):
+      initial(tensors)  after the initial tensors are made: x, y, then the parameters;
+      grad0(tensors)    after step 0's backward, before its update: each parameter's
+                        gradient (None for a parameter the step did not use: DynamicNet's
+                        middle layer at depth 0; d loss / d p is then zero);
+      final(tensors)    after the last step: the parameters.
+    The tensors are live and change after the hook returns: a recorder copies what it keeps.
+    Hooks must not draw from torch's generator (DynamicNet draws during training).
+    """
+
+    def initial(self, tensors):
+        pass
+
+    def grad0(self, tensors):
+        pass
+
+    def final(self, tensors):
+        pass
 
 
 def torch_dtype(torch, args):

@@ -1,8 +1,10 @@
 /* src/main.c — the `nabla` command line: dispatches to the subcommands of src/harness. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/commands.h"
+#include "tensor/runtime.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
@@ -28,6 +30,10 @@ static const command commands[] = {
 };
 
 int main(int argc, char **argv) {
+    /* Test-only switch (tests/cli.sh): a GEMM that adds this to one output element, to show
+     * that nabla verify catches a wrong kernel. */
+    const char *perturb = getenv("NABLA_TEST_PERTURB_GEMM");
+    if (perturb && *perturb) nb_runtime_set_gemm_perturbation(strtod(perturb, NULL));
     if (argc < 2) {
         print_usage(stderr);
         return NB_EXIT_USAGE;

@@ -61,6 +61,7 @@ usage_error "unknown name 'nope' in --kernels" verify --kernels nope
 usage_error "unknown name 'nope' in --variants" verify --variants tensors,nope
 usage_error "--dtype must be f64, f32 or all" verify --dtype f16
 usage_error "exclude each other" verify --ops-only --models-only
+usage_error "exclude each other" verify --grad-only --reference-only
 
 cases=$((cases + 1))
 NABLA_KERNEL=nope "$nabla" train "${small[@]}" >"$tmp/out" 2>"$tmp/err"; code=$?
@@ -74,7 +75,22 @@ succeeds train --help
 succeeds kernels
 succeeds train "${small[@]}"
 for v in autograd custom-function nn optim module dynamic; do succeeds train "${small[@]}" --variant "$v"; done
-succeeds verify --kernels naive --variants dynamic --models-only
+succeeds verify --kernels naive --variants dynamic --models-only --grad-only
+succeeds verify --kernels blas --variants tensors --reference-only
+
+# A missing fixture directory is a failure to run (exit 1) that names it and the remedy.
+cases=$((cases + 1))
+"$nabla" verify --reference-only --fixtures "$tmp/none" >"$tmp/out" 2>"$tmp/err"; code=$?
+if [ $code -eq 1 ] && grep -qF "$tmp/none" "$tmp/err" && grep -qF "make reference" "$tmp/err"; then
+  echo "ok   exit 1: verify --fixtures missing-dir"
+else fail "verify with a missing fixture dir: exit $code, $(cat "$tmp/err")"; fi
+
+# The test-only switch NABLA_TEST_PERTURB_GEMM adds 1e-3 to one element of every product: a
+# wrong kernel, which nabla verify must catch (exit 1, FAIL rows).
+cases=$((cases + 1))
+NABLA_TEST_PERTURB_GEMM=1e-3 "$nabla" verify --kernels blas --variants tensors --reference-only >"$tmp/out" 2>&1; code=$?
+if [ $code -eq 1 ] && grep -q "FAIL" "$tmp/out"; then echo "ok   exit 1: verify catches a kernel perturbed by 1e-3"
+else fail "a perturbed kernel was not caught: exit $code"; fi
 
 # The tutorial's epoch lines and the summary line.
 cases=$((cases + 1))

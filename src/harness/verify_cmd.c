@@ -1,12 +1,14 @@
 /* src/harness/verify_cmd.c — `nabla verify`: runs the gradient checks (every op, every
- * variant, every kernel; f64 against finite differences, f32 against f64), prints one row
- * per checked tensor and a summary, and exits 1 if any row failed. */
+ * variant, every kernel; f64 against finite differences, f32 against f64) and the PyTorch
+ * reference cases (every case with every kernel), prints one row per check and a summary,
+ * and exits 1 if any row failed. */
 #include <stdio.h>
 #include <string.h>
 
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "tensor/runtime.h"
+#include "verify/reference.h"
 #include "verify/verify.h"
 
 typedef struct verify_tally {
@@ -46,15 +48,40 @@ static nb_status check_names(const char *flag, const char *list, bool (*exists)(
 static bool kernel_exists(const char *name) { return nb_kernel_find(name) != NULL; }
 static bool variant_exists(const char *name) { return nb_variant_find(name) != NULL; }
 
+/* Every reference case under `root` (filtered by variant) with every selected kernel. */
+static nb_status run_reference(const char *root, const char *kernels, const char *variants, verify_tally *tally) {
+    char **dirs = NULL;
+    int count = 0;
+    NB_TRY(nb_ref_list_cases(root, &dirs, &count));
+    nb_status st = NB_OK;
+    for (int i = 0; i < count && st == NB_OK; i++) {
+        nb_ref_case c;
+        if ((st = nb_ref_case_load(dirs[i], &c)) != NB_OK) break;
+        for (int k = 0; k < nb_kernel_count() && st == NB_OK && selected(variants, c.cfg.variant); k++) {
+            const nb_kernel *kernel = nb_kernel_at(k);
+            if (!selected(kernels, kernel->name)) continue;
+            nb_runtime_set_kernel(kernel);
+            st = nb_verify_reference_case(&c, kernel->name, print_row, tally);
+            fflush(stdout);
+        }
+        nb_ref_case_free(&c);
+    }
+    nb_ref_list_free(dirs, count);
+    return st;
+}
+
 int nb_cmd_verify(int argc, char **argv) {
-    const char *kernels = NULL, *variants = NULL, *dtype = "all";
-    bool ops_only = false, models_only = false, quiet = false, help = false;
+    const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NABLA_SOURCE_DIR "/reference/fixtures";
+    bool ops_only = false, models_only = false, grad_only = false, reference_only = false, quiet = false, help = false;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels (default: all)"),
         NB_OPT_STRING_ROW("variants", &variants, "LIST", "comma-separated variants (default: all)"),
-        NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "f64 finite differences, f32 against f64, or both"),
-        NB_OPT_FLAG_ROW("ops-only", &ops_only, "only the op-level checks"),
-        NB_OPT_FLAG_ROW("models-only", &models_only, "only the variants' checks"),
+        NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "gradient checks: f64 finite differences, f32 against f64, or both"),
+        NB_OPT_FLAG_ROW("ops-only", &ops_only, "gradient checks of the ops only"),
+        NB_OPT_FLAG_ROW("models-only", &models_only, "gradient checks of the variants only"),
+        NB_OPT_FLAG_ROW("grad-only", &grad_only, "the gradient checks only, no PyTorch reference"),
+        NB_OPT_FLAG_ROW("reference-only", &reference_only, "the PyTorch reference cases only"),
+        NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR", "the reference cases (default: the source tree's reference/fixtures)"),
         NB_OPT_FLAG_ROW("quiet", &quiet, "print failing rows only, then the summary"),
     };
     const int count = (int)(sizeof options / sizeof options[0]);
@@ -65,8 +92,9 @@ int nb_cmd_verify(int argc, char **argv) {
                "Checks gradients: every differentiable op and every variant's loss (with respect to its\n"
                "input and parameters, at reduced dimensions) against central finite differences in f64\n"
                "(eps %g, pass when |analytic - numeric| <= %g + %g * |numeric|), and every variant's f32\n"
-               "gradients against its f64 ones; with every kernel. One row per checked tensor; exit 1 if\n"
-               "any fails.\n\nflags:\n",
+               "gradients against its f64 ones. Then runs every PyTorch reference case (reference/fixtures,\n"
+               "docs/reference-format.md): initial tensors bit for bit, step-0 loss and gradients, losses,\n"
+               "final parameters. Every check runs with every kernel; one row per check; exit 1 if any fails.\n\nflags:\n",
                NB_GRADCHECK_EPS, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
@@ -75,13 +103,15 @@ int nb_cmd_verify(int argc, char **argv) {
     if (!f64 && !f32) return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --dtype must be f64, f32 or all");
     if (ops_only && models_only)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --ops-only and --models-only exclude each other");
+    if (grad_only && reference_only)
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --grad-only and --reference-only exclude each other");
     if (check_names("kernels", kernels, kernel_exists) != NB_OK || check_names("variants", variants, variant_exists) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
 
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);
     nb_status st = NB_OK;
-    for (int k = 0; k < nb_kernel_count() && st == NB_OK; k++) {
+    for (int k = 0; k < nb_kernel_count() && st == NB_OK && !reference_only; k++) {
         const nb_kernel *kernel = nb_kernel_at(k);
         if (!selected(kernels, kernel->name)) continue;
         nb_runtime_set_kernel(kernel);
@@ -94,7 +124,8 @@ int nb_cmd_verify(int argc, char **argv) {
         }
         fflush(stdout);
     }
+    if (st == NB_OK && !grad_only) st = run_reference(fixtures, kernels, variants, &tally);
     if (st != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
-    printf("verify: %d tensors checked, %d failed\n", tally.rows, tally.failed);
+    printf("verify: %d checks, %d failed\n", tally.rows, tally.failed);
     return tally.failed ? NB_EXIT_FAILURE : NB_EXIT_OK;
 }

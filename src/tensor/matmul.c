@@ -89,6 +89,11 @@ nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, doub
         kernel->dgemm(opa.trans, opb.trans, m, n, k, alpha, opa.data, opa.ld, opb.data, opb.ld, beta,
                       nb_tensor_data(out), ldc, threads);
     nb_runtime_count_flops(2ull * (uint64_t)m * (uint64_t)n * (uint64_t)k);
+    double delta = nb_runtime_gemm_perturbation();
+    if (delta != 0) { /* test-only: a kernel that is wrong in one element */
+        int64_t first[2] = {0, 0};
+        nb_tensor_set(out, first, nb_tensor_get(out, first) + delta);
+    }
     nb_tensor_free(opa.copy);
     nb_tensor_free(opb.copy);
     return NB_OK;

@@ -7,6 +7,7 @@
 static int runtime_threads; /* 0 until set or first asked: then the online CPU count */
 static const nb_kernel *runtime_kernel;
 static uint64_t runtime_flops;
+static double gemm_perturbation;
 
 int nb_runtime_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -36,3 +37,6 @@ const nb_kernel *nb_runtime_kernel(void) {
 uint64_t nb_runtime_flops(void) { return runtime_flops; }
 void nb_runtime_reset_flops(void) { runtime_flops = 0; }
 void nb_runtime_count_flops(uint64_t flops) { runtime_flops += flops; }
+
+void nb_runtime_set_gemm_perturbation(double delta) { gemm_perturbation = delta; }
+double nb_runtime_gemm_perturbation(void) { return gemm_perturbation; }

@@ -30,4 +30,10 @@ uint64_t nb_runtime_flops(void);
 void nb_runtime_reset_flops(void);
 void nb_runtime_count_flops(uint64_t flops);
 
+/* Test-only: when non-zero, every mm adds `delta` to the first element of its result, a
+ * deliberately wrong kernel that the reference checks must catch. The CLI sets it from the
+ * environment variable NABLA_TEST_PERTURB_GEMM; nothing else does. */
+void nb_runtime_set_gemm_perturbation(double delta);
+double nb_runtime_gemm_perturbation(void);
+
 #endif

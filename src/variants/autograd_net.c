@@ -70,14 +70,17 @@ static nb_status forward_backward(autograd_net *s, bool want_grad, double *loss)
 nb_status nb_autograd_net_step(void *opaque, int64_t t, double *loss) {
     (void)t;
     autograd_net *s = opaque;
+    /* The tutorial zeroes the grads right after the update; zeroing them right before the
+     * backward gives the same numbers and leaves each step's gradients in place for
+     * inspection (and after a loss_and_grad call). */
+    nb_var_zero_grad(s->w1);
+    nb_var_zero_grad(s->w2);
     NB_TRY(forward_backward(s, true, loss));
-    /* with torch.no_grad(): w -= learning_rate * w.grad; then w.grad.zero_() */
+    /* with torch.no_grad(): w -= learning_rate * w.grad */
     nb_no_grad_begin();
     nb_status st = nb_sub_scaled_(s->w1->value, s->lr, s->w1->grad);
     if (st == NB_OK) st = nb_sub_scaled_(s->w2->value, s->lr, s->w2->grad);
     nb_no_grad_end();
-    nb_var_zero_grad(s->w1);
-    nb_var_zero_grad(s->w2);
     return st;
 }
 
@@ -92,7 +95,7 @@ nb_status nb_autograd_net_loss_and_grad(void *opaque, bool want_grad, double *lo
 int nb_autograd_net_grad_entries(void *opaque, nb_grad_entry *e) {
     autograd_net *s = opaque;
     int n = 0;
-    if (s->x->requires_grad) e[n++] = (nb_grad_entry){"x", s->x->value, s->x->grad};
+    e[n++] = (nb_grad_entry){"x", s->x->value, s->x->requires_grad ? s->x->grad : NULL};
     e[n++] = (nb_grad_entry){"y", s->y->value, NULL};
     e[n++] = (nb_grad_entry){"w1", s->w1->value, s->w1->grad};
     e[n++] = (nb_grad_entry){"w2", s->w2->value, s->w2->grad};

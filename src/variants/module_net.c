@@ -104,7 +104,7 @@ nb_status nb_module_net_loss_and_grad(void *opaque, bool want_grad, double *loss
 int nb_module_net_grad_entries(void *opaque, nb_grad_entry *e) {
     module_net *s = opaque;
     int n = 0;
-    if (s->x->requires_grad) e[n++] = (nb_grad_entry){"x", s->x->value, s->x->grad};
+    e[n++] = (nb_grad_entry){"x", s->x->value, s->x->requires_grad ? s->x->grad : NULL};
     e[n++] = (nb_grad_entry){"y", s->y->value, NULL};
     for (int i = 0; i < s->params.count && n < NB_MAX_GRAD_ENTRIES; i++)
         e[n++] = (nb_grad_entry){s->spec->param_names[i], s->params.items[i]->value, s->params.items[i]->grad};

@@ -126,7 +126,7 @@ static nb_status tensors_loss_and_grad(void *opaque, bool want_grad, double *los
 static int tensors_grad_entries(void *opaque, nb_grad_entry *e) {
     tensors_state *s = opaque;
     int n = 0;
-    if (s->grad_x) e[n++] = (nb_grad_entry){"x", s->x, s->grad_x};
+    e[n++] = (nb_grad_entry){"x", s->x, s->grad_x}; /* grad_x: gradient checks only */
     e[n++] = (nb_grad_entry){"y", s->y, NULL};
     e[n++] = (nb_grad_entry){"w1", s->w1, s->grad_w1};
     e[n++] = (nb_grad_entry){"w2", s->w2, s->grad_w2};

@@ -53,8 +53,9 @@ typedef struct nb_variant {
      * without updating anything and without consuming randomness (a variant that draws in its
      * forward replays the same draw every call). */
     nb_status (*loss_and_grad)(void *state, bool want_grad, double *loss);
-    /* The tensors the loss depends on: the input x, the target y, then the parameters.
-     * Returns the count (<= NB_MAX_GRAD_ENTRIES). */
+    /* The tensors the loss depends on: the input x (with a grad only when created with
+     * cfg->grad_check), the target y (never a grad), then the parameters in
+     * model.parameters() order. Returns the count (<= NB_MAX_GRAD_ENTRIES). */
     int (*grad_entries)(void *state, nb_grad_entry *entries);
 } nb_variant;
 

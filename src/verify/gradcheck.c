@@ -16,11 +16,12 @@ static void row_add(nb_check_row *row, double got, double want) {
     if (want != 0 && err / fabs(want) > row->max_rel) row->max_rel = err / fabs(want);
 }
 
-static void row_init(nb_check_row *row, const char *what, double atol, double rtol) {
+void nb_check_row_init(nb_check_row *row, const char *what, double atol, double rtol) {
     memset(row, 0, sizeof *row);
     snprintf(row->what, sizeof row->what, "%s", what);
     row->atol = atol;
     row->rtol = rtol;
+    snprintf(row->tolerance, sizeof row->tolerance, "%.0e+%.0e*|x|", atol, rtol);
 }
 
 nb_status nb_gradcheck(nb_eval_fn *eval, void *ctx, nb_grad_entry *entries, int nentries, const char *label,
@@ -43,7 +44,7 @@ nb_status nb_gradcheck(nb_eval_fn *eval, void *ctx, nb_grad_entry *entries, int 
         nb_check_row *row = &rows[(*nrows)++];
         char what[128];
         snprintf(what, sizeof what, "%s %s", label, entries[e].name);
-        row_init(row, what, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
+        nb_check_row_init(row, what, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
         double *v = nb_tensor_data(entries[e].value);
         const double *g = nb_tensor_data(analytic[e]);
         double largest = 0; /* of the numeric gradient */
@@ -73,7 +74,7 @@ nb_status nb_gradcheck(nb_eval_fn *eval, void *ctx, nb_grad_entry *entries, int 
 
 void nb_compare_tensors(const nb_tensor *got, const nb_tensor *want, double atol, double rtol, const char *what,
                         nb_check_row *row) {
-    row_init(row, what, atol, rtol);
+    nb_check_row_init(row, what, atol, rtol);
     if (!got || !want || !nb_tensor_same_shape(got, want)) {
         row->failed = 1;
         row->max_abs = INFINITY;
@@ -98,8 +99,7 @@ void nb_check_print_header(FILE *out) {
 }
 
 void nb_check_print_row(FILE *out, const nb_check_row *r) {
-    char tol[32];
-    snprintf(tol, sizeof tol, "%.0e+%.0e*|x|", r->atol, r->rtol);
-    fprintf(out, "%-58s %8lld %11.3e %11.3e %18s  %s\n", r->what, (long long)r->checked, r->max_abs, r->max_rel, tol,
-            r->ok ? "OK" : "FAIL");
+    fprintf(out, "%-58s %8lld %11.3e %11.3e %18s  %s\n", r->what, (long long)r->checked, r->max_abs, r->max_rel,
+            r->tolerance, r->ok ? "OK" : "FAIL");
+    if (!r->ok && r->detail[0]) fprintf(out, "    %s\n", r->detail);
 }

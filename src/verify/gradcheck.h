@@ -29,6 +29,8 @@ typedef struct nb_check_row {
     double max_abs;   /* max |got - want| */
     double max_rel;   /* max |got - want| / |want| over elements with want != 0 */
     double atol, rtol;
+    char tolerance[40]; /* as printed: "1e-05+1e-03*|x|" unless a check says otherwise */
+    char detail[200];   /* for a failure: where it first went wrong ("" when nothing to add) */
     bool ok;
 } nb_check_row;
 
@@ -42,6 +44,9 @@ nb_status nb_gradcheck(nb_eval_fn *eval, void *ctx, nb_grad_entry *entries, int 
  * elementwise: |got - want| <= atol + rtol * |want|. Fills one row. */
 void nb_compare_tensors(const nb_tensor *got, const nb_tensor *want, double atol, double rtol, const char *what,
                         nb_check_row *row);
+
+/* A passing-so-far row for `what` with the tolerance atol + rtol * |x|. */
+void nb_check_row_init(nb_check_row *row, const char *what, double atol, double rtol);
 
 /* Prints the table header and rows (aligned columns), e.g. for `nabla verify`. */
 void nb_check_print_header(FILE *out);
