@@ -89,13 +89,17 @@ static nb_status header_init(nb_tensor *t, nb_dtype dtype, int ndim, const int64
     t->ndim = ndim;
     t->offset = 0;
     t->storage = NULL;
-    size_t numel = 1;
+    /* The product of the non-zero sizes must fit too: a zero size makes the tensor empty, but
+     * strides and nb_tensor_numel still multiply the others. */
+    size_t numel = 1, nonzero = 1;
+    const size_t limit = (size_t)INT64_MAX / nb_dtype_size(dtype);
     for (int d = ndim - 1; d >= 0; d--) {
         if (shape[d] < 0) return nb_error(NB_ERR_ARG, "size %lld of dim %d is negative", (long long)shape[d], d);
         t->shape[d] = shape[d];
         t->strides[d] = (int64_t)numel;
-        if (shape[d] > 0 && numel > (SIZE_MAX / nb_dtype_size(dtype)) / (size_t)shape[d])
+        if (shape[d] > 0 && nonzero > limit / (size_t)shape[d])
             return nb_error(NB_ERR_ARG, "a tensor of that shape would overflow the address space");
+        if (shape[d] > 0) nonzero *= (size_t)shape[d];
         numel *= (size_t)shape[d];
     }
     for (int d = ndim; d < NB_MAX_DIMS; d++) {
