@@ -2,13 +2,13 @@
  * backward's gradients bit for bit; accumulation, no-grad, detach, graph freeing, shared
  * inputs, broadcasting, the losses, Linear, custom functions and the error paths. Gradients
  * against finite differences are the gradcheck suite's job. */
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "autograd/autograd.h"
+#include "test_util.h"
 
 static nb_rng rng;
 
@@ -256,12 +256,7 @@ static void test_errors_propagate(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("autograd", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const nb_test_case tests[] = {
         {"the tutorial's autograd step equals the manual backward", test_tutorial_step_matches_manual_backward},
         {"accumulation and shared inputs", test_accumulation_and_shared_inputs},
         {"no-grad and detach", test_no_grad_and_detach},
@@ -271,10 +266,5 @@ int main(void) {
         {"custom functions (MyReLU)", test_custom_function},
         {"errors propagate as NULL", test_errors_propagate},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) CU_add_test(suite, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures;
+    return nb_test_run("autograd", tests, sizeof tests / sizeof tests[0]);
 }

@@ -2,7 +2,7 @@
  * and f64, against a double-precision triple loop written here, on shapes that straddle the
  * blocking edges; the contract's rules (beta == 0, k == 0, alpha == 0, leading dimensions,
  * untouched inputs and padding); bit-identical results across thread counts; the registry. */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Deterministic inputs: splitmix64, values uniform in [-1, 1). */
@@ -537,23 +538,15 @@ static void test_registry(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("gemm", NULL, NULL);
-    if (suite == NULL || !CU_add_test(suite, "registry", test_registry) ||
-        !CU_add_test(suite, "small triples, all transposes, alphas, betas", test_small_triples) ||
-        !CU_add_test(suite, "one dimension at a block edge", test_one_large_dim) ||
-        !CU_add_test(suite, "large triples across blocks", test_large_triples) ||
-        !CU_add_test(suite, "seed network shapes", test_seed_shapes) ||
-        !CU_add_test(suite, "beta == 0, k == 0, alpha == 0", test_special_cases) ||
-        !CU_add_test(suite, "threaded kernels reproducible, own kernels bit-identical for 1-3 threads",
-                     test_threads_bit_identical)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* read before cleanup: CU_cleanup_registry resets the counts */
-    const unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures; /* an exit status of 256 would read as 0 */
+    static const nb_test_case tests[] = {
+        {"registry", test_registry},
+        {"small triples, all transposes, alphas, betas", test_small_triples},
+        {"one dimension at a block edge", test_one_large_dim},
+        {"large triples across blocks", test_large_triples},
+        {"seed network shapes", test_seed_shapes},
+        {"beta == 0, k == 0, alpha == 0", test_special_cases},
+        {"threaded kernels reproducible, own kernels bit-identical for 1-3 threads",
+         test_threads_bit_identical},
+    };
+    return nb_test_run("gemm", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,10 +1,10 @@
 /* tests/test_gradcheck.c — the gradient checker itself: it passes a correct backward, and
  * it catches wrong ones (a ReLU backward that lets every gradient through, one that drops a
  * factor, one with a wrong sign), and an all-zero gradient is never a pass. */
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 
+#include "test_util.h"
 #include "verify/verify.h"
 
 typedef struct tally {
@@ -94,15 +94,11 @@ static void test_every_op_passes(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("gradcheck", NULL, NULL);
-    CU_add_test(suite, "a correct backward passes", test_correct_backward_passes);
-    CU_add_test(suite, "wrong backwards are caught", test_wrong_backwards_are_caught);
-    CU_add_test(suite, "an all-zero gradient is not a pass", test_all_zero_gradient_is_not_a_pass);
-    CU_add_test(suite, "every op passes", test_every_op_passes);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures;
+    static const nb_test_case tests[] = {
+        {"a correct backward passes", test_correct_backward_passes},
+        {"wrong backwards are caught", test_wrong_backwards_are_caught},
+        {"an all-zero gradient is not a pass", test_all_zero_gradient_is_not_a_pass},
+        {"every op passes", test_every_op_passes},
+    };
+    return nb_test_run("gradcheck", tests, sizeof tests / sizeof tests[0]);
 }

@@ -4,35 +4,18 @@
  * zero_grad, ownership of forward's results, and the error paths. */
 #include "nn/nn.h"
 
-#include <CUnit/Basic.h>
-#include <errno.h>
+#include <CUnit/CUnit.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "test_util.h"
 
 #ifndef NABLA_TEST_DATA_DIR
 #error "NABLA_TEST_DATA_DIR must point at tests/data (tests/CMakeLists.txt sets it)"
 #endif
 #define FIXTURE_PATH NABLA_TEST_DATA_DIR "/nn_optim_torch.txt"
-
-static void fail_at(unsigned line, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n    FAIL: %s\n", msg);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define FAILF(...) fail_at(__LINE__, __VA_ARGS__)
-
-static bool error_mentions(const char *needle) {
-    if (strstr(nb_last_error(), needle)) return true;
-    fprintf(stderr, "\n    error '%s' does not mention '%s'\n", nb_last_error(), needle);
-    return false;
-}
 
 /* ---------------------------------------------------------------------------------------
  * The fixture's linear_case blocks (format at the top of reference/nn_optim_fixture.py),
@@ -51,60 +34,26 @@ typedef struct {
     uint64_t head[EDGE_MAX], tail[EDGE_MAX];
 } fx_record;
 
-static bool parse_record(char **save, nb_dtype dt, fx_record *r) {
-    char *t, *end;
+static bool parse_record(nb_test_fixture *rd, nb_dtype dt, fx_record *r) {
+    int64_t ndim;
     memset(r, 0, sizeof *r);
-    if (!(t = strtok_r(NULL, " \t\r", save))) return false;
-    r->ndim = (int)strtol(t, &end, 10);
-    if (*end || r->ndim < 1 || r->ndim > 4) return false;
-    for (int d = 0; d < r->ndim; d++) {
-        if (!(t = strtok_r(NULL, " \t\r", save))) return false;
-        r->shape[d] = strtoll(t, &end, 10);
-        if (*end || r->shape[d] < 1) return false;
-    }
-    if (!(t = strtok_r(NULL, " \t\r", save))) return false;
-    errno = 0;
-    r->hash = strtoull(t, &end, 16);
-    if (errno || *end) return false;
+    if (!nb_test_parse_i64(nb_test_fixture_token(rd), 1, 4, &ndim)) return false;
+    r->ndim = (int)ndim;
+    for (int d = 0; d < r->ndim; d++)
+        if (!nb_test_parse_i64(nb_test_fixture_token(rd), 1, INT64_MAX, &r->shape[d])) return false;
+    if (!nb_test_parse_u64(nb_test_fixture_token(rd), 16, &r->hash)) return false;
     size_t digits = dt == NB_F32 ? 8 : 16;
-    for (int part = 0; part < 2; part++) {
-        size_t *count = part ? &r->ntail : &r->nhead;
-        uint64_t *vals = part ? r->tail : r->head;
-        if (!(t = strtok_r(NULL, " \t\r", save))) return false;
-        long c = strtol(t, &end, 10);
-        if (*end || c < 0 || c > EDGE_MAX) return false;
-        *count = (size_t)c;
-        for (size_t i = 0; i < *count; i++) {
-            if (!(t = strtok_r(NULL, " \t\r", save)) || strlen(t) != digits) return false;
-            vals[i] = strtoull(t, &end, 16);
-            if (*end) return false;
-        }
-    }
-    return strtok_r(NULL, " \t\r", save) == NULL;
+    return nb_test_fixture_bits(rd, EDGE_MAX, digits, r->head, &r->nhead) &&
+           nb_test_fixture_bits(rd, EDGE_MAX, digits, r->tail, &r->ntail) &&
+           nb_test_fixture_token(rd) == NULL;
 }
 
-static uint64_t element_bits(const nb_tensor *t, size_t k) {
-    if (t->dtype == NB_F32) {
-        uint32_t b;
-        memcpy(&b, (const float *)nb_tensor_data(t) + k, 4);
-        return b;
-    }
-    uint64_t b;
-    memcpy(&b, (const double *)nb_tensor_data(t) + k, 8);
-    return b;
-}
-
-/* FNV-1a 64 over the little-endian bytes of every element's bit pattern, as the script. */
+/* The fixture's hash of a whole tensor. */
 static uint64_t fnv1a64(const nb_tensor *t) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    uint64_t h = NB_TEST_FNV1A64_BASIS;
     size_t n = (size_t)nb_tensor_numel(t), width = nb_dtype_size(t->dtype);
-    for (size_t k = 0; k < n; k++) {
-        uint64_t v = element_bits(t, k);
-        for (size_t b = 0; b < width; b++) {
-            h ^= (v >> (8 * b)) & 0xff;
-            h *= UINT64_C(0x100000001b3);
-        }
-    }
+    for (size_t k = 0; k < n; k++)
+        h = nb_test_fnv1a64_add(h, nb_test_element_bits(nb_tensor_data(t), width, k), width);
     return h;
 }
 
@@ -125,7 +74,7 @@ static bool check_record(const nb_tensor *t, const fx_record *r, const char *lab
     for (size_t i = 0; i < r->nhead + r->ntail; i++) {
         size_t k = i < r->nhead ? i : n - r->ntail + (i - r->nhead);
         uint64_t want = i < r->nhead ? r->head[i] : r->tail[i - r->nhead];
-        uint64_t got = element_bits(t, k);
+        uint64_t got = nb_test_element_bits(nb_tensor_data(t), nb_dtype_size(t->dtype), k);
         if (got != want) {
             FAILF("line %d %s: element %zu is %0*" PRIx64 ", torch drew %0*" PRIx64, line, label,
                   k, digits, got, digits, want);
@@ -179,37 +128,14 @@ static void finish_case(replay_case *c) {
     c->nlayers = 0;
 }
 
-/* Reads the fixture and replays every linear_case; returns the number of cases run. */
-static int replay_linear_cases(char *text) {
+/* Replays every linear_case of the fixture; returns the number of cases run, -1 when a line
+ * cannot be read. FAILF reports each problem at its fixture line. */
+static int replay_linear_cases(nb_test_fixture *rd) {
     replay_case c = {0};
     bool in_case = false, skip = false;
-    int header = 0, lineno = 0, ncases = 0;
+    int ncases = 0;
     nb_module *pending = NULL; /* the last layer, whose weight/bias lines follow */
-    char *rest = NULL;
-    for (char *line = text; line; line = rest) {
-        char *nl = strchr(line, '\n');
-        rest = nl ? nl + 1 : NULL;
-        if (nl) *nl = '\0';
-        lineno++;
-        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0') continue;
-        char *save;
-        const char *word = strtok_r(line, " \t\r", &save);
-        if (header < 3) {
-            static const char *const expect[3] = {"fixture", "torch", "capability"};
-            const char *a = strtok_r(NULL, " \t\r", &save);
-            bool ok = strcmp(word, expect[header]) == 0 && a &&
-                      (header != 0 || strcmp(a, "nabla-nn-optim") == 0) &&
-                      (header != 1 || strncmp(a, "1.13", 4) == 0) && /* torch's RNG per release */
-                      (header != 2 || strcmp(a, "default") == 0);
-            if (!ok) {
-                FAILF("%s:%d: bad header line '%s %s' (want a nabla-nn-optim fixture from "
-                      "torch 1.13 with capability default)", FIXTURE_PATH, lineno, word,
-                      a ? a : "");
-                goto fail;
-            }
-            header++;
-            continue;
-        }
+    for (const char *word; (word = nb_test_fixture_next(rd));) {
         if (strcmp(word, "end") == 0) {
             if (in_case) {
                 finish_case(&c);
@@ -225,11 +151,11 @@ static int replay_linear_cases(char *text) {
             continue;
         }
         if (strcmp(word, "linear_case") == 0) {
-            const char *name = strtok_r(NULL, " \t\r", &save);
-            const char *dt = strtok_r(NULL, " \t\r", &save);
-            const char *seed = strtok_r(NULL, " \t\r", &save);
+            const char *name = nb_test_fixture_token(rd);
+            const char *dt = nb_test_fixture_token(rd);
+            const char *seed = nb_test_fixture_token(rd);
             if (!name || !dt || !seed || (strcmp(dt, "f32") && strcmp(dt, "f64"))) {
-                FAILF("%s:%d: bad linear_case line", FIXTURE_PATH, lineno);
+                FAILF("%s:%d: bad linear_case line", rd->path, rd->line);
                 goto fail;
             }
             memset(&c, 0, sizeof c);
@@ -240,78 +166,56 @@ static int replay_linear_cases(char *text) {
             continue;
         }
         if (!in_case) {
-            FAILF("%s:%d: '%s' outside a block", FIXTURE_PATH, lineno, word);
+            FAILF("%s:%d: '%s' outside a block", rd->path, rd->line, word);
             goto fail;
         }
         char label[128];
         snprintf(label, sizeof label, "%s %s", c.name, word);
         fx_record r;
         if (strcmp(word, "randn") == 0) {
-            if (!parse_record(&save, c.dtype, &r)) {
-                FAILF("%s:%d: bad randn line", FIXTURE_PATH, lineno);
+            if (!parse_record(rd, c.dtype, &r)) {
+                FAILF("%s:%d: bad randn line", rd->path, rd->line);
                 goto fail;
             }
             nb_tensor *t = nb_tensor_randn(&c.rng, c.dtype, r.ndim, r.shape);
-            c.checked += check_record(t, &r, label, lineno);
+            c.checked += check_record(t, &r, label, rd->line);
             nb_tensor_free(t);
         } else if (strcmp(word, "linear") == 0) {
-            const char *in = strtok_r(NULL, " \t\r", &save);
-            const char *out = strtok_r(NULL, " \t\r", &save);
-            const char *bias = strtok_r(NULL, " \t\r", &save);
+            const char *in = nb_test_fixture_token(rd);
+            const char *out = nb_test_fixture_token(rd);
+            const char *bias = nb_test_fixture_token(rd);
             if (!in || !out || !bias || c.nlayers == MAX_LAYERS) {
-                FAILF("%s:%d: bad linear line", FIXTURE_PATH, lineno);
+                FAILF("%s:%d: bad linear line", rd->path, rd->line);
                 goto fail;
             }
             bool b = strcmp(bias, "1") == 0;
             pending = nb_linear_new(atoll(in), atoll(out), b, c.dtype, &c.rng);
             if (!pending) {
-                FAILF("%s:%d: nb_linear_new failed: %s", FIXTURE_PATH, lineno, nb_last_error());
+                FAILF("%s:%d: nb_linear_new failed: %s", rd->path, rd->line, nb_last_error());
                 goto fail;
             }
             c.has_bias[c.nlayers] = b;
             c.layers[c.nlayers++] = pending;
         } else if (strcmp(word, "weight") == 0 || strcmp(word, "bias") == 0) {
-            if (!pending || !parse_record(&save, c.dtype, &r)) {
-                FAILF("%s:%d: bad %s line", FIXTURE_PATH, lineno, word);
+            if (!pending || !parse_record(rd, c.dtype, &r)) {
+                FAILF("%s:%d: bad %s line", rd->path, rd->line, word);
                 goto fail;
             }
             nb_var *v = word[0] == 'w' ? nb_linear_weight(pending) : nb_linear_bias(pending);
-            c.checked += check_record(v ? v->value : NULL, &r, label, lineno);
+            c.checked += check_record(v ? v->value : NULL, &r, label, rd->line);
         } else {
-            FAILF("%s:%d: unexpected line '%s'", FIXTURE_PATH, lineno, word);
+            FAILF("%s:%d: unexpected line '%s'", rd->path, rd->line, word);
             goto fail;
         }
     }
     if (in_case) {
-        FAILF("%s: last block has no 'end'", FIXTURE_PATH);
+        FAILF("%s: last block has no 'end'", rd->path);
         finish_case(&c);
     }
     return ncases;
 fail:
     for (int i = 0; i < c.nlayers; i++) nb_module_free(c.layers[i]);
     return -1;
-}
-
-static char *read_fixture(void) {
-    FILE *f = fopen(FIXTURE_PATH, "rb");
-    if (!f) {
-        FAILF("cannot open %s: %s (regenerate it with /usr/bin/python3 "
-              "reference/nn_optim_fixture.py)", FIXTURE_PATH, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
-        FAILF("cannot read %s", FIXTURE_PATH);
-        free(text);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    text[size] = '\0';
-    return text;
 }
 
 /* ---- helpers --------------------------------------------------------------------------- */
@@ -366,10 +270,15 @@ static const double X[] = {1, 2, 3, -1, 0.5, 2};   /* (2, 3) */
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void test_linear_init_torch(void) {
-    char *text = read_fixture();
-    if (!text) return;
-    int ncases = replay_linear_cases(text);
-    free(text);
+    char error[400];
+    nb_test_fixture rd;
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py",
+                              error, sizeof error)) {
+        FAILF("%s", error);
+        return;
+    }
+    int ncases = replay_linear_cases(&rd);
+    nb_test_fixture_close(&rd);
     /* tutorial and small, in f32 and f64 */
     CU_ASSERT_EQUAL(ncases, 4);
 }
@@ -604,9 +513,9 @@ static void test_errors(void) {
         CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_ARG);
     }
     nb_linear_new(0, 3, true, NB_F32, NULL);
-    CU_ASSERT_TRUE(error_mentions("in_features and out_features must be >= 1, got 0 and 3"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("in_features and out_features must be >= 1, got 0 and 3"));
     CU_ASSERT_PTR_NULL(nb_linear_new(2, 2, true, (nb_dtype)7, NULL));
-    CU_ASSERT_TRUE(error_mentions("dtype"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("dtype"));
 
     /* forward: NULL module, NULL input (propagates, keeps the earlier message), bad shape */
     nb_module *lin = nb_linear_new(3, 2, true, NB_F32, NULL);
@@ -616,10 +525,10 @@ static void test_errors(void) {
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_ARG);
     nb_error(NB_ERR_SHAPE, "an earlier op failed");
     CU_ASSERT_PTR_NULL(nb_module_forward(lin, NULL));
-    CU_ASSERT_TRUE(error_mentions("an earlier op failed"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("an earlier op failed"));
     CU_ASSERT_PTR_NULL(nb_module_forward(lin, x4));
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_SHAPE);
-    CU_ASSERT_TRUE(error_mentions("linear"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("linear"));
 
     /* a Sequential failing in the middle returns NULL and leaks nothing (valgrind) */
     nb_module *mismatched = nb_sequential_new(
@@ -640,19 +549,19 @@ static void test_errors(void) {
     nb_module *s = nb_sequential_new(
         (nb_module *[]){nb_relu_new(), nb_linear_new(0, 1, true, NB_F32, NULL)}, 2);
     CU_ASSERT_PTR_NULL(s);
-    CU_ASSERT_TRUE(error_mentions("module 1 is NULL"));
-    CU_ASSERT_TRUE(error_mentions("in_features"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("module 1 is NULL"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("in_features"));
     CU_ASSERT_PTR_NULL(nb_sequential_new((nb_module *[]){NULL}, 0));
-    CU_ASSERT_TRUE(error_mentions("at least one module"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("at least one module"));
     CU_ASSERT_PTR_NULL(nb_sequential_new(NULL, 2));
     nb_module *relu = nb_relu_new();
     CU_ASSERT_PTR_NULL(nb_sequential_new((nb_module *[]){relu, relu}, 2)); /* frees it once */
-    CU_ASSERT_TRUE(error_mentions("same module"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("same module"));
 
     /* accessors and list arguments */
     relu = nb_relu_new();
     CU_ASSERT_PTR_NULL(nb_linear_weight(relu));
-    CU_ASSERT_TRUE(error_mentions("ReLU, not a Linear"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("ReLU, not a Linear"));
     CU_ASSERT_PTR_NULL(nb_linear_bias(NULL));
     CU_ASSERT_EQUAL(nb_module_parameters(lin, NULL), NB_ERR_ARG);
     nb_param_list list = {0};
@@ -664,12 +573,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("nn", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const nb_test_case tests[] = {
         {"Linear init equals torch's bit for bit", test_linear_init_torch},
         {"Linear with no generator uses the default one", test_linear_default_generator},
         {"Linear forward and backward by hand", test_linear_forward_backward},
@@ -681,14 +585,5 @@ int main(void) {
         {"zero_grad before any backward", test_zero_grad_before_backward},
         {"error paths", test_errors},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!suite || !CU_add_test(suite, tests[i].name, tests[i].fn)) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures; /* an exit status keeps 8 bits */
+    return nb_test_run("nn", tests, sizeof tests / sizeof tests[0]);
 }

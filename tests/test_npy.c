@@ -1,7 +1,6 @@
 /* tests/test_npy.c — the .npy reader and writer (src/io/npy.h): round trips of every rank and
  * layout, byte-for-byte agreement with files NumPy wrote (tests/data/npy, from make.py), and
  * every malformed input, each rejected with a status and a message that names the problem. */
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <dirent.h>
 #include <math.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/npy.h"
+#include "test_util.h"
 
 #define NPY_DATA NABLA_TEST_DATA_DIR "/npy/"
 
@@ -695,12 +695,7 @@ static void test_mutations_never_crash(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("npy", suite_init, suite_cleanup);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const nb_test_case tests[] = {
         {"round trip, f32 and f64, ranks 0..4, sizes 0 and 1", test_round_trip_every_rank},
         {"round trip of transposed views", test_round_trip_non_contiguous},
         {"write replaces atomically, cleans up on error", test_write_replaces_atomically},
@@ -717,10 +712,5 @@ int main(void) {
         {"rejects short and long data", test_reject_data_length},
         {"mutated and truncated files never crash", test_mutations_never_crash},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) CU_add_test(suite, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures; /* an exit status keeps 8 bits */
+    return nb_test_run_with_hooks("npy", suite_init, suite_cleanup, tests, sizeof tests / sizeof tests[0]);
 }

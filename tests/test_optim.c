@@ -4,38 +4,19 @@
  * per-param state, atomic failing steps, zero_grad and the rejected options. */
 #include "optim/optim.h"
 
-#include <CUnit/Basic.h>
-#include <errno.h>
+#include <CUnit/CUnit.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "test_util.h"
 
 #ifndef NABLA_TEST_DATA_DIR
 #error "NABLA_TEST_DATA_DIR must point at tests/data (tests/CMakeLists.txt sets it)"
 #endif
 #define FIXTURE_PATH NABLA_TEST_DATA_DIR "/nn_optim_torch.txt"
-
-/* A CUnit failure with a formatted message (CU_FAIL takes only a literal), echoed to stderr
- * so the verbose log shows it next to the test name. */
-static void fail_at(unsigned line, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n    FAIL: %s\n", msg);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define FAILF(...) fail_at(__LINE__, __VA_ARGS__)
-
-static bool error_mentions(const char *needle) {
-    if (strstr(nb_last_error(), needle)) return true;
-    fprintf(stderr, "\n    error '%s' does not mention '%s'\n", nb_last_error(), needle);
-    return false;
-}
 
 /* ---------------------------------------------------------------------------------------
  * The fixture's stream and optim_case blocks (the format is at the top of
@@ -80,53 +61,11 @@ typedef struct {
 
 static fixture *fx;
 
-static bool parse_error(int line, const char *fmt, ...) {
-    char msg[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(fx->error, sizeof fx->error, "%s:%d: %s", FIXTURE_PATH, line, msg);
-    return false;
-}
-
-static char *next_tok(char **save) { return strtok_r(NULL, " \t\r", save); }
-
-static bool parse_long(const char *tok, long lo, long hi, long *out) {
-    if (!tok || !*tok) return false;
-    char *end;
-    errno = 0;
-    long v = strtol(tok, &end, 10);
-    if (errno || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-/* Options are Python floats written with float.hex(), which strtod reads back exactly. */
-static bool parse_double(const char *tok, double *out) {
-    if (!tok || !*tok) return false;
-    char *end;
-    errno = 0;
-    *out = strtod(tok, &end);
-    return errno == 0 && *end == '\0';
-}
-
-/* `<n> <hex>...` with 8 hex digits for f32 and 16 for f64. */
-static bool parse_values(char **save, nb_dtype dt, fx_vals *v) {
-    long n;
-    if (!parse_long(next_tok(save), 0, MAX_VALUES, &n)) return false;
-    v->n = (size_t)n;
-    v->present = n > 0;
-    size_t digits = dt == NB_F32 ? 8 : 16;
-    for (long i = 0; i < n; i++) {
-        const char *t = next_tok(save);
-        char *end;
-        if (!t || strlen(t) != digits) return false;
-        errno = 0;
-        v->bits[i] = strtoull(t, &end, 16);
-        if (errno || *end) return false;
-    }
-    return next_tok(save) == NULL;
+/* `<n> <hex>...` to the end of the line. */
+static bool parse_values(nb_test_fixture *rd, nb_dtype dt, fx_vals *v) {
+    if (!nb_test_fixture_bits(rd, MAX_VALUES, dt == NB_F32 ? 8 : 16, v->bits, &v->n)) return false;
+    v->present = v->n > 0;
+    return nb_test_fixture_token(rd) == NULL;
 }
 
 static const fx_stream *find_stream(const char *name) {
@@ -135,51 +74,27 @@ static const fx_stream *find_stream(const char *name) {
     return NULL;
 }
 
-static bool parse_fixture(char *text) {
+static bool parse_fixture(nb_test_fixture *rd) {
     enum { NONE, SKIP, STREAM, OPTIM } block = NONE;
     fx_stream *st = NULL;
     fx_optcase *oc = NULL;
-    int header = 0, lineno = 0;
-    char *rest = NULL;
-    for (char *line = text; line; line = rest) {
-        char *nl = strchr(line, '\n');
-        rest = nl ? nl + 1 : NULL;
-        if (nl) *nl = '\0';
-        lineno++;
-        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0') continue;
-        char *save;
-        const char *word = strtok_r(line, " \t\r", &save);
-        if (header < 3) {
-            static const char *const expect[3] = {"fixture", "torch", "capability"};
-            const char *a = next_tok(&save), *b = next_tok(&save);
-            if (strcmp(word, expect[header]) != 0 || !a)
-                return parse_error(lineno, "expected the '%s' header line", expect[header]);
-            if (header == 0 && (strcmp(a, "nabla-nn-optim") != 0 || !b || strcmp(b, "1") != 0))
-                return parse_error(lineno, "not a nabla-nn-optim version 1 fixture");
-            /* The trajectories depend on torch's kernels: 1.13 on the scalar default path. */
-            if (header == 1 && strncmp(a, "1.13", 4) != 0)
-                return parse_error(lineno, "fixture comes from torch %s, not 1.13", a);
-            if (header == 2 && strcmp(a, "default") != 0)
-                return parse_error(lineno, "fixture was generated with capability '%s'", a);
-            header++;
-            continue;
-        }
+    for (const char *word; (word = nb_test_fixture_next(rd));) {
         if (strcmp(word, "end") == 0) {
-            if (block == NONE) return parse_error(lineno, "'end' outside a block");
+            if (block == NONE) return nb_test_fixture_error(rd, "'end' outside a block");
             if (block == STREAM) {
                 for (int s = 0; s < st->nsteps; s++)
                     for (int i = 0; i < st->nparams; i++)
                         if (st->grads[s][i].present && st->grads[s][i].n != st->params[i].n)
-                            return parse_error(lineno, "stream %s: grad %d/%d has the wrong size",
-                                               st->name, s, i);
+                            return nb_test_fixture_error(rd, "stream %s: grad %d/%d has the wrong size",
+                                                         st->name, s, i);
                 fx->nstreams++;
             }
             if (block == OPTIM) {
                 for (int s = 0; s < oc->stream->nsteps; s++)
                     for (int i = 0; i < oc->stream->nparams; i++)
                         if (oc->after[s][i].n != oc->stream->params[i].n)
-                            return parse_error(lineno, "case %s: missing 'after %d %d'", oc->name,
-                                               s, i);
+                            return nb_test_fixture_error(rd, "case %s: missing 'after %d %d'", oc->name,
+                                                         s, i);
                 fx->ncases++;
             }
             block = NONE;
@@ -187,109 +102,77 @@ static bool parse_fixture(char *text) {
         }
         if (block == SKIP) continue;
         if (strcmp(word, "linear_case") == 0) {
-            if (block != NONE) return parse_error(lineno, "block inside a block");
+            if (block != NONE) return nb_test_fixture_error(rd, "block inside a block");
             block = SKIP;
         } else if (strcmp(word, "stream") == 0) {
-            if (block != NONE) return parse_error(lineno, "block inside a block");
+            if (block != NONE) return nb_test_fixture_error(rd, "block inside a block");
             if (fx->nstreams == (int)(sizeof fx->streams / sizeof fx->streams[0]))
-                return parse_error(lineno, "too many streams");
+                return nb_test_fixture_error(rd, "too many streams");
             st = &fx->streams[fx->nstreams];
-            const char *name = next_tok(&save), *dt = next_tok(&save);
-            long np, ns;
+            const char *name = nb_test_fixture_token(rd), *dt = nb_test_fixture_token(rd);
+            int64_t np, ns;
             if (!name || !dt || (strcmp(dt, "f32") && strcmp(dt, "f64")) ||
-                !parse_long(next_tok(&save), 1, MAX_PARAMS, &np) ||
-                !parse_long(next_tok(&save), 1, MAX_STEPS, &ns))
-                return parse_error(lineno, "bad stream line");
+                !nb_test_parse_i64(nb_test_fixture_token(rd), 1, MAX_PARAMS, &np) ||
+                !nb_test_parse_i64(nb_test_fixture_token(rd), 1, MAX_STEPS, &ns))
+                return nb_test_fixture_error(rd, "bad stream line");
             snprintf(st->name, sizeof st->name, "%s", name);
             st->dtype = strcmp(dt, "f32") == 0 ? NB_F32 : NB_F64;
             st->nparams = (int)np;
             st->nsteps = (int)ns;
             block = STREAM;
         } else if (strcmp(word, "param") == 0 && block == STREAM) {
-            long i, nd, dim;
-            if (!parse_long(next_tok(&save), 0, st->nparams - 1, &i) ||
-                !parse_long(next_tok(&save), 1, 4, &nd))
-                return parse_error(lineno, "bad param line");
+            int64_t i, nd, dim;
+            if (!nb_test_parse_i64(nb_test_fixture_token(rd), 0, st->nparams - 1, &i) ||
+                !nb_test_parse_i64(nb_test_fixture_token(rd), 1, 4, &nd))
+                return nb_test_fixture_error(rd, "bad param line");
             fx_vals *v = &st->params[i];
             v->ndim = (int)nd;
             int64_t numel = 1;
-            for (long d = 0; d < nd; d++) {
-                if (!parse_long(next_tok(&save), 1, MAX_VALUES, &dim))
-                    return parse_error(lineno, "bad param shape");
+            for (int64_t d = 0; d < nd; d++) {
+                if (!nb_test_parse_i64(nb_test_fixture_token(rd), 1, MAX_VALUES, &dim))
+                    return nb_test_fixture_error(rd, "bad param shape");
                 v->shape[d] = dim;
                 numel *= dim;
             }
-            if (!parse_values(&save, st->dtype, v) || (int64_t)v->n != numel)
-                return parse_error(lineno, "bad param values");
+            if (!parse_values(rd, st->dtype, v) || (int64_t)v->n != numel)
+                return nb_test_fixture_error(rd, "bad param values");
         } else if (strcmp(word, "grad") == 0 && block == STREAM) {
-            long s, i;
-            if (!parse_long(next_tok(&save), 0, st->nsteps - 1, &s) ||
-                !parse_long(next_tok(&save), 0, st->nparams - 1, &i) ||
-                !parse_values(&save, st->dtype, &st->grads[s][i]))
-                return parse_error(lineno, "bad grad line");
+            int64_t s, i;
+            if (!nb_test_parse_i64(nb_test_fixture_token(rd), 0, st->nsteps - 1, &s) ||
+                !nb_test_parse_i64(nb_test_fixture_token(rd), 0, st->nparams - 1, &i) ||
+                !parse_values(rd, st->dtype, &st->grads[s][i]))
+                return nb_test_fixture_error(rd, "bad grad line");
         } else if (strcmp(word, "optim_case") == 0) {
-            if (block != NONE) return parse_error(lineno, "block inside a block");
-            if (fx->ncases == MAX_BLOCKS) return parse_error(lineno, "too many optim cases");
+            if (block != NONE) return nb_test_fixture_error(rd, "block inside a block");
+            if (fx->ncases == MAX_BLOCKS) return nb_test_fixture_error(rd, "too many optim cases");
             oc = &fx->cases[fx->ncases];
-            oc->line = lineno;
-            const char *name = next_tok(&save), *stream = next_tok(&save);
-            const char *kind = next_tok(&save);
-            if (!name || !stream || !kind) return parse_error(lineno, "bad optim_case line");
+            oc->line = rd->line;
+            const char *name = nb_test_fixture_token(rd), *stream = nb_test_fixture_token(rd);
+            const char *kind = nb_test_fixture_token(rd);
+            if (!name || !stream || !kind) return nb_test_fixture_error(rd, "bad optim_case line");
             snprintf(oc->name, sizeof oc->name, "%s", name);
             if (!(oc->stream = find_stream(stream)))
-                return parse_error(lineno, "unknown stream '%s'", stream);
+                return nb_test_fixture_error(rd, "unknown stream '%s'", stream);
             if (strcmp(kind, "sgd") && strcmp(kind, "adam"))
-                return parse_error(lineno, "unknown optimizer '%s'", kind);
+                return nb_test_fixture_error(rd, "unknown optimizer '%s'", kind);
             oc->adam = strcmp(kind, "adam") == 0;
             for (int k = 0; k < 5; k++)
-                if (!parse_double(next_tok(&save), &oc->opt[k]))
-                    return parse_error(lineno, "bad option %d", k);
+                if (!nb_test_parse_f64(nb_test_fixture_token(rd), &oc->opt[k]))
+                    return nb_test_fixture_error(rd, "bad option %d", k);
             block = OPTIM;
         } else if (strcmp(word, "after") == 0 && block == OPTIM) {
-            long s, i;
-            if (!parse_long(next_tok(&save), 0, oc->stream->nsteps - 1, &s) ||
-                !parse_long(next_tok(&save), 0, oc->stream->nparams - 1, &i) ||
-                !parse_values(&save, oc->stream->dtype, &oc->after[s][i]))
-                return parse_error(lineno, "bad after line");
+            int64_t s, i;
+            if (!nb_test_parse_i64(nb_test_fixture_token(rd), 0, oc->stream->nsteps - 1, &s) ||
+                !nb_test_parse_i64(nb_test_fixture_token(rd), 0, oc->stream->nparams - 1, &i) ||
+                !parse_values(rd, oc->stream->dtype, &oc->after[s][i]))
+                return nb_test_fixture_error(rd, "bad after line");
         } else {
-            return parse_error(lineno, "unexpected line '%s'", word);
+            return nb_test_fixture_error(rd, "unexpected line '%s'", word);
         }
     }
-    if (header < 3) return parse_error(lineno, "missing header lines");
-    if (block != NONE) return parse_error(lineno, "last block has no 'end'");
-    if (fx->ncases == 0) return parse_error(lineno, "no optim cases");
+    if (block != NONE) return nb_test_fixture_error(rd, "last block has no 'end'");
+    if (fx->ncases == 0) return nb_test_fixture_error(rd, "no optim cases");
     return true;
-}
-
-static char *read_file(const char *path, char *err, size_t errsize) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errsize, "cannot open %s: %s (regenerate it with /usr/bin/python3 "
-                 "reference/nn_optim_fixture.py)", path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4097 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *grown = realloc(text, cap);
-            if (!grown) break;
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, 4096, f);
-        len += got;
-        if (got < 4096) break;
-    }
-    bool ok = text && !ferror(f) && len + 1 <= cap;
-    fclose(f);
-    if (!ok) {
-        free(text);
-        snprintf(err, errsize, "error reading %s", path);
-        return NULL;
-    }
-    text[len] = '\0';
-    return text;
 }
 
 /* Loads the fixture once; on failure every fixture test reports the same clear message. */
@@ -297,10 +180,12 @@ static bool load_fixture(void) {
     if (fx && fx->tried) return fx->ok;
     if (!fx && !(fx = calloc(1, sizeof *fx))) return false;
     fx->tried = true;
-    char *text = read_file(FIXTURE_PATH, fx->error, sizeof fx->error);
-    if (!text) return false;
-    fx->ok = parse_fixture(text);
-    free(text);
+    nb_test_fixture rd;
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py",
+                              fx->error, sizeof fx->error))
+        return false;
+    fx->ok = parse_fixture(&rd);
+    nb_test_fixture_close(&rd);
     return fx->ok;
 }
 
@@ -319,17 +204,6 @@ static nb_tensor *tensor_from_bits(nb_dtype dt, int ndim, const int64_t *shape, 
         }
     }
     return nb_tensor_from_data(dt, ndim, shape, dt == NB_F32 ? (void *)f : (void *)d);
-}
-
-static uint64_t element_bits(const nb_tensor *t, size_t k) {
-    if (t->dtype == NB_F32) {
-        uint32_t b;
-        memcpy(&b, (const float *)nb_tensor_data(t) + k, 4);
-        return b;
-    }
-    uint64_t b;
-    memcpy(&b, (const double *)nb_tensor_data(t) + k, 8);
-    return b;
 }
 
 /* Sets v.grad to a copy of `values` (p.grad = g.clone()), or drops it (p.grad = None). */
@@ -389,7 +263,8 @@ static int replay_case(const fx_optcase *c) {
         for (int i = 0; i < s->nparams; i++) {
             const fx_vals *want = &c->after[step][i];
             for (size_t k = 0; k < want->n; k++) {
-                uint64_t got = element_bits(params[i]->value, k);
+                const nb_tensor *v = params[i]->value;
+                uint64_t got = nb_test_element_bits(nb_tensor_data(v), nb_dtype_size(v->dtype), k);
                 if (got == want->bits[k]) continue;
                 if (bad++ == 0)
                     FAILF("%s (fixture line %d): step %d param %d element %zu is %0*" PRIx64
@@ -545,7 +420,7 @@ static void test_failed_step_changes_nothing(void) {
         nb_tensor_free(bad->grad);
         bad->grad = nb_tensor_zeros(NB_F64, 1, (int64_t[]){3}); /* wrong shape */
         CU_ASSERT_EQUAL(nb_optimizer_step(opts[k]), NB_ERR_SHAPE);
-        CU_ASSERT_TRUE(error_mentions("param 1"));
+        CU_ASSERT_TRUE(nb_test_error_mentions("param 1"));
         nb_tensor_free(bad->grad);
         bad->grad = nb_tensor_zeros(NB_F32, 1, (int64_t[]){2}); /* wrong dtype */
         CU_ASSERT_EQUAL(nb_optimizer_step(opts[k]), NB_ERR_SHAPE);
@@ -617,7 +492,7 @@ static void test_invalid_options(void) {
         CU_ASSERT_PTR_NULL(opt);
         nb_optimizer_free(opt);
         CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_ARG);
-        CU_ASSERT_TRUE(error_mentions(sgd_bad[i].msg));
+        CU_ASSERT_TRUE(nb_test_error_mentions(sgd_bad[i].msg));
     }
     nb_adam_options d = nb_adam_defaults(1e-3);
     nb_adam_options adam_bad[7];
@@ -636,7 +511,7 @@ static void test_invalid_options(void) {
         nb_optimizer *opt = nb_adam_new(&p, 1, adam_bad[i]);
         CU_ASSERT_PTR_NULL(opt);
         nb_optimizer_free(opt);
-        CU_ASSERT_TRUE(error_mentions(adam_msg[i]));
+        CU_ASSERT_TRUE(nb_test_error_mentions(adam_msg[i]));
     }
     /* The edges torch accepts. */
     nb_adam_options edge = d;
@@ -659,16 +534,16 @@ static void test_invalid_params(void) {
     nb_var *two[2] = {p, p};
     nb_var *with_null[2] = {p, NULL};
     CU_ASSERT_PTR_NULL(nb_sgd_new(&p, 0, nb_sgd_defaults(0.1)));
-    CU_ASSERT_TRUE(error_mentions("empty parameter list"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("empty parameter list"));
     CU_ASSERT_PTR_NULL(nb_adam_new(NULL, 1, nb_adam_defaults(0.1)));
     CU_ASSERT_PTR_NULL(nb_adam_new(with_null, 2, nb_adam_defaults(0.1)));
-    CU_ASSERT_TRUE(error_mentions("param 1 is NULL"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("param 1 is NULL"));
     CU_ASSERT_PTR_NULL(nb_sgd_new(two, 2, nb_sgd_defaults(0.1)));
-    CU_ASSERT_TRUE(error_mentions("same var"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("same var"));
     nb_var *derived = nb_ag_mul_scalar(p, 2.0); /* has a grad_fn: not a leaf */
     CU_ASSERT_PTR_NOT_NULL_FATAL(derived);
     CU_ASSERT_PTR_NULL(nb_sgd_new(&derived, 1, nb_sgd_defaults(0.1)));
-    CU_ASSERT_TRUE(error_mentions("non-leaf"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("non-leaf"));
     nb_var_release(derived);
     nb_var_release(p);
 }
@@ -697,12 +572,7 @@ static void test_with_autograd(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("optim", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const nb_test_case tests[] = {
         {"SGD trajectories equal torch's bit for bit", test_sgd_torch},
         {"Adam trajectories equal torch's bit for bit", test_adam_torch},
         {"the fixture covers skipped params", test_fixture_covers_skips},
@@ -716,15 +586,7 @@ int main(void) {
         {"invalid param lists are rejected", test_invalid_params},
         {"SGD drives an autograd loss to its minimum", test_with_autograd},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!suite || !CU_add_test(suite, tests[i].name, tests[i].fn)) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
+    int status = nb_test_run("optim", tests, sizeof tests / sizeof tests[0]);
     free(fx);
-    return failures > 255 ? 255 : (int)failures; /* an exit status keeps 8 bits */
+    return status;
 }

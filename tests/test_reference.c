@@ -2,7 +2,6 @@
  * case loads and passes; every kind of broken fixture (missing, truncated, wrong dtype,
  * wrong shape, wrong torch version, NaN-bearing, bad JSON) is refused with a message that
  * names the file and says to run `make reference`; a wrong kernel fails the case. */
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "io/npy.h"
 #include "tensor/runtime.h"
+#include "test_util.h"
 #include "verify/reference.h"
 
 /* A small committed case, copied to a scratch directory and then broken in one way. */
@@ -173,24 +173,28 @@ static void test_bad_manifest(void) {
     expect_refused(dir, NB_ERR_FORMAT, "manifest.json", "unknown variant");
 }
 
-int main(void) {
+/* The scratch directory lives as long as the suite; a failure to make or remove it fails
+ * the run (nb_test_run counts failed hooks). */
+static int suite_init(void) {
     snprintf(fixtures, sizeof fixtures, "%s", NABLA_FIXTURES_DIR);
     snprintf(original, sizeof original, "%s/%s", fixtures, CASE);
     snprintf(scratch, sizeof scratch, "/tmp/nabla-test-reference-XXXXXX");
-    if (!mkdtemp(scratch)) return 1;
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("reference", NULL, NULL);
-    CU_add_test(suite, "a committed case passes with every kernel; a perturbed kernel fails", test_committed_case_passes);
-    CU_add_test(suite, "missing files", test_missing_files);
-    CU_add_test(suite, "a truncated tensor", test_truncated_tensor);
-    CU_add_test(suite, "wrong dtype, wrong shape, NaN", test_wrong_dtype_shape_nan);
-    CU_add_test(suite, "a bad manifest: torch version, capability, JSON, counts, variant", test_bad_manifest);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
+    return mkdtemp(scratch) ? 0 : 1;
+}
+
+static int suite_cleanup(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    if (system(cmd) != 0) failures++;
-    return failures > 255 ? 255 : (int)failures;
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+int main(void) {
+    static const nb_test_case tests[] = {
+        {"a committed case passes with every kernel; a perturbed kernel fails", test_committed_case_passes},
+        {"missing files", test_missing_files},
+        {"a truncated tensor", test_truncated_tensor},
+        {"wrong dtype, wrong shape, NaN", test_wrong_dtype_shape_nan},
+        {"a bad manifest: torch version, capability, JSON, counts, variant", test_bad_manifest},
+    };
+    return nb_test_run_with_hooks("reference", suite_init, suite_cleanup, tests, sizeof tests / sizeof tests[0]);
 }

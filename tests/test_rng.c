@@ -3,14 +3,14 @@
  * fixture-free checks of MT19937, reseeding, the normal cache and the draw counts. */
 #include "tensor/rng.h"
 
-#include <CUnit/Basic.h>
-#include <errno.h>
+#include <CUnit/CUnit.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "test_util.h"
 
 #ifndef NABLA_TEST_DATA_DIR
 #error "NABLA_TEST_DATA_DIR must point at tests/data (tests/CMakeLists.txt sets it)"
@@ -18,19 +18,6 @@
 
 #define FIXTURE_PATH NABLA_TEST_DATA_DIR "/rng_torch.txt"
 #define TORCH_DEFAULT_RNG_SEED UINT64_C(67280421310721)
-
-/* A CUnit failure with a formatted message (CU_FAIL only takes a literal; CUnit copies the
- * string), echoed to stderr so the verbose log shows it next to the test name. */
-static void fail_at(unsigned line, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n    FAIL: %s\n", msg);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define FAILF(...) fail_at(__LINE__, __VA_ARGS__)
 
 /* ---------------------------------------------------------------------------------------
  * The fixture: header lines, then `case` blocks of `op` lines (reference/rng_fixture.py
@@ -80,196 +67,108 @@ typedef struct {
 
 static fixture fx;
 
-static bool parse_error(int line, const char *fmt, ...) {
-    char msg[300];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(fx.error, sizeof fx.error, "%s:%d: %s", FIXTURE_PATH, line, msg);
-    return false;
-}
-
-static bool parse_u64(const char *tok, int base, uint64_t *out) {
-    if (tok == NULL || *tok == '\0' || *tok == '-')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tok, &end, base);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_i64(const char *tok, int64_t *out) {
-    if (tok == NULL || *tok == '\0')
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(tok, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Doubles are written with float.hex(), which strtod reads back exactly. */
-static bool parse_f64(const char *tok, double *out) {
-    if (tok == NULL || *tok == '\0')
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(tok, &end);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_size(const char *tok, size_t max, size_t *out) {
     uint64_t v;
-    if (!parse_u64(tok, 10, &v) || v > max)
+    if (!nb_test_parse_u64(tok, 10, &v) || v > max)
         return false;
     *out = (size_t)v;
     return true;
 }
 
-static bool parse_op(char *save, int line, fx_op *op) {
-    const char *kind = strtok_r(NULL, " \t\r", &save);
-    const char *dt = strtok_r(NULL, " \t\r", &save);
-    const char *n = strtok_r(NULL, " \t\r", &save);
-    const char *p1 = strtok_r(NULL, " \t\r", &save);
-    const char *p2 = strtok_r(NULL, " \t\r", &save);
-    const char *hash = strtok_r(NULL, " \t\r", &save);
+static bool parse_op(nb_test_fixture *rd, fx_op *op) {
+    const char *kind = nb_test_fixture_token(rd);
+    const char *dt = nb_test_fixture_token(rd);
+    const char *n = nb_test_fixture_token(rd);
+    const char *p1 = nb_test_fixture_token(rd);
+    const char *p2 = nb_test_fixture_token(rd);
+    const char *hash = nb_test_fixture_token(rd);
     if (hash == NULL)
-        return parse_error(line, "op line too short");
+        return nb_test_fixture_error(rd, "op line too short");
     memset(op, 0, sizeof *op);
-    op->line = line;
+    op->line = rd->line;
     if (strcmp(kind, "normal") == 0) op->kind = OP_NORMAL;
     else if (strcmp(kind, "normal_serial") == 0) op->kind = OP_NORMAL_SERIAL;
     else if (strcmp(kind, "uniform") == 0) op->kind = OP_UNIFORM;
     else if (strcmp(kind, "randint") == 0) op->kind = OP_RANDINT;
     else if (strcmp(kind, "linear_weight") == 0) op->kind = OP_LINEAR_WEIGHT;
     else if (strcmp(kind, "linear_bias") == 0) op->kind = OP_LINEAR_BIAS;
-    else return parse_error(line, "unknown op kind '%s'", kind);
+    else return nb_test_fixture_error(rd, "unknown op kind '%s'", kind);
     if (strcmp(dt, "f32") == 0) op->dt = DT_F32;
     else if (strcmp(dt, "f64") == 0) op->dt = DT_F64;
     else if (strcmp(dt, "i64") == 0) op->dt = DT_I64;
-    else return parse_error(line, "unknown dtype '%s'", dt);
+    else return nb_test_fixture_error(rd, "unknown dtype '%s'", dt);
     if (op->dt == DT_I64 && op->kind != OP_RANDINT)
-        return parse_error(line, "%s cannot produce i64", kind);
+        return nb_test_fixture_error(rd, "%s cannot produce i64", kind);
     if (!parse_size(n, (size_t)1 << 28, &op->n))
-        return parse_error(line, "bad element count '%s'", n);
+        return nb_test_fixture_error(rd, "bad element count '%s'", n);
     bool params_ok;
     if (op->kind == OP_RANDINT)
-        params_ok = parse_i64(p1, &op->i1) && parse_i64(p2, &op->i2) && op->i1 < op->i2;
+        params_ok = nb_test_parse_i64(p1, INT64_MIN, INT64_MAX, &op->i1) &&
+                    nb_test_parse_i64(p2, INT64_MIN, INT64_MAX, &op->i2) && op->i1 < op->i2;
     else
-        params_ok = parse_f64(p1, &op->p1) && parse_f64(p2, &op->p2);
+        params_ok = nb_test_parse_f64(p1, &op->p1) && nb_test_parse_f64(p2, &op->p2);
     if (!params_ok)
-        return parse_error(line, "bad parameters '%s' '%s'", p1, p2);
-    if (!parse_u64(hash, 16, &op->hash))
-        return parse_error(line, "bad hash '%s'", hash);
-    const unsigned digits = op->dt == DT_F32 ? 8 : 16;
-    for (int part = 0; part < 2; part++) {
-        size_t *count = part == 0 ? &op->nhead : &op->ntail;
-        uint64_t *vals = part == 0 ? op->head : op->tail;
-        const char *c = strtok_r(NULL, " \t\r", &save);
-        if (!parse_size(c, MAX_STORED, count) || *count > op->n)
-            return parse_error(line, "bad value count '%s'", c ? c : "(missing)");
-        for (size_t i = 0; i < *count; i++) {
-            const char *v = strtok_r(NULL, " \t\r", &save);
-            if (v == NULL || strlen(v) != digits || !parse_u64(v, 16, &vals[i]))
-                return parse_error(line, "bad or missing value %zu", i);
-        }
-    }
+        return nb_test_fixture_error(rd, "bad parameters '%s' '%s'", p1, p2);
+    if (!nb_test_parse_u64(hash, 16, &op->hash))
+        return nb_test_fixture_error(rd, "bad hash '%s'", hash);
+    const size_t digits = op->dt == DT_F32 ? 8 : 16;
+    if (!nb_test_fixture_bits(rd, MAX_STORED, digits, op->head, &op->nhead) ||
+        !nb_test_fixture_bits(rd, MAX_STORED, digits, op->tail, &op->ntail))
+        return nb_test_fixture_error(rd, "bad or missing stored values");
     if (op->nhead + op->ntail > op->n)
-        return parse_error(line, "more stored values than elements");
-    if (strtok_r(NULL, " \t\r", &save) != NULL)
-        return parse_error(line, "trailing tokens");
+        return nb_test_fixture_error(rd, "more stored values than elements");
+    if (nb_test_fixture_token(rd) != NULL)
+        return nb_test_fixture_error(rd, "trailing tokens");
     return true;
 }
 
-static bool parse_fixture(char *text) {
+static bool parse_fixture(nb_test_fixture *rd) {
     fx_case *cur = NULL;
-    int header = 0, lineno = 0;
-    char *save_line = NULL;
-    /* strtok_r on "\n" would merge blank lines and lose the numbering: split by hand. */
-    for (char *line = text; line != NULL; line = save_line) {
-        char *nl = strchr(line, '\n');
-        save_line = nl ? nl + 1 : NULL;
-        if (nl) *nl = '\0';
-        lineno++;
-        if (line[0] == '#' || line[strspn(line, " \t\r")] == '\0')
-            continue;
-        char *save;
-        const char *word = strtok_r(line, " \t\r", &save);
+    for (const char *word; (word = nb_test_fixture_next(rd));) {
         if (strcmp(word, "op") == 0) { /* parse_op reads the rest of the line */
-            if (header < 3 || cur == NULL)
-                return parse_error(lineno, "op outside a case");
+            if (cur == NULL)
+                return nb_test_fixture_error(rd, "op outside a case");
             fx_op *grown = realloc(cur->ops, (cur->nops + 1) * sizeof *grown);
             if (grown == NULL)
-                return parse_error(lineno, "out of memory");
+                return nb_test_fixture_error(rd, "out of memory");
             cur->ops = grown;
-            if (!parse_op(save, lineno, &cur->ops[cur->nops]))
+            if (!parse_op(rd, &cur->ops[cur->nops]))
                 return false;
             cur->nops++;
             continue;
         }
-        const char *arg = strtok_r(NULL, " \t\r", &save);
-        const char *arg2 = strtok_r(NULL, " \t\r", &save);
-        if (header < 3) {
-            static const char *const expect[3] = {"fixture", "torch", "capability"};
-            if (strcmp(word, expect[header]) != 0 || arg == NULL)
-                return parse_error(lineno, "expected the '%s' header line", expect[header]);
-            if (header == 0 && (strcmp(arg, "nabla-rng") != 0 || arg2 == NULL ||
-                                strcmp(arg2, "1") != 0))
-                return parse_error(lineno, "not a nabla-rng version 1 fixture");
-            if (header == 1) snprintf(fx.torch_version, sizeof fx.torch_version, "%s", arg);
-            if (header == 2) snprintf(fx.capability, sizeof fx.capability, "%s", arg);
-            header++;
-            continue;
-        }
+        const char *arg = nb_test_fixture_token(rd);
+        const char *arg2 = nb_test_fixture_token(rd);
         if (strcmp(word, "case") == 0) {
             if (cur != NULL)
-                return parse_error(lineno, "case inside case '%s' (missing 'end')", cur->name);
+                return nb_test_fixture_error(rd, "case inside case '%s' (missing 'end')", cur->name);
             if (arg == NULL || arg2 == NULL)
-                return parse_error(lineno, "case line needs a name and a seed");
+                return nb_test_fixture_error(rd, "case line needs a name and a seed");
             fx_case *grown = realloc(fx.cases, (fx.ncases + 1) * sizeof *grown);
             if (grown == NULL)
-                return parse_error(lineno, "out of memory");
+                return nb_test_fixture_error(rd, "out of memory");
             fx.cases = grown;
             cur = &fx.cases[fx.ncases++];
             memset(cur, 0, sizeof *cur);
-            cur->line = lineno;
+            cur->line = rd->line;
             snprintf(cur->name, sizeof cur->name, "%s", arg);
             cur->fresh = strcmp(arg2, "fresh") == 0;
-            if (!cur->fresh && !parse_u64(arg2, 10, &cur->seed))
-                return parse_error(lineno, "bad seed '%s'", arg2);
+            if (!cur->fresh && !nb_test_parse_u64(arg2, 10, &cur->seed))
+                return nb_test_fixture_error(rd, "bad seed '%s'", arg2);
         } else if (strcmp(word, "end") == 0) {
             if (cur == NULL)
-                return parse_error(lineno, "'end' outside a case");
+                return nb_test_fixture_error(rd, "'end' outside a case");
             if (cur->nops == 0)
-                return parse_error(lineno, "case '%s' has no ops", cur->name);
+                return nb_test_fixture_error(rd, "case '%s' has no ops", cur->name);
             cur = NULL;
         } else {
-            return parse_error(lineno, "unknown line '%s'", word);
+            return nb_test_fixture_error(rd, "unknown line '%s'", word);
         }
     }
-    if (header < 3)
-        return parse_error(lineno, "missing header lines");
     if (cur != NULL)
-        return parse_error(lineno, "case '%s' has no 'end'", cur->name);
+        return nb_test_fixture_error(rd, "case '%s' has no 'end'", cur->name);
     if (fx.ncases == 0)
-        return parse_error(lineno, "no cases");
-    /* torch promises no RNG stability across releases: the fixture must come from 1.13,
-     * on the scalar (default) code path that rng.c replicates. */
-    if (strncmp(fx.torch_version, "1.13", 4) != 0)
-        return parse_error(2, "fixture comes from torch %s; rng.c replicates 1.13",
-                           fx.torch_version);
-    if (strcmp(fx.capability, "default") != 0)
-        return parse_error(3, "fixture was generated with capability '%s', not 'default'",
-                           fx.capability);
+        return nb_test_fixture_error(rd, "no cases");
     return true;
 }
 
@@ -286,46 +185,14 @@ static bool load_fixture(void) {
     if (fx.tried)
         return fx.ok;
     fx.tried = true;
-    FILE *f = fopen(FIXTURE_PATH, "rb");
-    if (f == NULL) {
-        snprintf(fx.error, sizeof fx.error, "cannot open %s: %s (regenerate it with "
-                 "/usr/bin/python3 reference/rng_fixture.py)", FIXTURE_PATH, strerror(errno));
+    nb_test_fixture rd;
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-rng", "reference/rng_fixture.py",
+                              fx.error, sizeof fx.error))
         return false;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *grown = realloc(text, cap);
-            if (grown == NULL) {
-                snprintf(fx.error, sizeof fx.error, "out of memory reading %s", FIXTURE_PATH);
-                free(text);
-                fclose(f);
-                return false;
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, 4096, f);
-        len += got;
-        if (got < 4096)
-            break;
-    }
-    bool read_ok = !ferror(f);
-    fclose(f);
-    if (!read_ok || text == NULL) {
-        snprintf(fx.error, sizeof fx.error, "error reading %s", FIXTURE_PATH);
-        free(text);
-        return false;
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        free(text);
-        snprintf(fx.error, sizeof fx.error, "%s contains a NUL byte", FIXTURE_PATH);
-        return false;
-    }
-    fx.ok = parse_fixture(text);
-    free(text);
+    snprintf(fx.torch_version, sizeof fx.torch_version, "%s", rd.torch_version);
+    snprintf(fx.capability, sizeof fx.capability, "%s", rd.capability);
+    fx.ok = parse_fixture(&rd);
+    nb_test_fixture_close(&rd);
     if (!fx.ok)
         free_fixture();
     return fx.ok;
@@ -334,14 +201,6 @@ static bool load_fixture(void) {
 /* ---------------------------------------------------------------------------------------
  * Replaying a case.
  * ------------------------------------------------------------------------------------- */
-
-static uint64_t fnv1a64_bytes(uint64_t h, uint64_t bits, unsigned width) {
-    for (unsigned b = 0; b < width; b++) {
-        h ^= (bits >> (8 * b)) & 0xffu;
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
 
 static uint64_t bits_f32(float v) { uint32_t u; memcpy(&u, &v, sizeof u); return u; }
 static uint64_t bits_f64(double v) { uint64_t u; memcpy(&u, &v, sizeof u); return u; }
@@ -428,9 +287,9 @@ static int replay_case(nb_rng *rng, const fx_case *c) {
             continue;
         }
         const unsigned width = op->dt == DT_F32 ? 4 : 8;
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        uint64_t h = NB_TEST_FNV1A64_BASIS;
         for (size_t i = 0; i < op->n; i++)
-            h = fnv1a64_bytes(h, bits[i], width);
+            h = nb_test_fnv1a64_add(h, bits[i], width);
         /* The first differing stored element, else the hash of all of them. */
         size_t first = SIZE_MAX;
         uint64_t want = 0;
@@ -655,29 +514,18 @@ static void test_transform_edges(void) {
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return (int)CU_get_error();
-    CU_pSuite s = CU_add_suite("rng", NULL, NULL);
-    if (s == NULL ||
-        !CU_add_test(s, "mt19937 reference outputs (seed 5489)", test_mt19937_reference) ||
-        !CU_add_test(s, "random64 = first << 32 | second", test_random64_order) ||
-        !CU_add_test(s, "seed above 2^32 uses its low 32 bits", test_seed_above_2_32) ||
-        !CU_add_test(s, "reseed restarts, clears the normal cache",
-                     test_reseed_restarts_and_clears_cache) ||
-        !CU_add_test(s, "normal cache carries across calls", test_normal_cache_carries) ||
-        !CU_add_test(s, "draw counts per path", test_draw_counts) ||
-        !CU_add_test(s, "transformation edge cases", test_transform_edges) ||
-        !CU_add_test(s, "default generator = fresh torch.Generator()", test_default_generator) ||
-        !CU_add_test(s, "torch fixture, bit for bit", test_fixture_cases)) {
-        CU_cleanup_registry();
-        return (int)CU_get_error();
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* Read the count before cleanup (which resets it); CU_basic_run_tests returns 0 even
-     * when tests failed. Capped so that an exit status cannot wrap to 0. */
-    unsigned failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    static const nb_test_case tests[] = {
+        {"mt19937 reference outputs (seed 5489)", test_mt19937_reference},
+        {"random64 = first << 32 | second", test_random64_order},
+        {"seed above 2^32 uses its low 32 bits", test_seed_above_2_32},
+        {"reseed restarts, clears the normal cache", test_reseed_restarts_and_clears_cache},
+        {"normal cache carries across calls", test_normal_cache_carries},
+        {"draw counts per path", test_draw_counts},
+        {"transformation edge cases", test_transform_edges},
+        {"default generator = fresh torch.Generator()", test_default_generator},
+        {"torch fixture, bit for bit", test_fixture_cases},
+    };
+    int status = nb_test_run("rng", tests, sizeof tests / sizeof tests[0]);
     free_fixture();
-    return failures > 100 ? 100 : (int)failures;
+    return status;
 }

@@ -1,7 +1,6 @@
 /* tests/test_tensor.c — the tensor core: creation, views and storage lifetime, elementwise
  * ops with broadcasting and PyTorch's rounding, reductions that do not depend on the thread
  * count, matmul dispatch of transposed and strided views, and the error paths. */
-#include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 
 #include "tensor/runtime.h"
 #include "tensor/tensor.h"
+#include "test_util.h"
 
 /* A rank-2 tensor from a literal row-major list. */
 static nb_tensor *mat(nb_dtype dtype, int64_t rows, int64_t cols, const double *values) {
@@ -19,12 +19,6 @@ static nb_tensor *mat(nb_dtype dtype, int64_t rows, int64_t cols, const double *
 }
 
 static double at2(const nb_tensor *t, int64_t i, int64_t j) { return nb_tensor_get(t, (int64_t[]){i, j}); }
-
-static bool error_mentions(const char *text) {
-    bool found = strstr(nb_last_error(), text) != NULL;
-    if (!found) printf("\n  last error '%s' does not mention '%s'\n", nb_last_error(), text);
-    return found;
-}
 
 /* ---- creation -------------------------------------------------------------------------- */
 
@@ -60,14 +54,14 @@ static void test_creation(void) {
 static void test_creation_errors(void) {
     CU_ASSERT_PTR_NULL(nb_tensor_zeros(NB_F32, 2, (int64_t[]){3, -1}));
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_ARG);
-    CU_ASSERT_TRUE(error_mentions("negative"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("negative"));
     CU_ASSERT_PTR_NULL(nb_tensor_zeros(NB_F32, 5, (int64_t[]){1, 1, 1, 1, 1}));
-    CU_ASSERT_TRUE(error_mentions("rank 5"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("rank 5"));
     CU_ASSERT_PTR_NULL(nb_tensor_zeros(NB_F64, 2, (int64_t[]){INT64_MAX / 2, 4}));
-    CU_ASSERT_TRUE(error_mentions("overflow"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("overflow"));
     CU_ASSERT_PTR_NULL(nb_tensor_zeros((nb_dtype)7, 1, (int64_t[]){1}));
     CU_ASSERT_PTR_NULL(nb_tensor_randint(NULL, 5, 5, NB_F32, 1, (int64_t[]){3}));
-    CU_ASSERT_TRUE(error_mentions("low (5) must be below high (5)"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("low (5) must be below high (5)"));
     nb_dtype d;
     CU_ASSERT_EQUAL(nb_dtype_parse("f16", &d), NB_ERR_ARG);
     CU_ASSERT_EQUAL(nb_dtype_parse("float64", &d), NB_OK);
@@ -121,9 +115,9 @@ static void test_views_share_storage(void) {
     nb_tensor *r = nb_tensor_reshape(c, 1, (int64_t[]){6});
     CU_ASSERT_EQUAL(nb_tensor_get(r, (int64_t[]){4}), 30.0);
     CU_ASSERT_PTR_NULL(nb_tensor_reshape(at, 1, (int64_t[]){6}));
-    CU_ASSERT_TRUE(error_mentions("contiguous"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("contiguous"));
     CU_ASSERT_PTR_NULL(nb_tensor_reshape(c, 2, (int64_t[]){4, 2}));
-    CU_ASSERT_TRUE(error_mentions("6 elements"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("6 elements"));
     CU_ASSERT_PTR_NULL(nb_tensor_transpose(c, 0, 2));
     nb_tensor_free(at);
     nb_tensor_free(c);
@@ -167,9 +161,9 @@ static void test_broadcast_bias_add(void) {
     nb_tensor *four = nb_tensor_zeros(NB_F32, 1, (int64_t[]){4});
     CU_ASSERT_PTR_NULL(nb_add(x, four));
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_SHAPE);
-    CU_ASSERT_TRUE(error_mentions("(2, 3) f32 and (4) f32 do not broadcast"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("(2, 3) f32 and (4) f32 do not broadcast"));
     CU_ASSERT_PTR_NULL(nb_add(x, col));
-    CU_ASSERT_TRUE(error_mentions("dtypes differ"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("dtypes differ"));
     CU_ASSERT_EQUAL(nb_add_out(bias, x, x), NB_ERR_SHAPE); /* out too small for the result */
     CU_ASSERT_EQUAL(nb_add_out(NULL, x, x), NB_ERR_ARG);
     nb_tensor *xs[] = {x, bias, y, col, row, o, m, four};
@@ -247,7 +241,7 @@ static void test_strided_elementwise(void) {
     nb_tensor *sq = nb_tensor_zeros(NB_F32, 2, (int64_t[]){3, 3});
     nb_tensor *sqt = nb_tensor_t(sq);
     CU_ASSERT_EQUAL(nb_add_out(sq, sqt, sqt), NB_ERR_ARG);
-    CU_ASSERT_TRUE(error_mentions("overlaps"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("overlaps"));
     nb_tensor *xs[] = {a, b, at, sum_strided, ac, sum_plain, sq, sqt};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) nb_tensor_free(xs[i]);
 }
@@ -310,7 +304,7 @@ static void test_sum_mean(void) {
     nb_tensor_item(em, &v);
     CU_ASSERT_TRUE(isnan(v));
     CU_ASSERT_EQUAL(nb_tensor_item(x, &v), NB_ERR_SHAPE);
-    CU_ASSERT_TRUE(error_mentions("one-element"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("one-element"));
     nb_tensor_free(x);
     nb_tensor_free(m);
     nb_tensor_free(empty);
@@ -388,27 +382,22 @@ static void test_mm_errors(void) {
     nb_tensor *v = nb_tensor_zeros(NB_F32, 1, (int64_t[]){4});
     CU_ASSERT_PTR_NULL(nb_mm(a, b));
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_SHAPE);
-    CU_ASSERT_TRUE(error_mentions("a (3, 4) f32 times b (5, 2) f32"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("a (3, 4) f32 times b (5, 2) f32"));
     CU_ASSERT_PTR_NULL(nb_mm(a, b64));
-    CU_ASSERT_TRUE(error_mentions("dtypes differ"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("dtypes differ"));
     CU_ASSERT_PTR_NULL(nb_mm(a, v));
-    CU_ASSERT_TRUE(error_mentions("rank-2"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("rank-2"));
     nb_tensor *sq = nb_tensor_zeros(NB_F32, 2, (int64_t[]){4, 4});
     nb_tensor *sq_t = nb_tensor_t(sq);
     CU_ASSERT_EQUAL(nb_mm_out(sq, sq_t, sq), NB_ERR_ARG);
-    CU_ASSERT_TRUE(error_mentions("share storage"));
+    CU_ASSERT_TRUE(nb_test_error_mentions("share storage"));
     CU_ASSERT_EQUAL(nb_mm_out(sq_t, a, a), NB_ERR_SHAPE);
     nb_tensor *xs[] = {a, b, b64, v, sq, sq_t};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) nb_tensor_free(xs[i]);
 }
 
 int main(void) {
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    CU_pSuite suite = CU_add_suite("tensor", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const nb_test_case tests[] = {
         {"creation", test_creation},
         {"creation errors", test_creation_errors},
         {"random creation draws what the generator draws", test_random_creation},
@@ -424,10 +413,5 @@ int main(void) {
         {"mm maps views to kernels", test_mm_views_every_kernel},
         {"mm errors", test_mm_errors},
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) CU_add_test(suite, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures(); /* before cleanup, which resets it */
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures; /* an exit status keeps 8 bits */
+    return nb_test_run("tensor", tests, sizeof tests / sizeof tests[0]);
 }
