@@ -14,7 +14,8 @@ static void print_usage(FILE *out) {
             "commands:\n"
             "  train     train the two-layer network with one variant and one kernel\n"
             "  kernels   list the matmul kernels; --bench times them side by side\n"
-            "  verify    check gradients against finite differences and f32 against f64\n\n"
+            "  verify    check gradients against finite differences and f32 against f64\n"
+            "  bench     time every variant x kernel x threads against the PyTorch twins\n\n"
             "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
 }
 
@@ -27,6 +28,7 @@ static const command commands[] = {
     {"train", nb_cmd_train},
     {"kernels", nb_cmd_kernels},
     {"verify", nb_cmd_verify},
+    {"bench", nb_cmd_bench},
 };
 
 int main(int argc, char **argv) {

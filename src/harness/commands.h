@@ -9,6 +9,7 @@ enum { NB_EXIT_OK = 0, NB_EXIT_FAILURE = 1, NB_EXIT_USAGE = 2 };
 int nb_cmd_train(int argc, char **argv);
 int nb_cmd_kernels(int argc, char **argv);
 int nb_cmd_verify(int argc, char **argv);
+int nb_cmd_bench(int argc, char **argv);
 
 /* Prints "nabla <command>: <message>" (the message already names the command when it
  * comes from the option parser) plus a hint, on one line, and returns `code`. */

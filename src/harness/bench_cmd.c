@@ -1,0 +1,432 @@
+/* src/harness/bench_cmd.c — `nabla bench`: the matrix variants x kernels x thread counts,
+ * each training loop warmed up and then timed R times, interleaved round by round with the
+ * PyTorch twins (timed in-process by the twin, same loop, matched thread counts). Reports
+ * median/min/max/mean/stddev/cv, GFLOP/s, speedups against naive and against PyTorch's best
+ * thread count; writes JSON, CSV and Markdown after every round, atomically. */
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/timer.h"
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "harness/stats.h"
+#include "harness/train.h"
+#include "tensor/runtime.h"
+
+#define MAX_CASES 512
+#define MAX_REPEATS 100
+#define TORCH_PYTHON "/usr/bin/python3"
+
+typedef struct bench_case {
+    const nb_variant *variant;
+    const nb_kernel *kernel; /* NULL: the PyTorch twin */
+    int threads;
+    double samples[MAX_REPEATS]; /* loop seconds */
+    int done;
+    uint64_t flops;              /* per loop, from the dispatcher (twins: the same count) */
+    char torch_version[32];
+    char error[200];             /* the case could not run: why */
+} bench_case;
+
+typedef struct bench_options {
+    const char *variants, *kernels, *threads, *dtype_name, *out_dir;
+    int64_t repeats, warmup, iters;
+    bool quick, no_torch;
+    nb_dtype dtype;
+} bench_options;
+
+/* ---- the matrix ------------------------------------------------------------------------------ */
+
+static bool in_list(const char *list, const char *name) {
+    if (!list) return true;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n)) return true;
+        p += n + (end ? 1 : 0);
+    }
+    return false;
+}
+
+/* Parses "1,2" into thread counts; NB_ERR_ARG on anything else. */
+static nb_status parse_threads(const char *text, int *out, int *count) {
+    *count = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || v < 1 || v > NB_MAX_THREADS || *count == 16)
+            return nb_error(NB_ERR_ARG, "nabla bench: --threads wants up to 16 counts in 1..%d, got '%s'", NB_MAX_THREADS, tok);
+        out[(*count)++] = (int)v;
+    }
+    return *count ? NB_OK : nb_error(NB_ERR_ARG, "nabla bench: --threads is empty");
+}
+
+static nb_status check_names(const char *flag, const char *list, bool variants) {
+    if (!list) return NB_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (variants ? !nb_variant_find(tok) : !nb_kernel_find(tok))
+            return nb_error(NB_ERR_ARG, "nabla bench: unknown %s '%s' in --%s", variants ? "variant" : "kernel", tok, flag);
+    return NB_OK;
+}
+
+/* ---- running one sample -------------------------------------------------------------------- */
+
+static nb_train_config case_config(const bench_options *o, const nb_variant *v) {
+    nb_train_config cfg;
+    nb_train_config_default(&cfg);
+    cfg.variant = v->name;
+    cfg.dtype = o->dtype;
+    cfg.iters = o->iters;
+    return cfg;
+}
+
+static nb_status run_nabla(const bench_options *o, bench_case *c, double *seconds) {
+    nb_runtime_set_kernel(c->kernel);
+    NB_TRY(nb_runtime_set_threads(c->threads));
+    nb_train_config cfg = case_config(o, c->variant);
+    nb_train_result r;
+    nb_status st = nb_train_run(c->variant, &cfg, NULL, NULL, &r);
+    *seconds = r.loop_seconds;
+    c->flops = r.flops;
+    nb_train_result_free(&r);
+    return st;
+}
+
+/* The twin prints one JSON object; its timing.loop_seconds is measured inside Python around
+ * the same loop nabla times. OMP and OpenBLAS thread counts are matched by the twin itself. */
+static nb_status run_torch(const bench_options *o, bench_case *c, double *seconds) {
+    char script[600], cmd[1200];
+    snprintf(script, sizeof script, "%s/reference/", NABLA_SOURCE_DIR);
+    size_t len = strlen(script);
+    for (const char *p = c->variant->name; *p && len < sizeof script - 4; p++) script[len++] = *p == '-' ? '_' : *p;
+    snprintf(script + len, sizeof script - len, ".py");
+    snprintf(cmd, sizeof cmd, "%s '%s' --iters %lld --threads %d --dtype %s --print-every 0 --json 2>&1", TORCH_PYTHON,
+             script, (long long)o->iters, c->threads, nb_dtype_name(o->dtype));
+    FILE *p = popen(cmd, "r");
+    if (!p) return nb_error(NB_ERR_IO, "cannot run %s", cmd);
+    static char out[1 << 20];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    cJSON *doc = rc == 0 ? cJSON_Parse(out) : NULL;
+    const cJSON *timing = cJSON_GetObjectItemCaseSensitive(doc, "timing");
+    const cJSON *loop = cJSON_GetObjectItemCaseSensitive(timing, "loop_seconds");
+    const cJSON *flops = cJSON_GetObjectItemCaseSensitive(timing, "matmul_flops");
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    nb_status st = NB_OK;
+    if (!cJSON_IsNumber(loop)) {
+        out[strcspn(out, "\n")] = '\0'; /* its first line says why */
+        st = nb_error(NB_ERR_IO, "the PyTorch twin %s failed (exit %d): %.160s", script, rc, out);
+    } else {
+        *seconds = loop->valuedouble;
+        c->flops = cJSON_IsNumber(flops) ? (uint64_t)flops->valuedouble : 0;
+        if (cJSON_IsString(version)) snprintf(c->torch_version, sizeof c->torch_version, "%s", version->valuestring);
+    }
+    cJSON_Delete(doc);
+    return st;
+}
+
+static void run_sample(const bench_options *o, bench_case *c, bool timed) {
+    if (c->error[0]) return;
+    double seconds = 0;
+    nb_status st = c->kernel ? run_nabla(o, c, &seconds) : run_torch(o, c, &seconds);
+    if (st != NB_OK) {
+        snprintf(c->error, sizeof c->error, "%s", nb_last_error());
+        return;
+    }
+    if (timed) c->samples[c->done++] = seconds;
+}
+
+/* ---- reports -------------------------------------------------------------------------------- */
+
+static const char *case_kernel(const bench_case *c) { return c->kernel ? c->kernel->name : "torch"; }
+
+/* The median of the same variant and threads with the naive kernel, and PyTorch's best
+ * median over thread counts for the variant; NAN when not measured. */
+static double baseline(const bench_case *cases, int n, const bench_case *c, bool torch_best) {
+    double best = NAN;
+    for (int i = 0; i < n; i++) {
+        const bench_case *b = &cases[i];
+        if (b->variant != c->variant || !b->done || b->error[0]) continue;
+        if (torch_best && !b->kernel) {
+            double m = nb_stats_of(b->samples, b->done).median;
+            if (isnan(best) || m < best) best = m;
+        } else if (!torch_best && b->kernel && !strcmp(b->kernel->name, "naive") && b->threads == c->threads) {
+            best = nb_stats_of(b->samples, b->done).median;
+        }
+    }
+    return best;
+}
+
+static void machine_context(cJSON *ctx) {
+    char model[128] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    if (f) fclose(f);
+    cJSON_AddStringToObject(ctx, "cpu_model", model);
+    cJSON_AddNumberToObject(ctx, "online_cpus", nb_runtime_default_threads());
+    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "NABLA_KERNEL"};
+    cJSON *env = cJSON_AddObjectToObject(ctx, "environment");
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        const char *v = getenv(envs[i]);
+        if (v) cJSON_AddStringToObject(env, envs[i], v);
+        else cJSON_AddNullToObject(env, envs[i]);
+    }
+    cJSON_AddStringToObject(ctx, "compiler", "gcc " __VERSION__);
+    cJSON_AddStringToObject(ctx, "nabla_version", NABLA_VERSION);
+    char rev[64] = "unknown", cmd[700];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", NABLA_SOURCE_DIR);
+    FILE *g = popen(cmd, "r");
+    if (g && fgets(rev, sizeof rev, g)) rev[strcspn(rev, "\n")] = '\0';
+    if (g) pclose(g);
+    cJSON_AddStringToObject(ctx, "git_revision", rev);
+    char date[32];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cJSON_AddStringToObject(ctx, "date", date);
+}
+
+/* Writes `text` to path via a temporary file and rename, so a reader never sees half a file
+ * and an interrupted suite leaves the last complete version. */
+static nb_status write_atomically(const char *path, const char *text) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return NB_OK;
+}
+
+typedef struct row_view {
+    nb_stats s;
+    double gflops, vs_naive, vs_torch;
+} row_view;
+
+static row_view view_of(const bench_case *cases, int n, const bench_case *c) {
+    row_view r = {.s = nb_stats_of(c->samples, c->done)};
+    r.gflops = r.s.median > 0 ? (double)c->flops / r.s.median * 1e-9 : 0;
+    r.vs_naive = baseline(cases, n, c, false) / r.s.median;
+    r.vs_torch = baseline(cases, n, c, true) / r.s.median;
+    return r;
+}
+
+static nb_status write_reports(const bench_options *o, const bench_case *cases, int n, int rounds_done) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
+    machine_context(ctx);
+    cJSON *cfg = cJSON_AddObjectToObject(doc, "config");
+    cJSON_AddStringToObject(cfg, "dtype", nb_dtype_name(o->dtype));
+    cJSON_AddNumberToObject(cfg, "iters", (double)o->iters);
+    cJSON_AddNumberToObject(cfg, "repeats", (double)o->repeats);
+    cJSON_AddNumberToObject(cfg, "warmup", (double)o->warmup);
+    cJSON_AddNumberToObject(cfg, "rounds_done", rounds_done);
+    cJSON *list = cJSON_AddArrayToObject(doc, "cases");
+    size_t csv_cap = 256 + (size_t)n * 256, md_cap = csv_cap;
+    char *csv = malloc(csv_cap), *md = malloc(md_cap);
+    if (!csv || !md) {
+        free(csv);
+        free(md);
+        cJSON_Delete(doc);
+        return nb_error(NB_ERR_NOMEM, "out of memory writing the bench report");
+    }
+    size_t cl = (size_t)snprintf(csv, csv_cap, "variant,kernel,threads,samples,median_s,min_s,max_s,mean_s,stddev_s,cv,gflops,vs_naive,vs_torch_best\n");
+    size_t ml = (size_t)snprintf(md, md_cap,
+                                 "| variant | kernel | threads | median ms | min ms | max ms | cv | GFLOP/s | vs naive | vs PyTorch best |\n"
+                                 "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        const bench_case *c = &cases[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "variant", c->variant->name);
+        cJSON_AddStringToObject(j, "kernel", case_kernel(c));
+        cJSON_AddNumberToObject(j, "threads", c->threads);
+        if (c->torch_version[0]) cJSON_AddStringToObject(j, "torch_version", c->torch_version);
+        if (c->error[0]) cJSON_AddStringToObject(j, "error", c->error);
+        cJSON_AddItemToObject(j, "samples_s", cJSON_CreateDoubleArray(c->samples, c->done));
+        if (c->done > 0) {
+            row_view r = view_of(cases, n, c);
+            cJSON_AddNumberToObject(j, "median_s", r.s.median);
+            cJSON_AddNumberToObject(j, "min_s", r.s.min);
+            cJSON_AddNumberToObject(j, "max_s", r.s.max);
+            cJSON_AddNumberToObject(j, "mean_s", r.s.mean);
+            cJSON_AddNumberToObject(j, "stddev_s", r.s.stddev);
+            cJSON_AddNumberToObject(j, "cv", r.s.cv);
+            cJSON_AddBoolToObject(j, "noisy", nb_stats_noisy(&r.s));
+            cJSON_AddNumberToObject(j, "matmul_flops", (double)c->flops);
+            cJSON_AddNumberToObject(j, "gflops", r.gflops);
+            if (!isnan(r.vs_naive)) cJSON_AddNumberToObject(j, "speedup_vs_naive", r.vs_naive);
+            if (!isnan(r.vs_torch)) cJSON_AddNumberToObject(j, "speedup_vs_torch_best", r.vs_torch);
+            cl += (size_t)snprintf(csv + cl, csv_cap - cl, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.3g,%.3g,%.4g,%.4g,%.4g\n",
+                                   c->variant->name, case_kernel(c), c->threads, c->done, r.s.median, r.s.min, r.s.max,
+                                   r.s.mean, r.s.stddev, r.s.cv, r.gflops, r.vs_naive, r.vs_torch);
+            char vs_naive[16] = "-", vs_torch[16] = "-";
+            if (!isnan(r.vs_naive)) snprintf(vs_naive, sizeof vs_naive, "%.2fx", r.vs_naive);
+            if (!isnan(r.vs_torch)) snprintf(vs_torch, sizeof vs_torch, "%.2fx", r.vs_torch);
+            ml += (size_t)snprintf(md + ml, md_cap - ml, "| %s | %s | %d | %.2f | %.2f | %.2f | %.3f%s | %.1f | %s | %s |\n",
+                                   c->variant->name, case_kernel(c), c->threads, r.s.median * 1e3, r.s.min * 1e3,
+                                   r.s.max * 1e3, r.s.cv, nb_stats_noisy(&r.s) ? " (noisy)" : "", r.gflops, vs_naive,
+                                   vs_torch);
+        }
+        cJSON_AddItemToArray(list, j);
+    }
+    char *json = cJSON_Print(doc);
+    char path[1024];
+    nb_status st = json ? NB_OK : nb_error(NB_ERR_NOMEM, "out of memory printing the bench JSON");
+    if (st == NB_OK) {
+        snprintf(path, sizeof path, "%s/bench.json", o->out_dir);
+        st = write_atomically(path, json);
+    }
+    if (st == NB_OK) {
+        snprintf(path, sizeof path, "%s/bench.csv", o->out_dir);
+        st = write_atomically(path, csv);
+    }
+    if (st == NB_OK) {
+        snprintf(path, sizeof path, "%s/bench.md", o->out_dir);
+        st = write_atomically(path, md);
+    }
+    free(json);
+    free(csv);
+    free(md);
+    cJSON_Delete(doc);
+    return st;
+}
+
+static void print_table(const bench_case *cases, int n) {
+    printf("\n%-16s %-8s %3s %10s %10s %10s %7s %8s %9s %9s\n", "variant", "kernel", "thr", "median_ms", "min_ms",
+           "max_ms", "cv", "GFLOP/s", "vs_naive", "vs_torch");
+    for (int i = 0; i < n; i++) {
+        const bench_case *c = &cases[i];
+        if (c->error[0]) {
+            printf("%-16s %-8s %3d  error: %s\n", c->variant->name, case_kernel(c), c->threads, c->error);
+            continue;
+        }
+        if (!c->done) continue;
+        row_view r = view_of(cases, n, c);
+        char vs_naive[16] = "-", vs_torch[16] = "-";
+        if (!isnan(r.vs_naive)) snprintf(vs_naive, sizeof vs_naive, "%.2fx", r.vs_naive);
+        if (!isnan(r.vs_torch)) snprintf(vs_torch, sizeof vs_torch, "%.2fx", r.vs_torch);
+        printf("%-16s %-8s %3d %10.2f %10.2f %10.2f %6.1f%%%s %8.1f %9s %9s\n", c->variant->name, case_kernel(c),
+               c->threads, r.s.median * 1e3, r.s.min * 1e3, r.s.max * 1e3, r.s.cv * 100, nb_stats_noisy(&r.s) ? "!" : " ",
+               r.gflops, vs_naive, vs_torch);
+    }
+    printf("(! marks a coefficient of variation above %.0f%%: rerun on a quieter machine before trusting it)\n",
+           NB_STATS_NOISY_CV * 100);
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+int nb_cmd_bench(int argc, char **argv) {
+    bench_options o = {.threads = "1,2", .dtype_name = "f32", .out_dir = "bench/results", .repeats = 5, .warmup = 1,
+                       .iters = 500};
+    bool help = false;
+    const nb_option options[] = {
+        NB_OPT_STRING_ROW("variants", &o.variants, "LIST", "comma-separated variants (default: all)"),
+        NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernels (default: all)"),
+        NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "thread counts (default 1,2)"),
+        NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed loops per case (default 5)", 1, MAX_REPEATS),
+        NB_OPT_INT_ROW("warmup", &o.warmup, "W", "untimed loops per case first (default 1)", 0, 100),
+        NB_OPT_INT_ROW("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000),
+        NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32)"),
+        NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "where bench.json, .csv and .md go (default bench/results)"),
+        NB_OPT_FLAG_ROW("no-torch", &o.no_torch, "leave out the PyTorch twins"),
+        NB_OPT_FLAG_ROW("quick", &o.quick, "a smoke run: 50 steps, 2 repeats, no warm-up, no naive"),
+    };
+    const int count = (int)(sizeof options / sizeof options[0]);
+    if (nb_cli_parse("nabla bench", argc, argv, options, count, &help) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
+    if (help) {
+        printf("usage: nabla bench [flags]\n\n"
+               "Times every training variant with every kernel and thread count (and the PyTorch twins,\n"
+               "timed inside Python around the same loop, threads matched), interleaved round by round.\n"
+               "Reports median/min/max/cv of the loop's wall time, GFLOP/s, and speedups against naive and\n"
+               "against PyTorch's best thread count. Writes bench.json, bench.csv, bench.md after every round.\n\nflags:\n");
+        nb_cli_print_options(stdout, options, count);
+        return NB_EXIT_OK;
+    }
+    int threads[16], nthreads = 0;
+    if (parse_threads(o.threads, threads, &nthreads) != NB_OK || check_names("variants", o.variants, true) != NB_OK ||
+        check_names("kernels", o.kernels, false) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
+    if (nb_dtype_parse(o.dtype_name, &o.dtype) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --dtype must be f32 or f64");
+    if (o.quick) {
+        o.iters = 50;
+        o.repeats = 2;
+        o.warmup = 0;
+    }
+    if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST) {
+        nb_error(NB_ERR_IO, "cannot create %s: %s", o.out_dir, strerror(errno));
+        return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    }
+
+    static bench_case cases[MAX_CASES];
+    int n = 0;
+    bool torch = !o.no_torch && access(TORCH_PYTHON, X_OK) == 0;
+    for (int v = 0; v < nb_variant_count(); v++) {
+        const nb_variant *variant = nb_variant_at(v);
+        if (!in_list(o.variants, variant->name)) continue;
+        for (int t = 0; t < nthreads; t++) {
+            for (int k = 0; k < nb_kernel_count() && n < MAX_CASES; k++) {
+                const nb_kernel *kernel = nb_kernel_at(k);
+                if (!in_list(o.kernels, kernel->name) || (o.quick && !strcmp(kernel->name, "naive"))) continue;
+                cases[n++] = (bench_case){.variant = variant, .kernel = kernel, .threads = threads[t]};
+            }
+            if (torch && n < MAX_CASES) cases[n++] = (bench_case){.variant = variant, .threads = threads[t]};
+        }
+    }
+    if (n == 0) return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: the filters leave no case to run");
+
+    bool tty = isatty(STDOUT_FILENO);
+    double start = nb_now_seconds();
+    int total = n * (int)(o.warmup + o.repeats), finished = 0;
+    printf("nabla bench: %d cases x (%lld warm-up + %lld timed loops of %lld steps), %s\n", n, (long long)o.warmup,
+           (long long)o.repeats, (long long)o.iters, nb_dtype_name(o.dtype));
+    for (int round = 0; round < o.warmup + o.repeats; round++) {
+        bool timed = round >= o.warmup;
+        for (int j = 0; j < n; j++) {
+            /* rotate who goes first each round, so drift in the machine's load hits every case alike */
+            bench_case *c = &cases[(j + round) % n];
+            run_sample(&o, c, timed);
+            finished++;
+            double elapsed = nb_now_seconds() - start;
+            double left = elapsed / finished * (total - finished);
+            if (tty)
+                printf("\r  %d/%d  %s %s %dT  elapsed %.0f s, about %.0f s left   ", finished, total, c->variant->name,
+                       case_kernel(c), c->threads, elapsed, left);
+            else if (finished % n == 0)
+                printf("  round %d/%lld done, elapsed %.0f s, about %.0f s left\n", round + 1,
+                       (long long)(o.warmup + o.repeats), elapsed, left);
+            fflush(stdout);
+        }
+        if (timed && write_reports(&o, cases, n, round + 1 - (int)o.warmup) != NB_OK)
+            return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    }
+    if (tty) printf("\n");
+    print_table(cases, n);
+    printf("wrote %s/bench.json, bench.csv, bench.md\n", o.out_dir);
+    for (int i = 0; i < n; i++)
+        if (cases[i].error[0]) return NB_EXIT_FAILURE;
+    return NB_EXIT_OK;
+}
