@@ -335,9 +335,113 @@ static void print_table(const bench_case *cases, int n) {
            NB_STATS_NOISY_CV * 100);
 }
 
+/* ---- --compare OLD.json NEW.json ------------------------------------------------------------- */
+
+/* A bench.json read back: its cases' keys and timing samples. */
+typedef struct saved_case {
+    char key[160]; /* "variant kernel threads" */
+    double samples[MAX_REPEATS];
+    int n;
+} saved_case;
+
+static nb_status load_bench_json(const char *path, saved_case **cases, int *count) {
+    *cases = NULL;
+    *count = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return nb_error(NB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    static char text[1 << 22];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    bool too_big = !feof(f);
+    fclose(f);
+    if (too_big) return nb_error(NB_ERR_FORMAT, "%s: larger than 4 MiB, not a bench.json", path);
+    text[len] = '\0';
+    cJSON *doc = cJSON_Parse(text);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "cases");
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(doc);
+        return nb_error(NB_ERR_FORMAT, "%s: not a nabla bench.json (no \"cases\" list)", path);
+    }
+    int n = cJSON_GetArraySize(list);
+    *cases = calloc(n > 0 ? (size_t)n : 1, sizeof **cases);
+    if (!*cases) {
+        cJSON_Delete(doc);
+        return nb_error(NB_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    const cJSON *c;
+    nb_status st = NB_OK;
+    cJSON_ArrayForEach(c, list) {
+        const cJSON *variant = cJSON_GetObjectItemCaseSensitive(c, "variant");
+        const cJSON *kernel = cJSON_GetObjectItemCaseSensitive(c, "kernel");
+        const cJSON *threads = cJSON_GetObjectItemCaseSensitive(c, "threads");
+        const cJSON *samples = cJSON_GetObjectItemCaseSensitive(c, "samples_s");
+        if (!cJSON_IsString(variant) || !cJSON_IsString(kernel) || !cJSON_IsNumber(threads) || !cJSON_IsArray(samples)) {
+            st = nb_error(NB_ERR_FORMAT, "%s: case %d lacks variant, kernel, threads or samples_s", path, *count);
+            break;
+        }
+        saved_case *s = &(*cases)[(*count)++];
+        snprintf(s->key, sizeof s->key, "%s %s %d", variant->valuestring, kernel->valuestring, threads->valueint);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, samples) {
+            if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || s->n == MAX_REPEATS) {
+                st = nb_error(NB_ERR_FORMAT, "%s: case %s has a bad sample", path, s->key);
+                break;
+            }
+            s->samples[s->n++] = x->valuedouble;
+        }
+        if (st != NB_OK) break;
+    }
+    cJSON_Delete(doc);
+    if (st != NB_OK) {
+        free(*cases);
+        *cases = NULL;
+        *count = 0;
+    }
+    return st;
+}
+
+/* Per case: old and new medians, the change, and whether the samples differ significantly
+ * (Mann-Whitney U, p < 0.05; with fewer than 9 samples a side the test has little power, as
+ * Google Benchmark's compare.py warns). Then the geometric mean of new/old. */
+static int compare_runs(const char *old_path, const char *new_path) {
+    saved_case *old = NULL, *new = NULL;
+    int nold = 0, nnew = 0;
+    if (load_bench_json(old_path, &old, &nold) != NB_OK || load_bench_json(new_path, &new, &nnew) != NB_OK) {
+        free(old);
+        return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    }
+    printf("%-34s %10s %10s %8s %8s  %s\n", "case", "old_ms", "new_ms", "change", "p", "");
+    double ratios[MAX_CASES];
+    int nratios = 0, few = 0;
+    for (int i = 0; i < nnew; i++) {
+        const saved_case *b = &new[i], *a = NULL;
+        for (int j = 0; j < nold && !a; j++)
+            if (!strcmp(old[j].key, b->key)) a = &old[j];
+        if (!a || !a->n || !b->n) continue;
+        double ma = nb_stats_of(a->samples, a->n).median, mb = nb_stats_of(b->samples, b->n).median;
+        double p = nb_mann_whitney_p(a->samples, a->n, b->samples, b->n);
+        if (nratios < MAX_CASES) ratios[nratios++] = mb / ma;
+        few += a->n < 9 || b->n < 9;
+        printf("%-34s %10.3f %10.3f %+7.1f%% %8.4f  %s\n", b->key, ma * 1e3, mb * 1e3, (mb / ma - 1) * 100, p,
+               p < 0.05 ? (mb < ma ? "faster" : "slower") : "no significant change");
+    }
+    if (nratios)
+        printf("geometric mean of new/old: %.3f over %d cases\n", nb_geometric_mean(ratios, nratios), nratios);
+    else
+        printf("no case appears in both files\n");
+    if (few) printf("note: %d cases have fewer than 9 samples a side; the test has little power there\n", few);
+    free(old);
+    free(new);
+    return NB_EXIT_OK;
+}
+
 /* ---- the command ---------------------------------------------------------------------------- */
 
 int nb_cmd_bench(int argc, char **argv) {
+    if (argc >= 1 && !strcmp(argv[0], "--compare")) {
+        if (argc != 3)
+            return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --compare takes two files: OLD.json NEW.json");
+        return compare_runs(argv[1], argv[2]);
+    }
     bench_options o = {.threads = "1,2", .dtype_name = "f32", .out_dir = "bench/results", .repeats = 5, .warmup = 1,
                        .iters = 500};
     bool help = false;
@@ -361,7 +465,9 @@ int nb_cmd_bench(int argc, char **argv) {
                "Times every training variant with every kernel and thread count (and the PyTorch twins,\n"
                "timed inside Python around the same loop, threads matched), interleaved round by round.\n"
                "Reports median/min/max/cv of the loop's wall time, GFLOP/s, and speedups against naive and\n"
-               "against PyTorch's best thread count. Writes bench.json, bench.csv, bench.md after every round.\n\nflags:\n");
+               "against PyTorch's best thread count. Writes bench.json, bench.csv, bench.md after every round.\n"
+               "`nabla bench --compare OLD.json NEW.json` compares two runs case by case (Mann-Whitney U)\n"
+               "and prints the geometric mean of the change.\n\nflags:\n");
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
     }

@@ -20,4 +20,13 @@ typedef struct nb_stats {
 nb_stats nb_stats_of(const double *samples, int n);
 bool nb_stats_noisy(const nb_stats *s);
 
+/* Two-sided p-value of the Mann-Whitney U test that samples a and b come from the same
+ * distribution (Google Benchmark's compare.py uses the same test). Exact for up to 20 samples
+ * a side without ties, otherwise the normal approximation with tie correction. 1 when
+ * either side is empty. */
+double nb_mann_whitney_p(const double *a, int na, const double *b, int nb);
+
+/* Geometric mean of n positive ratios (NAN when n == 0). */
+double nb_geometric_mean(const double *ratios, int n);
+
 #endif
