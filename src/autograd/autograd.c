@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/runtime.h"
+
 /* ---- no-grad mode and scopes (per thread, as PyTorch's grad mode) ------------------------ */
 
 static _Thread_local int no_grad_depth;
@@ -255,6 +257,7 @@ nb_status nb_backward(nb_var *loss) {
 
     node_list order = {0};
     nb_status st = topo_sort(root, &order);
+    nb_phase phase = nb_profile_set_phase(NB_PHASE_BACKWARD);
     for (int k = order.count - 1; k >= 0 && st == NB_OK; k--) {
         nb_node *n = order.items[k];
         if (n->released) {
@@ -271,6 +274,7 @@ nb_status nb_backward(nb_var *loss) {
         node_drop_inputs(n);
         n->released = true;
     }
+    nb_profile_set_phase(phase);
     for (int k = 0; k < order.count; k++) node_release(order.items[k]);
     free(order.items);
     return st;

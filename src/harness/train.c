@@ -17,6 +17,7 @@ nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb
 
     nb_status status = NB_OK;
     nb_runtime_reset_flops();
+    nb_profile_reset(); /* the profile covers the loop, not the setup */
     double start = nb_now_seconds();
     for (int64_t t = 0; t < cfg->iters; t++) {
         status = variant->step(state, t, &result->losses[t]);

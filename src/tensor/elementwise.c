@@ -219,7 +219,11 @@ static nb_status run(const char *opname, ew_op op, nb_tensor *out, const nb_tens
                      const nb_tensor *b, double scalar) {
     ew_plan p;
     if (plan_init(&p, opname, op, out, a, b, scalar) != NB_OK) return nb_last_status();
+    double t0 = nb_profile_start();
     if (nb_tensor_numel(out) > 0) plan_run(&p);
+    /* bytes moved: out written, plus each distinct input read once */
+    uint64_t n = (uint64_t)nb_tensor_numel(out), es = nb_dtype_size(out->dtype);
+    nb_profile_record(opname, t0, 0, n * es * (b && b != a ? 3 : 2));
     return NB_OK;
 }
 

@@ -82,13 +82,16 @@ nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, doub
     int64_t ldc = out->shape[0] <= 1 ? (n > 1 ? n : 1) : out->strides[0];
     const nb_kernel *kernel = nb_runtime_kernel();
     int threads = nb_runtime_threads();
+    double t0 = nb_profile_start();
     if (out->dtype == NB_F32)
         kernel->sgemm(opa.trans, opb.trans, m, n, k, (float)alpha, opa.data, opa.ld, opb.data, opb.ld,
                       (float)beta, nb_tensor_data(out), ldc, threads);
     else
         kernel->dgemm(opa.trans, opb.trans, m, n, k, alpha, opa.data, opa.ld, opb.data, opb.ld, beta,
                       nb_tensor_data(out), ldc, threads);
-    nb_runtime_count_flops(2ull * (uint64_t)m * (uint64_t)n * (uint64_t)k);
+    uint64_t flops = 2ull * (uint64_t)m * (uint64_t)n * (uint64_t)k;
+    nb_runtime_count_flops(flops);
+    nb_profile_record("mm", t0, flops, ((uint64_t)(m * k + k * n + 2 * m * n)) * nb_dtype_size(out->dtype));
     double delta = nb_runtime_gemm_perturbation();
     if (delta != 0) { /* test-only: a kernel that is wrong in one element */
         int64_t first[2] = {0, 0};

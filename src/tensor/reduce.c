@@ -71,18 +71,23 @@ static void store_one(nb_tensor *out, double value) {
     nb_tensor_set(out, zeros, value);
 }
 
+/* bytes a reduction reads */
+static uint64_t bytes_of(const nb_tensor *a) { return (uint64_t)nb_tensor_numel(a) * nb_dtype_size(a->dtype); }
+
 nb_status nb_sum_out(nb_tensor *out, const nb_tensor *a) {
-    double total;
+    double total, t0 = nb_profile_start();
     if (check_one_element_out("sum", out, a) != NB_OK || sum_all(a, &total) != NB_OK) return nb_last_status();
     store_one(out, total);
+    nb_profile_record("sum", t0, 0, bytes_of(a));
     return NB_OK;
 }
 
 nb_status nb_mean_out(nb_tensor *out, const nb_tensor *a) {
-    double total;
+    double total, t0 = nb_profile_start();
     if (check_one_element_out("mean", out, a) != NB_OK || sum_all(a, &total) != NB_OK) return nb_last_status();
     int64_t n = nb_tensor_numel(a);
     store_one(out, n > 0 ? total / (double)n : NAN); /* the mean of nothing is NaN, as in PyTorch */
+    nb_profile_record("mean", t0, 0, bytes_of(a));
     return NB_OK;
 }
 
@@ -146,6 +151,7 @@ nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepd
     int64_t ostrides4[4], oshape4[4]; /* out's own frame: the remaining dims, row-major */
     nb_layout4(out, oshape4, ostrides4);
     int threads = nb_tensor_numel(a) >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+    double t0 = nb_profile_start();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t e = 0; e < count; e++) {
         int64_t i2 = e % oshape[2], i1 = (e / oshape[2]) % oshape[1], i0 = e / (oshape[2] * oshape[1]);
@@ -160,6 +166,7 @@ nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepd
         }
         nb_store(out, off, acc);
     }
+    nb_profile_record("sum_dim", t0, 0, bytes_of(a));
     return NB_OK;
 }
 
@@ -199,6 +206,7 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
                         nb_tensor_describe(src, ds, sizeof ds));
     }
     if (dst->storage == src->storage) return nb_error(NB_ERR_ARG, "add_sum_to_: dst must not share storage with src");
+    double t0 = nb_profile_start();
     /* For each element of dst, sum (in double) the block of src that broadcast onto it. */
     int64_t span[4];
     for (int d = 0; d < 4; d++) span[d] = dshape[d] == 1 ? sshape[d] : 1;
@@ -228,5 +236,6 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
                         ((double *)dst->storage->data)[doff] += prod;
                     }
                 }
+    nb_profile_record("sum_to", t0, 0, bytes_of(src));
     return NB_OK;
 }

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "tensor/runtime.h"
+
 typedef struct autograd_net {
     nb_rng rng;
     double lr;
@@ -78,8 +80,10 @@ nb_status nb_autograd_net_step(void *opaque, int64_t t, double *loss) {
     NB_TRY(forward_backward(s, true, loss));
     /* with torch.no_grad(): w -= learning_rate * w.grad */
     nb_no_grad_begin();
+    nb_phase phase = nb_profile_set_phase(NB_PHASE_UPDATE);
     nb_status st = nb_sub_scaled_(s->w1->value, s->lr, s->w1->grad);
     if (st == NB_OK) st = nb_sub_scaled_(s->w2->value, s->lr, s->w2->grad);
+    nb_profile_set_phase(phase);
     nb_no_grad_end();
     return st;
 }

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "tensor/runtime.h"
+
 typedef struct module_net {
     const nb_module_net_spec *spec;
     nb_rng rng;
@@ -81,13 +83,18 @@ nb_status nb_module_net_step(void *opaque, int64_t t, double *loss) {
     (void)t;
     module_net *s = opaque;
     NB_TRY(forward_backward(s, true, loss));
-    if (s->optimizer) return nb_optimizer_step(s->optimizer);
-    /* with torch.no_grad(): for param in model.parameters(): param -= learning_rate * param.grad */
+    nb_phase phase = nb_profile_set_phase(NB_PHASE_UPDATE);
     nb_status st = NB_OK;
-    nb_no_grad_begin();
-    for (int i = 0; i < s->params.count && st == NB_OK; i++)
-        st = nb_sub_scaled_(s->params.items[i]->value, s->lr, s->params.items[i]->grad);
-    nb_no_grad_end();
+    if (s->optimizer) {
+        st = nb_optimizer_step(s->optimizer);
+    } else {
+        /* with torch.no_grad(): for param in model.parameters(): param -= learning_rate * param.grad */
+        nb_no_grad_begin();
+        for (int i = 0; i < s->params.count && st == NB_OK; i++)
+            st = nb_sub_scaled_(s->params.items[i]->value, s->lr, s->params.items[i]->grad);
+        nb_no_grad_end();
+    }
+    nb_profile_set_phase(phase);
     return st;
 }
 

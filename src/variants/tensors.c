@@ -3,6 +3,7 @@
  * Every intermediate lives in a workspace allocated once, so a step allocates nothing. */
 #include <stdlib.h>
 
+#include "tensor/runtime.h"
 #include "variants/variant.h"
 
 typedef struct tensors_state {
@@ -95,7 +96,15 @@ static nb_status forward_loss(tensors_state *s, double *loss) {
 }
 
 /* Backward, by hand, as the seed writes it. */
+static nb_status backward_ops(tensors_state *s);
 static nb_status backward(tensors_state *s) {
+    nb_phase phase = nb_profile_set_phase(NB_PHASE_BACKWARD);
+    nb_status st = backward_ops(s);
+    nb_profile_set_phase(phase);
+    return st;
+}
+
+static nb_status backward_ops(tensors_state *s) {
     NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));    /* 2.0 * (y_pred - y) */
     NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred)); /* (H, N) @ (N, D_out) */
     NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t)); /* (N, D_out) @ (D_out, H) */
@@ -113,8 +122,11 @@ static nb_status tensors_step(void *opaque, int64_t t, double *loss) {
     NB_TRY(forward_loss(s, loss));
     NB_TRY(backward(s));
     /* Gradient descent: w -= learning_rate * grad */
-    NB_TRY(nb_sub_scaled_(s->w1, s->lr, s->grad_w1));
-    return nb_sub_scaled_(s->w2, s->lr, s->grad_w2);
+    nb_phase phase = nb_profile_set_phase(NB_PHASE_UPDATE);
+    nb_status st = nb_sub_scaled_(s->w1, s->lr, s->grad_w1);
+    if (st == NB_OK) st = nb_sub_scaled_(s->w2, s->lr, s->grad_w2);
+    nb_profile_set_phase(phase);
+    return st;
 }
 
 static nb_status tensors_loss_and_grad(void *opaque, bool want_grad, double *loss) {
