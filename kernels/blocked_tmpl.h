@@ -168,9 +168,10 @@ static void NB_FN(share)(int64_t total, int tid, int nth, int64_t *lo, int64_t *
     *hi = total * (tid + 1) / nth;
 }
 
-bool NB_FN(nb_blocked_begin)(NB_JOB *job, nb_trans ta, nb_trans tb, int64_t m, int64_t n,
-                             int64_t k, NB_T alpha, const NB_T *a, int64_t lda, const NB_T *b,
-                             int64_t ldb, NB_T beta, NB_T *c, int64_t ldc)
+bool NB_FN(nb_blocked_begin)(NB_JOB *job, nb_blocked_cache *cache, nb_trans ta, nb_trans tb,
+                             int64_t m, int64_t n, int64_t k, NB_T alpha, const NB_T *a,
+                             int64_t lda, const NB_T *b, int64_t ldb, NB_T beta, NB_T *c,
+                             int64_t ldc)
 {
     if (m <= 0 || n <= 0) return false;
     if (k <= 0 || alpha == 0) {
@@ -188,17 +189,27 @@ bool NB_FN(nb_blocked_begin)(NB_JOB *job, nb_trans ta, nb_trans tb, int64_t m, i
                            NB_BLK_ALIGN * NB_BLK_ALIGN;
     const size_t b_bytes = ((size_t)(kc * nc) * sizeof(NB_T) + NB_BLK_ALIGN - 1) /
                            NB_BLK_ALIGN * NB_BLK_ALIGN;
-    job->workspace = aligned_alloc(NB_BLK_ALIGN, a_bytes + b_bytes);
-#ifdef NB_GEMM_FORCE_UNPACKED
-    free(job->workspace); /* as if the allocation had failed */
-    job->workspace = NULL;
+    /* Grow-only: a call that fits the buffer an earlier call left allocates nothing. The
+     * old contents need not survive, so free-then-allocate rather than realloc (which
+     * would copy, and does not keep the alignment). */
+    const size_t need = a_bytes + b_bytes;
+    void *workspace = NULL;
+#ifndef NB_GEMM_FORCE_UNPACKED /* that build acts as if every allocation failed */
+    if (cache->bytes < need) {
+        free(cache->data);
+        cache->data = aligned_alloc(NB_BLK_ALIGN, need);
+        cache->bytes = cache->data ? need : 0;
+    }
+    workspace = cache->data;
+#else
+    (void)cache, (void)need;
 #endif
-    if (job->workspace == NULL) {
+    if (workspace == NULL) {
         NB_FN(unpacked)(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return false;
     }
-    job->apack = job->workspace;
-    job->bpack = (NB_T *)((char *)job->workspace + a_bytes);
+    job->apack = workspace;
+    job->bpack = (NB_T *)((char *)workspace + a_bytes);
     return true;
 }
 
@@ -242,12 +253,6 @@ void NB_FN(nb_blocked_run)(const NB_JOB *job, int tid, int nth, nb_blocked_barri
             }
         }
     }
-}
-
-void NB_FN(nb_blocked_end)(NB_JOB *job)
-{
-    free(job->workspace);
-    job->workspace = NULL;
 }
 
 #undef NB_CAT_

@@ -26,14 +26,15 @@ static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k)
     return nthreads;
 }
 
-/* One body for both dtypes: prepare the job (or finish a degenerate call), run it on the
- * team, free the buffers. omp_get_num_threads() is what the runtime granted, which may be
- * fewer than asked for. */
-#define NB_OPENMP_GEMM(SFX)                                                               \
+/* One body for both dtypes: prepare the job in the calling thread's cache (grown, if it
+ * must be, here, before the team starts: the team only reads the pointers), then run it on
+ * the team. omp_get_num_threads() is what the runtime granted, which may be fewer than
+ * asked for. */
+#define NB_OPENMP_GEMM(SFX, CACHE)                                                        \
     do {                                                                                  \
         nb_blocked_job_##SFX job;                                                         \
-        if (!nb_blocked_begin_##SFX(&job, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta,   \
-                                    c, ldc))                                              \
+        if (!nb_blocked_begin_##SFX(&job, nb_blocked_thread_cache(CACHE), ta, tb, m, n, k, \
+                                    alpha, a, lda, b, ldb, beta, c, ldc))                 \
             return;                                                                       \
         const int nt = nb_openmp_threads(nthreads, m, n, k);                              \
         if (nt == 1) {                                                                    \
@@ -43,19 +44,18 @@ static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k)
             nb_blocked_run_##SFX(&job, omp_get_thread_num(), omp_get_num_threads(),       \
                                  nb_openmp_barrier);                                      \
         }                                                                                 \
-        nb_blocked_end_##SFX(&job);                                                       \
     } while (0)
 
 void nb_openmp_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc, int nthreads)
 {
-    NB_OPENMP_GEMM(f32);
+    NB_OPENMP_GEMM(f32, NB_BLK_CACHE_OPENMP_F32);
 }
 
 void nb_openmp_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                      const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                      double *c, int64_t ldc, int nthreads)
 {
-    NB_OPENMP_GEMM(f64);
+    NB_OPENMP_GEMM(f64, NB_BLK_CACHE_OPENMP_F64);
 }

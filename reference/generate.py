@@ -55,11 +55,12 @@ VARYING_FIELDS = ()
 
 # The twins in `nabla train --variant` order, each with the parameter names nabla gives its
 # grad_entries (docs/reference-format.md); the twin's names are checked against them.
-TWINS = ["tensors", "autograd", "custom_function", "nn", "optim", "module", "dynamic"]
+TWINS = ["tensors", "autograd", "custom_function", "static_graph", "nn", "optim", "module", "dynamic"]
 PARAM_NAMES = {
     "tensors": ["w1", "w2"],
     "autograd": ["w1", "w2"],
     "custom-function": ["w1", "w2"],
+    "static-graph": ["w1", "w2"],
     "nn": ["0.weight", "0.bias", "2.weight", "2.bias"],
     "optim": ["0.weight", "0.bias", "2.weight", "2.bias"],
     "module": ["linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"],

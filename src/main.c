@@ -15,7 +15,9 @@ static void print_usage(FILE *out) {
             "  train     train the two-layer network with one variant and one kernel\n"
             "  kernels   list the matmul kernels; --bench times them side by side\n"
             "  verify    check gradients against finite differences and f32 against f64\n"
-            "  bench     time every variant x kernel x threads against the PyTorch twins\n\n"
+            "  bench     time every variant x kernel x threads against the PyTorch twins\n"
+            "  profile   where one training loop spends its time, op by op\n"
+            "  graph     show the static-graph variant's compiled plan (--dump, --dot FILE)\n\n"
             "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
 }
 
@@ -29,6 +31,8 @@ static const command commands[] = {
     {"kernels", nb_cmd_kernels},
     {"verify", nb_cmd_verify},
     {"bench", nb_cmd_bench},
+    {"profile", nb_cmd_profile},
+    {"graph", nb_cmd_graph},
 };
 
 int main(int argc, char **argv) {

@@ -120,5 +120,47 @@ for kernel in $("$nabla" kernels | awk '{print $1}'); do
   done
 done
 
+# nabla graph: usage errors, the dump, the DOT file; the static-graph variant trains with
+# every flag of nabla train and gives the autograd variant's losses bit for bit.
+usage_error "nothing to do: give --dump and/or --dot FILE" graph
+usage_error "unknown flag '--bogus'" graph --dump --bogus
+usage_error "--hidden 0 is out of range" graph --dump --hidden 0
+usage_error "--dtype must be f32 or f64, got 'f16'" graph --dump --dtype f16
+usage_error "--dot needs a value" graph --dot
+usage_error "--lr must be finite, got 'nan'" graph --dump --lr nan
+usage_error "needs more memory than this machine has" graph --dump --batch 16777216 --d-in 16777216
+usage_error "unexpected argument 'x'" graph --dump x
+cases=$((cases + 1))
+if "$nabla" graph --dump --dot "$tmp/plan.dot" >"$tmp/out" 2>"$tmp/err" \
+   && grep -q '^static graph plan: f32, .* (5 GEMM calls, 5 fused)' "$tmp/out" \
+   && grep -q 'sub_sq_sum' "$tmp/out" && grep -q 'clamp_mask' "$tmp/out" && grep -q 'sgd_update' "$tmp/out" \
+   && grep -q 'planned peak 429696' "$tmp/out" && [ "$(head -c 7 "$tmp/plan.dot")" = "digraph" ] \
+   && [ ! -s "$tmp/err" ]; then echo "ok   nabla graph --dump --dot: the plan, fused groups, peak bytes, a DOT file"
+else fail "nabla graph --dump --dot: $(head -3 "$tmp/out") $(cat "$tmp/err")"; fi
+cases=$((cases + 1))
+if "$nabla" graph --dot "$tmp/small.dot" --batch 3 --d-in 5 --hidden 4 --d-out 2 --dtype f64 --no-fusion --grad-x \
+     >"$tmp/out" 2>"$tmp/err" && grep -q "^wrote $tmp/small.dot: " "$tmp/out" && grep -q '^digraph' "$tmp/small.dot" \
+   && ! grep -q fillcolor "$tmp/small.dot"; then echo "ok   nabla graph --dot alone, unfused f64"
+else fail "nabla graph --dot: $(cat "$tmp/out" "$tmp/err")"; fi
+cases=$((cases + 1))
+"$nabla" graph --dump --dot /nonexistent-dir/plan.dot >"$tmp/out" 2>"$tmp/err"
+code=$?
+if [ "$code" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot write /nonexistent-dir/plan.dot' "$tmp/err"; then
+  echo "ok   exit 1: an unwritable DOT file"
+else fail "unwritable DOT file: exit $code, $(cat "$tmp/err")"; fi
+for dtype in f32 f64; do
+  cases=$((cases + 1))
+  a=$("$nabla" train "${small[@]}" --variant autograd --kernel blocked --dtype "$dtype" --seed 5 --lr 1e-4 --json | grep -o '"losses":\[[^]]*\]')
+  b=$("$nabla" train "${small[@]}" --variant static-graph --kernel blocked --dtype "$dtype" --seed 5 --lr 1e-4 --json | grep -o '"losses":\[[^]]*\]')
+  if [ -n "$a" ] && [ "$a" = "$b" ]; then echo "ok   static-graph equals autograd: $dtype, --lr, --seed"
+  else fail "static-graph $dtype: losses differ from autograd's"; fi
+done
+cases=$((cases + 1))
+"$nabla" train --variant static-graph --batch 8 --d-in 33 --hidden 17 --d-out 5 --iters 100 --kernel naive >"$tmp/out" 2>&1
+if [ "$(grep -c '^epoch:  [0-9]*   loss: ' "$tmp/out")" -eq 2 ] \
+   && grep -q '^summary: variant=static-graph kernel=naive .* steps=100 ' "$tmp/out"; then
+  echo "ok   static-graph prints like the others"
+else fail "unexpected static-graph output: $(cat "$tmp/out")"; fi
+
 echo "$cases cases, $failures failures"
 [ "$failures" -eq 0 ]

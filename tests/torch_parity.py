@@ -74,7 +74,7 @@ def main():
     # over fewer steps (naive is slow) to show they all reach torch.
     listing = subprocess.run([args.nabla, "kernels"], check=True, capture_output=True, text=True).stdout
     kernels = [line.split()[0] for line in listing.splitlines() if line.strip()]
-    variants = ["tensors", "autograd", "custom-function", "nn", "optim", "module", "dynamic"]
+    variants = ["tensors", "autograd", "custom-function", "static-graph", "nn", "optim", "module", "dynamic"]
     failures = []
     torch_runs = {}
     cases = 0

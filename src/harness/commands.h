@@ -10,6 +10,8 @@ int nb_cmd_train(int argc, char **argv);
 int nb_cmd_kernels(int argc, char **argv);
 int nb_cmd_verify(int argc, char **argv);
 int nb_cmd_bench(int argc, char **argv);
+int nb_cmd_profile(int argc, char **argv);
+int nb_cmd_graph(int argc, char **argv);
 
 /* Prints "nabla <command>: <message>" (the message already names the command when it
  * comes from the option parser) plus a hint, on one line, and returns `code`. */

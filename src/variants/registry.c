@@ -8,6 +8,7 @@ static const nb_variant *const variants[] = {
     &nb_variant_tensors,
     &nb_variant_autograd,
     &nb_variant_custom_function,
+    &nb_variant_static_graph,
     &nb_variant_nn,
     &nb_variant_optim,
     &nb_variant_module,

@@ -71,6 +71,7 @@ double nb_variant_lr(const nb_variant *variant, const nb_train_config *cfg);
 extern const nb_variant nb_variant_tensors;
 extern const nb_variant nb_variant_autograd;
 extern const nb_variant nb_variant_custom_function;
+extern const nb_variant nb_variant_static_graph;
 extern const nb_variant nb_variant_nn;
 extern const nb_variant nb_variant_optim;
 extern const nb_variant nb_variant_module;

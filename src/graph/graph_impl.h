@@ -1,0 +1,219 @@
+/* src/graph/graph_impl.h — what the graph layer's files share and users do not: the symbolic
+ * nodes (graph.c builds them), the compiled plan with its values, instructions and arena
+ * (compile.c makes it, run.c executes it, dump.c prints it). */
+#ifndef NB_GRAPH_GRAPH_IMPL_H
+#define NB_GRAPH_GRAPH_IMPL_H
+
+#include "graph/graph.h"
+#include "kernels/gemm.h"
+
+/* ---- the symbolic graph ---------------------------------------------------------------- */
+
+typedef enum nb_gop {
+    NB_GOP_PLACEHOLDER,
+    NB_GOP_PARAMETER,
+    NB_GOP_MM,
+    NB_GOP_T,
+    NB_GOP_ADD,
+    NB_GOP_SUB,
+    NB_GOP_MUL,
+    NB_GOP_ADD_SCALAR,
+    NB_GOP_MUL_SCALAR,
+    NB_GOP_POW,
+    NB_GOP_CLAMP_MIN,
+    NB_GOP_RELU,
+    NB_GOP_SUM,
+    NB_GOP_MEAN,
+    NB_GOP_MSE,
+    NB_GOP_COUNT
+} nb_gop;
+
+extern const char *const nb_gop_names[NB_GOP_COUNT];
+
+#define NB_GNODE_MAX_INPUTS 2
+#define NB_GNAME_SIZE 32
+
+struct nb_gnode {
+    nb_graph *graph;
+    int id;                               /* index in graph->nodes: creation order */
+    nb_gop op;
+    int ninputs;
+    nb_gnode *inputs[NB_GNODE_MAX_INPUTS];
+    double scalar;                        /* pow's exponent, clamp's min, add/mul_scalar's s */
+    nb_graph_reduction reduction;         /* mse */
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+    char name[NB_GNAME_SIZE];
+    nb_tensor *param;                     /* parameters: a view of the caller's tensor, owned */
+};
+
+struct nb_graph {
+    nb_dtype dtype;
+    nb_gnode **nodes;
+    int count, capacity;
+    int refcount; /* the caller's, plus one per plan compiled from it */
+};
+
+/* Drops one reference; frees the graph with the last. */
+void nb_graph_release(nb_graph *g);
+
+/* ---- the compiled plan -------------------------------------------------------------------- */
+
+typedef enum nb_vkind {
+    NB_VAL_INPUT, /* a placeholder's storage: the arena's front, live for the plan's life */
+    NB_VAL_PARAM, /* the caller's parameter, outside the arena */
+    NB_VAL_TEMP,  /* a forward value or a gradient, placed in the arena by liveness */
+    NB_VAL_MASK,  /* one byte per element (1: the gradient passes), placed by liveness */
+    NB_VAL_VIEW   /* the transpose of another value: no storage of its own */
+} nb_vkind;
+
+#define NB_VNAME_SIZE 40
+
+typedef struct nb_pvalue {
+    char name[NB_VNAME_SIZE];
+    nb_vkind kind;
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+    int64_t numel;
+    int view_of;      /* VIEW: the value it is the transpose of; else -1 */
+    int node;         /* the graph node it holds or is the gradient of; -1 for temporaries */
+    bool is_grad;
+    size_t bytes;     /* INPUT, TEMP, MASK: storage, rounded up to NB_GRAPH_ALIGN */
+    size_t offset;    /* INPUT, TEMP, MASK: byte offset in the arena */
+    int def, last;    /* first and last instruction that touch it; -1 when none does */
+    bool keep;        /* read after a run (the loss, kept gradients): live to the end */
+    int took_over;    /* the value whose buffer it was written into in place, or -1 */
+    nb_tensor *t;     /* its header (NULL for masks and views) */
+    nb_tensor *tt;    /* its transposed header, made when an instruction needs one */
+    bool owns_t;      /* false for parameters: t is the graph's view */
+} nb_pvalue;
+
+/* Buffers start on a cache line (and an AVX-512 load). */
+#define NB_GRAPH_ALIGN 64
+
+typedef enum nb_ikind {
+    /* elementwise, one op each, the tensor layer's arithmetic */
+    NB_I_ADD,        /* o = x + y (broadcasting) */
+    NB_I_SUB,        /* o = x - y */
+    NB_I_MUL,        /* o = x * y */
+    NB_I_ADD_S,      /* o = x + s */
+    NB_I_MUL_S,      /* o = x * s */
+    NB_I_SQUARE,     /* o = x * x: pow(x, 2) as PyTorch computes it */
+    NB_I_POW_S,      /* o = pow(x, s) */
+    NB_I_CLAMP_MIN,  /* o = x < s ? s : x (NaN kept) */
+    NB_I_WHERE_GE,   /* o = y >= s ? x : 0, clamp_min's backward */
+    NB_I_WHERE_GT,   /* o = y > s ? x : 0, relu's backward */
+    NB_I_COPY,       /* o = x */
+    NB_I_ZERO,       /* o = 0 */
+    NB_I_FILL,       /* o = s: the backward's seed */
+    /* gradient accumulation, as the dynamic engine adds into zeroed gradients; `first`
+     * reads 0 instead of o */
+    NB_I_ACC_ADD,    /* o = o + x (a transpose's backward) */
+    NB_I_ACC_SUM_TO, /* o += s * x summed down to o's shape (add_sum_to_'s arithmetic) */
+    NB_I_ACC_SCALAR, /* o = o + item(x) / s (sum's and mean's backward) */
+    /* reductions and matmul */
+    NB_I_SUM,        /* o = sum(x), blocked, in double */
+    NB_I_MEAN,       /* o = sum(x) / numel */
+    NB_I_MM,         /* o = x @ y, or o += x @ y when not first: one GEMM call */
+    /* fused */
+    NB_I_SQDIFF_SUM, /* loss = sum((x - y)^2); dx = 2 (x - y); dy = -dx: sub, pow, sum and
+                        their backward from the seed 1, in one pass */
+    NB_I_CLAMP_MASK, /* o = clamp_min(x, s) and mask = x >= s (x > s for relu): the forward
+                        keeps a byte mask instead of x for the backward */
+    NB_I_MASK_BWD,   /* o (+)= mask ? x : 0: clamp_min's (or relu's) backward from the mask */
+    NB_I_SGD,        /* w = w - lr * g, the product rounded first: mul_scalar, sub, assign */
+    NB_I_COUNT
+} nb_ikind;
+
+extern const char *const nb_ikind_names[NB_I_COUNT];
+
+#define NB_INSTR_MAX_OUT 3
+#define NB_INSTR_MAX_IN 3
+
+/* An elementwise loop over the output's shape, fixed at compile time: dimensions merged
+ * where every operand is contiguous across them (a contiguous op is one row), strides 0
+ * where an input broadcasts. Operand 0 is the output, 1..3 the inputs (an absent input
+ * repeats the output, so the row loops never test for NULL). */
+typedef struct nb_loop {
+    int ndim;             /* 1..4 after merging */
+    int64_t shape[4];
+    int64_t stride[4][4]; /* [operand][dim], in elements */
+    char *base[4];
+    int64_t numel;
+} nb_loop;
+
+/* A GEMM call with every argument decided at compile time. */
+typedef struct nb_gemm_call {
+    nb_trans ta, tb;
+    int64_t m, n, k;
+    const void *a, *b;
+    int64_t lda, ldb;
+    void *c;
+    int64_t ldc;
+    double beta; /* 0: the first contribution writes; 1: accumulates */
+} nb_gemm_call;
+
+typedef struct nb_instr {
+    nb_ikind kind;
+    nb_plan_stage stage;  /* FORWARD, GRADIENTS (backward) or STEP (update) */
+    int out[NB_INSTR_MAX_OUT]; /* values written, -1 when absent */
+    int in[NB_INSTR_MAX_IN];   /* values read, -1 when absent */
+    bool in_t[NB_INSTR_MAX_IN];/* input i is read transposed */
+    double scalar;        /* the op's s; ACC_SUM_TO's alpha; ACC_SCALAR's divisor; SGD's lr */
+    bool first;           /* a gradient's first contribution: write, do not add */
+    bool strict;          /* CLAMP_MASK: relu's mask x > s rather than clamp's x >= s */
+    const char *fused;    /* the ops a fused instruction stands for; NULL when not fused */
+    int node;             /* the graph node it comes from, or -1 */
+    /* decided at the end of compile */
+    nb_loop loop;         /* elementwise kinds */
+    nb_gemm_call gemm;    /* NB_I_MM */
+    void *o[NB_INSTR_MAX_OUT]; /* fused kinds, reductions: first elements */
+    const void *x[NB_INSTR_MAX_IN];
+    int64_t n;            /* fused kinds, reductions: elements */
+    const nb_tensor *sum_dst, *sum_src; /* ACC_SUM_TO when the shapes differ */
+    uint64_t flops, bytes; /* for the op profiler: GEMM FLOPs, bytes read and written */
+} nb_instr;
+
+struct nb_plan {
+    nb_graph *graph; /* a reference */
+    nb_dtype dtype;
+    nb_pvalue *values;
+    int nvalues, values_cap;
+    nb_instr *instrs;
+    int ninstrs, instrs_cap;
+    int stage_end[3];   /* nb_plan_run(upto) runs instructions [0, stage_end[upto]) */
+    int loss;           /* the loss's value */
+    int nnodes;         /* graph->count at compile time */
+    int *node_value;    /* node id -> its value, -1 when the plan does not compute it */
+    int *node_grad;     /* node id -> its kept gradient's value, -1 when none is kept */
+    int forward_nodes;  /* ops in the forward graph */
+    nb_graph_options opts; /* wrt cleared: the caller's array is not kept */
+    nb_tensor *arena;   /* the one allocation */
+    char *arena_data;
+    size_t input_bytes, planned_bytes, per_value_bytes;
+};
+
+/* Resolves value v (transposed when `transposed`) to a header: views become their root's
+ * header or its transpose. NULL for masks. */
+const nb_tensor *nb_plan_header(const nb_plan *p, int v, bool transposed);
+/* The value that owns v's storage (v itself unless v is a view). */
+int nb_plan_root(const nb_plan *p, int v);
+
+/* For tests: checks that no two values whose live ranges overlap share bytes of the arena,
+ * except a value written in place over one that dies at that instruction. Returns NB_OK or
+ * NB_ERR_ARG naming the first conflict. */
+nb_status nb_plan_check_memory(const nb_plan *p);
+
+/* Right-aligns a rank 0..4 layout into 4 dims (leading size 1, stride 0). */
+static inline void nb_graph_layout4(const nb_tensor *t, int64_t shape[4], int64_t strides[4]) {
+    int pad = 4 - t->ndim;
+    for (int d = 0; d < 4; d++) {
+        shape[d] = d < pad ? 1 : t->shape[d - pad];
+        strides[d] = d < pad ? 0 : t->strides[d - pad];
+    }
+}
+
+/* Executes instruction `ins` (run.c). */
+void nb_instr_exec(const nb_plan *p, const nb_instr *ins);
+
+#endif

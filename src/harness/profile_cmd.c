@@ -1,0 +1,108 @@
+/* src/harness/profile_cmd.c — `nabla profile`: runs one variant's training loop with the
+ * op profiler on and prints where the time goes. It shows one row per op and phase (calls,
+ * total ms, share of the loop, GFLOP/s for matmuls, GB/s for the rest), subtotals per phase,
+ * and the time spent outside ops (graph bookkeeping, allocation, Python-free glue). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "harness/train.h"
+#include "tensor/runtime.h"
+
+static int compare_rows(const void *a, const void *b) {
+    const nb_profile_row *x = a, *y = b;
+    if (x->phase != y->phase) return (int)x->phase - (int)y->phase;
+    return (x->seconds < y->seconds) - (x->seconds > y->seconds); /* slowest first */
+}
+
+static void print_profile(const nb_train_result *r) {
+    const nb_profile_row *rows;
+    int n = nb_profile_rows(&rows);
+    nb_profile_row *sorted = malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted);
+    if (!sorted) return;
+    memcpy(sorted, rows, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_rows);
+    const double loop = r->loop_seconds > 0 ? r->loop_seconds : 1e-12;
+    printf("%-12s %-9s %8s %10s %7s %10s %10s\n", "op", "phase", "calls", "total_ms", "%loop", "GFLOP/s", "GB/s");
+    double in_ops = 0, phase_total[3] = {0};
+    for (int i = 0; i < n; i++) {
+        const nb_profile_row *p = &sorted[i];
+        in_ops += p->seconds;
+        phase_total[p->phase] += p->seconds;
+        char gflops[16] = "", gbps[16] = "";
+        if (p->flops) snprintf(gflops, sizeof gflops, "%.1f", (double)p->flops / p->seconds * 1e-9);
+        if (p->bytes && !p->flops) snprintf(gbps, sizeof gbps, "%.1f", (double)p->bytes / p->seconds * 1e-9);
+        printf("%-12s %-9s %8llu %10.3f %6.1f%% %10s %10s\n", p->op, nb_phase_name(p->phase),
+               (unsigned long long)p->calls, p->seconds * 1e3, p->seconds / loop * 100, gflops, gbps);
+    }
+    printf("\n");
+    for (int ph = 0; ph < 3; ph++)
+        if (phase_total[ph] > 0)
+            printf("%-22s %10.3f ms %6.1f%%\n", nb_phase_name((nb_phase)ph), phase_total[ph] * 1e3,
+                   phase_total[ph] / loop * 100);
+    printf("%-22s %10.3f ms %6.1f%%\n", "outside ops", (r->loop_seconds - in_ops) * 1e3,
+           (r->loop_seconds - in_ops) / loop * 100);
+    printf("%-22s %10.3f ms (%lld steps, %.3f ms/step)\n", "training loop", r->loop_seconds * 1e3, (long long)r->steps,
+           r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0);
+    free(sorted);
+}
+
+int nb_cmd_profile(int argc, char **argv) {
+    nb_train_config cfg;
+    nb_train_config_default(&cfg);
+    const char *kernel_name = NULL, *dtype_name = "f32";
+    int64_t threads = nb_runtime_default_threads();
+    bool help = false;
+    const nb_option options[] = {
+        NB_OPT_STRING_ROW("variant", &cfg.variant, "NAME", "training variant (default tensors)"),
+        NB_OPT_STRING_ROW("kernel", &kernel_name, "NAME", "matmul kernel (default: $NABLA_KERNEL, else blas)"),
+        NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: online CPUs)", 1, NB_MAX_THREADS),
+        NB_OPT_INT_ROW("iters", &cfg.iters, "I", "training steps (default 500)", 1, 1000000),
+        NB_OPT_STRING_ROW("dtype", &dtype_name, "f32|f64", "element type (default f32)"),
+    };
+    const int count = (int)(sizeof options / sizeof options[0]);
+    if (nb_cli_parse("nabla profile", argc, argv, options, count, &help) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
+    if (help) {
+        printf("usage: nabla profile [flags]\n\n"
+               "Runs one training loop at the seed's dimensions with the op profiler on and prints, per op\n"
+               "and phase (forward, backward, update): calls, total time, share of the loop, GFLOP/s for\n"
+               "matmuls, bytes moved per second for the rest, and the time spent outside ops.\n\nflags:\n");
+        nb_cli_print_options(stdout, options, count);
+        return NB_EXIT_OK;
+    }
+    const nb_variant *variant = nb_variant_find(cfg.variant);
+    const char *chosen = NULL;
+    const nb_kernel *kernel = nb_kernel_select(kernel_name, &chosen);
+    char names[256];
+    if (!variant) {
+        nb_variant_names(names, sizeof names);
+        nb_error(NB_ERR_ARG, "nabla profile: unknown variant '%s' (expected one of: %s)", cfg.variant, names);
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
+    }
+    if (!kernel) {
+        nb_kernel_names(names, sizeof names);
+        nb_error(NB_ERR_ARG, "nabla profile: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
+    }
+    if (nb_dtype_parse(dtype_name, &cfg.dtype) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", "nabla profile: --dtype must be f32 or f64");
+    nb_runtime_set_kernel(kernel);
+    nb_runtime_set_threads((int)threads);
+    nb_profile_reset();
+    nb_profile_enable(true);
+    nb_train_result r;
+    nb_status st = nb_train_run(variant, &cfg, NULL, NULL, &r);
+    nb_profile_enable(false);
+    if (st != NB_OK) {
+        nb_train_result_free(&r);
+        return nb_cmd_fail(NB_EXIT_FAILURE, "profile", nb_last_error());
+    }
+    printf("nabla profile: variant=%s kernel=%s threads=%lld dtype=%s steps=%lld\n\n", variant->name, kernel->name,
+           (long long)threads, nb_dtype_name(cfg.dtype), (long long)cfg.iters);
+    print_profile(&r);
+    nb_train_result_free(&r);
+    return NB_EXIT_OK;
+}
