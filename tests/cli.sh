@@ -57,6 +57,13 @@ usage_error "--json takes no value" train --json=1
 usage_error "sizes in '0x1x1' must be within 1..32768" kernels --bench --shapes 0x1x1
 usage_error "shape '64x100'" kernels --bench --shapes 64x100
 usage_error "unknown kernel 'nope'" kernels --bench --kernels nope
+usage_error "--threads wants up to 16 counts in 1..1024, got '0'" bench --threads 0
+usage_error "unknown variant 'nope' in --variants" bench --variants nope
+usage_error "unknown kernel 'nope' in --kernels" bench --kernels nope
+usage_error "--compare takes two files" bench --compare only-one.json
+usage_error "unknown variant 'nope'" profile --variant nope
+usage_error "unknown kernel 'nope'" profile --kernel nope
+usage_error "--iters 0 is out of range" profile --iters 0
 usage_error "unknown name 'nope' in --kernels" verify --kernels nope
 usage_error "unknown name 'nope' in --variants" verify --variants tensors,nope
 usage_error "--dtype must be f64, f32 or all" verify --dtype f16
@@ -77,6 +84,15 @@ succeeds train "${small[@]}"
 for v in autograd custom-function nn optim module dynamic; do succeeds train "${small[@]}" --variant "$v"; done
 succeeds verify --kernels naive --variants dynamic --models-only --grad-only
 succeeds verify --kernels blas --variants tensors --reference-only
+succeeds profile --variant autograd --kernel naive --iters 5
+
+# nabla bench writes its three reports, and --compare reads them back.
+cases=$((cases + 1))
+if "$nabla" bench --quick --variants tensors --kernels blas --threads 1 --no-torch --out "$tmp/bench" >"$tmp/out" 2>&1 \
+   && [ -s "$tmp/bench/bench.json" ] && [ -s "$tmp/bench/bench.csv" ] && grep -q '^| tensors | blas | 1 |' "$tmp/bench/bench.md" \
+   && "$nabla" bench --compare "$tmp/bench/bench.json" "$tmp/bench/bench.json" | grep -q "geometric mean of new/old: 1.000"; then
+  echo "ok   bench writes json, csv and md; --compare reads them"
+else fail "bench --quick or --compare: $(tail -3 "$tmp/out")"; fi
 
 # A missing fixture directory is a failure to run (exit 1) that names it and the remedy.
 cases=$((cases + 1))
