@@ -44,18 +44,6 @@ typedef struct bench_options {
 
 /* ---- the matrix ------------------------------------------------------------------------------ */
 
-static bool in_list(const char *list, const char *name) {
-    if (!list) return true;
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && !strncmp(p, name, n)) return true;
-        p += n + (end ? 1 : 0);
-    }
-    return false;
-}
-
 /* Parses "1,2" into thread counts; NB_ERR_ARG on anything else. */
 static nb_status parse_threads(const char *text, int *out, int *count) {
     *count = 0;
@@ -492,11 +480,11 @@ int nb_cmd_bench(int argc, char **argv) {
     bool torch = !o.no_torch && access(TORCH_PYTHON, X_OK) == 0;
     for (int v = 0; v < nb_variant_count(); v++) {
         const nb_variant *variant = nb_variant_at(v);
-        if (!in_list(o.variants, variant->name)) continue;
+        if (!nb_cli_list_contains(o.variants, variant->name)) continue;
         for (int t = 0; t < nthreads; t++) {
             for (int k = 0; k < nb_kernel_count() && n < MAX_CASES; k++) {
                 const nb_kernel *kernel = nb_kernel_at(k);
-                if (!in_list(o.kernels, kernel->name) || (o.quick && !strcmp(kernel->name, "naive"))) continue;
+                if (!nb_cli_list_contains(o.kernels, kernel->name) || (o.quick && !strcmp(kernel->name, "naive"))) continue;
                 cases[n++] = (bench_case){.variant = variant, .kernel = kernel, .threads = threads[t]};
             }
             if (torch && n < MAX_CASES) cases[n++] = (bench_case){.variant = variant, .threads = threads[t]};

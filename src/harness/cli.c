@@ -96,6 +96,18 @@ nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_opti
     return NB_OK;
 }
 
+bool nb_cli_list_contains(const char *list, const char *name) {
+    if (!list) return true;
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n)) return true;
+        p += n + (end ? 1 : 0);
+    }
+    return false;
+}
+
 void nb_cli_print_options(FILE *out, const nb_option *options, int count) {
     for (int i = 0; i < count; i++) {
         char left[48];

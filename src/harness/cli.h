@@ -49,6 +49,10 @@ typedef struct nb_option {
 nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count,
                        bool *help);
 
+/* Whether `name` is one of the comma-separated entries of `list` (a NULL list holds every
+ * name), for --kernels / --variants filters. */
+bool nb_cli_list_contains(const char *list, const char *name);
+
 /* Prints "  --name METAVAR   help" lines for the table. */
 void nb_cli_print_options(FILE *out, const nb_option *options, int count);
 

@@ -9,6 +9,7 @@
 #include "base/timer.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/stats.h"
 #include "tensor/runtime.h"
 #include "tensor/tensor.h"
 
@@ -50,16 +51,6 @@ static int split_list(char *text, char **items, int max) {
         items[count++] = tok;
     }
     return count;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, compare_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* The operands of one shape, stored as the transpose flags say, filled from the torch
@@ -171,9 +162,9 @@ static int run_bench(const bench_options *o) {
             }
         double med[64], best[64], blas_med = NAN;
         for (int ki = 0; ki < nkernels; ki++) {
-            best[ki] = INFINITY;
-            for (int r = 0; r < o->repeats; r++) best[ki] = fmin(best[ki], samples[ki][r]);
-            med[ki] = median(samples[ki], (int)o->repeats);
+            nb_stats st = nb_stats_of(samples[ki], (int)o->repeats);
+            med[ki] = st.median;
+            best[ki] = st.min;
             if (kernels[ki] == blas) blas_med = med[ki];
         }
         double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k;

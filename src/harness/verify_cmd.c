@@ -23,19 +23,6 @@ static void print_row(void *opaque, const nb_check_row *row) {
     if (!t->quiet || !row->ok) nb_check_print_row(stdout, row);
 }
 
-/* Whether `name` is in the comma-separated `list` (NULL list: everything). */
-static bool selected(const char *list, const char *name) {
-    if (!list) return true;
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && !strncmp(p, name, n)) return true;
-        p += n + (end ? 1 : 0);
-    }
-    return false;
-}
-
 /* Every name in `list` must exist: unknown names are usage errors, not empty runs. */
 static nb_status check_names(const char *flag, const char *list, bool (*exists)(const char *)) {
     if (!list) return NB_OK;
@@ -57,9 +44,9 @@ static nb_status run_reference(const char *root, const char *kernels, const char
     for (int i = 0; i < count && st == NB_OK; i++) {
         nb_ref_case c;
         if ((st = nb_ref_case_load(dirs[i], &c)) != NB_OK) break;
-        for (int k = 0; k < nb_kernel_count() && st == NB_OK && selected(variants, c.cfg.variant); k++) {
+        for (int k = 0; k < nb_kernel_count() && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant); k++) {
             const nb_kernel *kernel = nb_kernel_at(k);
-            if (!selected(kernels, kernel->name)) continue;
+            if (!nb_cli_list_contains(kernels, kernel->name)) continue;
             nb_runtime_set_kernel(kernel);
             st = nb_verify_reference_case(&c, kernel->name, print_row, tally);
             fflush(stdout);
@@ -113,12 +100,12 @@ int nb_cmd_verify(int argc, char **argv) {
     nb_status st = NB_OK;
     for (int k = 0; k < nb_kernel_count() && st == NB_OK && !reference_only; k++) {
         const nb_kernel *kernel = nb_kernel_at(k);
-        if (!selected(kernels, kernel->name)) continue;
+        if (!nb_cli_list_contains(kernels, kernel->name)) continue;
         nb_runtime_set_kernel(kernel);
         if (!models_only && f64) st = nb_verify_ops(kernel->name, print_row, &tally);
         for (int v = 0; v < nb_variant_count() && st == NB_OK && !ops_only; v++) {
             const nb_variant *variant = nb_variant_at(v);
-            if (!selected(variants, variant->name)) continue;
+            if (!nb_cli_list_contains(variants, variant->name)) continue;
             if (f64) st = nb_verify_variant_f64(variant, kernel->name, print_row, &tally);
             if (f32 && st == NB_OK) st = nb_verify_variant_f32(variant, kernel->name, print_row, &tally);
         }
