@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/timer.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/report.h"
 #include "harness/stats.h"
 #include "harness/train.h"
 #include "tensor/runtime.h"
@@ -158,56 +158,6 @@ static double baseline(const bench_case *cases, int n, const bench_case *c, bool
     return best;
 }
 
-static void machine_context(cJSON *ctx) {
-    char model[128] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f) fclose(f);
-    cJSON_AddStringToObject(ctx, "cpu_model", model);
-    cJSON_AddNumberToObject(ctx, "online_cpus", nb_runtime_default_threads());
-    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "NABLA_KERNEL"};
-    cJSON *env = cJSON_AddObjectToObject(ctx, "environment");
-    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
-        const char *v = getenv(envs[i]);
-        if (v) cJSON_AddStringToObject(env, envs[i], v);
-        else cJSON_AddNullToObject(env, envs[i]);
-    }
-    cJSON_AddStringToObject(ctx, "compiler", "gcc " __VERSION__);
-    cJSON_AddStringToObject(ctx, "nabla_version", NABLA_VERSION);
-    char rev[64] = "unknown", cmd[700];
-    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", NABLA_SOURCE_DIR);
-    FILE *g = popen(cmd, "r");
-    if (g && fgets(rev, sizeof rev, g)) rev[strcspn(rev, "\n")] = '\0';
-    if (g) pclose(g);
-    cJSON_AddStringToObject(ctx, "git_revision", rev);
-    char date[32];
-    time_t now = time(NULL);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    cJSON_AddStringToObject(ctx, "date", date);
-}
-
-/* Writes `text` to path via a temporary file and rename, so a reader never sees half a file
- * and an interrupted suite leaves the last complete version. */
-static nb_status write_atomically(const char *path, const char *text) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return NB_OK;
-}
-
 typedef struct row_view {
     nb_stats s;
     double gflops, vs_naive, vs_torch;
@@ -224,7 +174,7 @@ static row_view view_of(const bench_case *cases, int n, const bench_case *c) {
 static nb_status write_reports(const bench_options *o, const bench_case *cases, int n, int rounds_done) {
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
-    machine_context(ctx);
+    nb_report_context(ctx);
     cJSON *cfg = cJSON_AddObjectToObject(doc, "config");
     cJSON_AddStringToObject(cfg, "dtype", nb_dtype_name(o->dtype));
     cJSON_AddNumberToObject(cfg, "iters", (double)o->iters);
@@ -284,15 +234,15 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     nb_status st = json ? NB_OK : nb_error(NB_ERR_NOMEM, "out of memory printing the bench JSON");
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.json", o->out_dir);
-        st = write_atomically(path, json);
+        st = nb_report_write_atomically(path, json);
     }
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.csv", o->out_dir);
-        st = write_atomically(path, csv);
+        st = nb_report_write_atomically(path, csv);
     }
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.md", o->out_dir);
-        st = write_atomically(path, md);
+        st = nb_report_write_atomically(path, md);
     }
     free(json);
     free(csv);

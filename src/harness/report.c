@@ -1,0 +1,67 @@
+/* src/harness/report.c — see report.h. */
+#include "harness/report.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tensor/runtime.h"
+
+static void cpu_model(char *model, size_t size) {
+    snprintf(model, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(model, size, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    if (f) fclose(f);
+}
+
+void nb_report_context(cJSON *ctx) {
+    char model[128];
+    cpu_model(model, sizeof model);
+    cJSON_AddStringToObject(ctx, "cpu_model", model);
+    cJSON_AddNumberToObject(ctx, "online_cpus", nb_runtime_default_threads());
+    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "NABLA_KERNEL"};
+    cJSON *env = cJSON_AddObjectToObject(ctx, "environment");
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        const char *v = getenv(envs[i]);
+        if (v) cJSON_AddStringToObject(env, envs[i], v);
+        else cJSON_AddNullToObject(env, envs[i]);
+    }
+    cJSON_AddStringToObject(ctx, "compiler", "gcc " __VERSION__);
+    cJSON_AddStringToObject(ctx, "c_flags", NABLA_C_FLAGS);
+    cJSON_AddStringToObject(ctx, "build_type", NABLA_BUILD_TYPE);
+    cJSON_AddStringToObject(ctx, "nabla_version", NABLA_VERSION);
+    char rev[64] = "unknown", cmd[700];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", NABLA_SOURCE_DIR);
+    FILE *g = popen(cmd, "r");
+    if (g && fgets(rev, sizeof rev, g)) rev[strcspn(rev, "\n")] = '\0';
+    if (g) pclose(g);
+    cJSON_AddStringToObject(ctx, "git_revision", rev);
+    char date[32];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cJSON_AddStringToObject(ctx, "date", date);
+}
+
+nb_status nb_report_write_atomically(const char *path, const char *text) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return NB_OK;
+}
