@@ -7,7 +7,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test verify reference reference-check bench clean
+.PHONY: all deps build test verify reference reference-check bench bench-quick clean
 
 all: build
 
@@ -34,9 +34,14 @@ reference: deps
 reference-check: deps
 	/usr/bin/python3 reference/generate.py --check reference/fixtures
 
-# The main job: train the seed network with every kernel, then time the kernels side by side.
+# The main job (~3 minutes): training loops per variant x kernel against PyTorch, the GEMM
+# sweep, hyperfine over whole processes, loss curves, plots and bench/results/report.md.
 bench: build
 	@bash bench/run.sh $(BUILD)/nabla
+
+# The same stages, tiny (about a minute): what CI's bench_quick test runs.
+bench-quick: build
+	@bash bench/run.sh $(BUILD)/nabla --quick
 
 clean:
 	rm -rf $(BUILD)

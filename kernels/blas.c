@@ -1,9 +1,11 @@
 /* kernels/blas.c — GEMM through OpenBLAS's cblas_sgemm / cblas_dgemm (row-major): the
  * default kernel and the yardstick the hand-written ones are measured against. It runs with
- * OpenBLAS's own threading, set to the caller's thread count. */
+ * OpenBLAS's own threading, set to the caller's thread count. Also what OpenBLAS reports
+ * about its build, core and threading (blas.h), for result files' context. */
 #include <cblas.h>
 #include <limits.h>
 
+#include "kernels/blas.h"
 #include "kernels/kernels_impl.h"
 
 /* OpenBLAS keeps its thread count as global state; set it only when it changes, since the
@@ -61,4 +63,27 @@ void nb_blas_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, do
                    const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                    double *c, int64_t ldc, int nthreads) {
     NB_BLAS_GEMM(double, cblas_dgemm, nb_openmp_dgemm);
+}
+
+/* ---- what OpenBLAS says about itself (blas.h) ----------------------------------------------- */
+
+/* OpenBLAS returns pointers to its own static strings; never NULL in 0.3.x, but a result
+ * file should not crash on a library that does. */
+const char *nb_blas_config(void) {
+    const char *s = openblas_get_config();
+    return s ? s : "unknown";
+}
+
+const char *nb_blas_core_name(void) {
+    const char *s = openblas_get_corename();
+    return s ? s : "unknown";
+}
+
+const char *nb_blas_threading(void) {
+    switch (openblas_get_parallel()) {
+    case OPENBLAS_SEQUENTIAL: return "sequential";
+    case OPENBLAS_THREAD: return "pthreads";
+    case OPENBLAS_OPENMP: return "openmp";
+    default: return "unknown";
+    }
 }

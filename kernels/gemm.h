@@ -56,7 +56,74 @@ const nb_kernel *nb_kernel_default(void);
 const nb_kernel *nb_kernel_select(const char *requested, const char **chosen_name);
 
 /* Writes the kernel names joined by ", " into buf (always NUL-terminated, truncated to
- * size), for messages and --help. */
+ * size), for messages and --help. Like nb_kernel_count/at, it lists the concrete kernels
+ * only: `auto` (below) is found by nb_kernel_find and nb_kernel_select but not listed, so
+ * everything that iterates the registry (tests, sweeps, tuning) sees real kernels. */
 void nb_kernel_names(char *buf, size_t size);
+
+/* ---- auto: the measured-fastest concrete kernel, per product --------------------------------
+ * `auto` is a kernel like the others (--kernel auto, NABLA_KERNEL=auto), but its entries do no
+ * arithmetic: they look the product up in a table of winners and call that kernel, so its
+ * result is bit for bit the chosen kernel's. kernels/ only holds the table; a higher layer
+ * measures and installs it (src/harness/tune.c, from the file `nabla tune` writes).
+ *
+ * Lookup for a call (dtype, nthreads, ta, tb, m, n, k):
+ *   1. an entry equal in all seven;
+ *   2. else, among the entries of the same dtype and nthreads, the nearest by squared
+ *      distance in (ln m, ln n, ln k) (sizes below 1 count as 1): a ratio of sizes, not a
+ *      difference, is what changes a kernel's speed, so 400 is nearer 1000 than 100. Entries
+ *      with the same ta and tb are preferred: one is taken from them when there is any; only
+ *      when none has them are the others searched. Ties go to the earlier entry;
+ *   3. else (no entry for that dtype and thread count) the registry's default kernel.
+ *
+ * Every call is also recorded, one row per distinct product (dtype, threads, ta, tb, m, n, k)
+ * with the kernel chosen and the number of calls, for `nabla profile`. The row doubles as a
+ * cache: a product seen before costs one scan of at most NB_AUTO_MAX_DECISIONS rows, not a
+ * search. Past NB_AUTO_MAX_DECISIONS distinct products the rest are searched every call and
+ * only counted (nb_auto_unrecorded_calls).
+ *
+ * Not thread-safe: the table and the record are plain globals. Install the table before
+ * running, and call auto's entries from one thread at a time. nabla calls them from the matmul
+ * dispatcher (src/tensor/matmul.c) and the static graph's runner, on the calling thread only,
+ * never from inside a parallel region; the kernel chosen then uses up to nthreads threads. */
+
+/* The element type of a product, which kernels/ otherwise knows only by entry point. */
+typedef enum nb_gemm_dtype { NB_GEMM_F32 = 0, NB_GEMM_F64 = 1 } nb_gemm_dtype;
+
+/* One product and the concrete kernel for it. */
+typedef struct nb_auto_entry {
+    nb_gemm_dtype dtype;
+    int nthreads;            /* >= 1 */
+    nb_trans ta, tb;
+    int64_t m, n, k;         /* >= 0 */
+    const nb_kernel *kernel; /* a concrete kernel: one that nb_kernel_at returns */
+} nb_auto_entry;
+
+/* The auto kernel's registry row: name "auto", threaded, not thread_invariant (the choice
+ * itself may depend on nthreads). */
+const nb_kernel *nb_kernel_auto(void);
+
+/* Replaces the table with a copy of entries[0..count) and forgets the recorded decisions
+ * (they were made from the old table). Returns false, keeping the old table, when an entry is
+ * malformed (a kernel that is NULL, auto or not in the registry; nthreads < 1; a negative
+ * size; an unknown dtype or transpose) or memory runs out. count == 0 empties the table. */
+bool nb_auto_install(const nb_auto_entry *entries, int count);
+void nb_auto_clear(void); /* empties the table and the record; frees the table's memory */
+int nb_auto_table_size(void);
+
+/* The kernel auto would call, by the lookup above; records nothing. Never NULL. */
+const nb_kernel *nb_auto_lookup(nb_gemm_dtype dtype, int nthreads, nb_trans ta, nb_trans tb, int64_t m,
+                                int64_t n, int64_t k);
+
+/* What auto chose, one row per distinct product in first-call order. */
+#define NB_AUTO_MAX_DECISIONS 64
+typedef struct nb_auto_decision {
+    nb_auto_entry choice; /* the product and the kernel that ran it */
+    uint64_t calls;
+} nb_auto_decision;
+
+int nb_auto_decisions(const nb_auto_decision **rows); /* returns the row count */
+uint64_t nb_auto_unrecorded_calls(void);              /* calls past the full record */
+void nb_auto_reset_decisions(void);
 
 #endif

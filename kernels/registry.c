@@ -1,6 +1,7 @@
 /* kernels/registry.c — the table of GEMM kernels (name, description, f32/f64 entries,
  * threaded) and the lookups over it, including the --kernel / NABLA_KERNEL / default
- * selection order. Adding a kernel is one row here (README.md, "How to add a kernel"). */
+ * selection order. Adding a kernel is one row here (README.md, "How to add a kernel").
+ * `auto` (auto.c) is found by name but is not a row: it only dispatches to the rows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ const nb_kernel *nb_kernel_find(const char *name)
     if (name == NULL) return NULL;
     for (int i = 0; i < NB_KERNEL_COUNT; ++i)
         if (strcmp(nb_kernels[i].name, name) == 0) return &nb_kernels[i];
+    if (strcmp(nb_kernel_auto()->name, name) == 0) return nb_kernel_auto();
     return NULL;
 }
 

@@ -17,7 +17,8 @@ static void print_usage(FILE *out) {
             "  verify    check gradients against finite differences and f32 against f64\n"
             "  bench     time every variant x kernel x threads against the PyTorch twins\n"
             "  profile   where one training loop spends its time, op by op\n"
-            "  graph     show the static-graph variant's compiled plan (--dump, --dot FILE)\n\n"
+            "  graph     show the static-graph variant's compiled plan (--dump, --dot FILE)\n"
+            "  tune      measure the fastest kernel per product for --kernel auto\n\n"
             "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
 }
 
@@ -33,6 +34,7 @@ static const command commands[] = {
     {"bench", nb_cmd_bench},
     {"profile", nb_cmd_profile},
     {"graph", nb_cmd_graph},
+    {"tune", nb_cmd_tune},
 };
 
 int main(int argc, char **argv) {

@@ -125,7 +125,7 @@ else fail "kernel selection: env gave '$k1', --kernel gave '$k2'"; fi
 
 # Same seed, kernel and threads: the same losses, bit for bit (JSON prints shortest
 # round-trip decimals, so equal text means equal doubles).
-for kernel in $("$nabla" kernels | awk '{print $1}'); do
+for kernel in $("$nabla" kernels | awk '$1 != "auto" {print $1}'); do
   for dtype in f32 f64; do
     cases=$((cases + 1))
     a=$("$nabla" train "${small[@]}" --kernel "$kernel" --dtype "$dtype" --threads 2 --seed 7 --json | grep -o '"losses":\[[^]]*\]')
@@ -177,6 +177,98 @@ if [ "$(grep -c '^epoch:  [0-9]*   loss: ' "$tmp/out")" -eq 2 ] \
    && grep -q '^summary: variant=static-graph kernel=naive .* steps=100 ' "$tmp/out"; then
   echo "ok   static-graph prints like the others"
 else fail "unexpected static-graph output: $(cat "$tmp/out")"; fi
+
+# kernels --sweep and --peak: bad values exit 2 with one line; a --quick sweep (seed products
+# and squares 64, 256; f32 and f64; 1 thread) writes its three reports, and sweep.json holds
+# one row per kernel and product, each with pct_peak (a number wherever the probe ran).
+usage_error "unknown kernel 'nope'" kernels --sweep --kernels blas,nope
+usage_error "--sizes wants sizes in 1..32768, got '0'" kernels --sweep --sizes 64,0
+usage_error "--dtypes wants f32 and/or f64, got 'f16'" kernels --sweep --dtypes f16
+usage_error "--threads wants counts in 1..1024, got '0'" kernels --sweep --threads 0
+usage_error "--threads wants counts in 1..1024, got '0'" kernels --peak --threads 1,0
+usage_error "--bench takes one --threads count" kernels --bench --threads 1,2
+usage_error "--sizes goes with --sweep" kernels --bench --sizes 64
+usage_error "--naive-max goes with --sweep" kernels --naive-max 4
+usage_error "exclude each other" kernels --sweep --peak
+usage_error "leave nothing to sweep" kernels --sweep --no-seed --no-squares
+succeeds kernels --peak --threads 1 --dtypes f32
+cases=$((cases + 1))
+nkernels=$("$nabla" kernels | grep -vc "^auto ")
+if "$nabla" kernels --sweep --quick --out "$tmp/sweep" >"$tmp/out" 2>"$tmp/err" \
+   && [ -s "$tmp/sweep/sweep.csv" ] && grep -q '^| seed | h = x w1 | 64x100x1000:nn | f32 | 1 | ' "$tmp/sweep/sweep.md" \
+   && /usr/bin/python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows, want = doc["rows"], (6 + 2) * 2 * int(sys.argv[2])
+assert len(rows) == want, f"{len(rows)} rows, expected {want}"
+assert doc["complete"] and doc["config"]["threads"] == [1] and doc["config"]["sizes"] == [64, 256]
+assert all("pct_peak" in r for r in rows), "a row lacks pct_peak"
+if doc["peak"]:
+    assert all(isinstance(r["pct_peak"], (int, float)) and r["pct_peak"] > 0 for r in rows), "pct_peak not a number"
+assert sorted({r["product"] for r in rows if r["group"] == "seed"}) == sorted([
+    "h = x w1", "y = h_relu w2", "grad_w2 = h_relu^T grad_y", "grad_h_relu = grad_y w2^T",
+    "grad_w1 = x^T grad_h", "grad_x = grad_h w1^T"])
+' "$tmp/sweep/sweep.json" "$nkernels" 2>"$tmp/err"; then
+  echo "ok   kernels --sweep --quick writes json, csv and md; $(tail -1 "$tmp/out")"
+else fail "kernels --sweep --quick: $(tail -2 "$tmp/out") $(cat "$tmp/err")"; fi
+
+# tune and --kernel auto: every run names its own table through NABLA_TUNE_FILE, never the
+# user's cache. tune --quick writes the table; train, profile and verify use it; a broken table
+# is exit 1 with one line and stays as it was; a stale one (another CPU) is measured again.
+tune_file="$tmp/tune/tune.json"
+usage_error "--threads wants up to 16 counts in 1..1024, got '0'" tune --threads 0
+usage_error "--dtypes wants f32 and/or f64, got 'f16'" tune --dtypes f32,f16
+usage_error "shape '64x100'" tune --shapes 64x100
+usage_error "--repeats 0 is out of range" tune --repeats 0
+usage_error "--min-time -1 is out of range" tune --min-time -1
+usage_error "--show measures nothing" tune --show --quick
+usage_error "unknown flag '--bogus'" tune --bogus
+usage_error "unknown kernel 'nope' (expected one of: naive, blocked, openmp, blas, auto)" train --kernel nope
+cases=$((cases + 1))
+if NABLA_TUNE_FILE=$tune_file "$nabla" tune --quick >"$tmp/out" 2>"$tmp/err" && [ ! -s "$tmp/err" ] \
+   && grep -q '^64x100x1000:nn  *f32  *1 ' "$tmp/out" && grep -q "^wrote $tune_file: " "$tmp/out" \
+   && grep -q '"format":[[:space:]]*"nabla-tune"' "$tune_file"; then
+  echo "ok   tune --quick writes the table"
+else fail "tune --quick: $(tail -2 "$tmp/out") $(cat "$tmp/err")"; fi
+cases=$((cases + 1))
+if NABLA_TUNE_FILE=$tune_file "$nabla" tune --show >"$tmp/out" 2>"$tmp/err" && grep -q '^status: current' "$tmp/out" \
+   && grep -q '^100x1000x64:tn  *f64 ' "$tmp/out"; then echo "ok   tune --show: the table is current"
+else fail "tune --show: $(head -3 "$tmp/out") $(cat "$tmp/err")"; fi
+cases=$((cases + 1))
+if NABLA_TUNE_FILE=$tune_file "$nabla" train "${small[@]}" --kernel auto --threads 1 >"$tmp/out" 2>"$tmp/err" \
+   && [ ! -s "$tmp/err" ] && grep -q '^summary: variant=tensors kernel=auto threads=1 ' "$tmp/out" \
+   && NABLA_TUNE_FILE=$tune_file NABLA_KERNEL=auto "$nabla" train "${small[@]}" --variant nn --dtype f64 >"$tmp/out" 2>"$tmp/err" \
+   && [ ! -s "$tmp/err" ] && grep -q '^summary: variant=nn kernel=auto .* dtype=f64 ' "$tmp/out"; then
+  echo "ok   train --kernel auto and NABLA_KERNEL=auto use the table silently"
+else fail "train --kernel auto: $(cat "$tmp/out" "$tmp/err")"; fi
+cases=$((cases + 1))
+if NABLA_TUNE_FILE=$tune_file "$nabla" profile --kernel auto --variant dynamic --iters 3 --threads 1 >"$tmp/out" 2>"$tmp/err" \
+   && grep -q "^auto's choices" "$tmp/out" && grep -Eq '^64x100x100:nt +f32 +1 +(naive|blocked|openmp|blas) +[0-9]+$' "$tmp/out"; then
+  echo "ok   profile --kernel auto shows the kernel per product"
+else fail "profile --kernel auto: $(tail -4 "$tmp/out") $(cat "$tmp/err")"; fi
+cases=$((cases + 1))
+if NABLA_TUNE_FILE=$tune_file "$nabla" verify --kernels auto --variants dynamic --models-only --grad-only >"$tmp/out" 2>&1 \
+   && grep -q 'model dynamic auto ' "$tmp/out" && grep -q '^verify: [1-9][0-9]* checks, 0 failed' "$tmp/out"; then
+  echo "ok   verify --kernels auto runs the checks with auto"
+else fail "verify --kernels auto: $(tail -2 "$tmp/out")"; fi
+cases=$((cases + 1))
+sed -E 's/("cpu_model":[[:space:]]*")[^"]*"/\1Imaginary CPU"/' "$tune_file" >"$tmp/stale.json" && cp "$tmp/stale.json" "$tune_file"
+if NABLA_TUNE_FILE=$tune_file "$nabla" train "${small[@]}" --kernel auto --threads 1 >"$tmp/out" 2>"$tmp/err" \
+   && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "is stale: the CPU changed from 'Imaginary CPU'" "$tmp/err" \
+   && grep -q '^summary: .*kernel=auto' "$tmp/out" && ! grep -q 'Imaginary CPU' "$tune_file"; then
+  echo "ok   a stale table is measured again: $(cat "$tmp/err")"
+else fail "stale tune table: $(cat "$tmp/err")"; fi
+printf '{"format": "nabla-tune", "version": 1, "context": {' >"$tune_file"
+cp "$tune_file" "$tmp/broken.json"
+for args in "train --batch 8 --d-in 33 --hidden 17 --d-out 5 --iters 2" "profile --iters 1"; do
+  cases=$((cases + 1))
+  cmd=${args%% *}
+  NABLA_TUNE_FILE=$tune_file "$nabla" $args --kernel auto >"$tmp/out" 2>"$tmp/err"; code=$?
+  if [ $code -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$tune_file: not valid JSON" "$tmp/err" \
+     && grep -qF "nabla tune" "$tmp/err" && cmp -s "$tune_file" "$tmp/broken.json"; then
+    echo "ok   exit 1: $cmd --kernel auto with a broken table -> $(cat "$tmp/err")"
+  else fail "$cmd --kernel auto, broken table: exit $code, $(cat "$tmp/err")"; fi
+done
 
 echo "$cases cases, $failures failures"
 [ "$failures" -eq 0 ]

@@ -4,69 +4,15 @@
  * the dump; and no allocation by nabla's own code in replayed steps (malloc and its relatives
  * are wrapped at link time for this suite only, tests/CMakeLists.txt). */
 #include <math.h>
-#include <stdatomic.h>
 #include <unistd.h>
 
+#include "malloc_count.h"
 #include "test_util.h"
 
 #include "autograd/autograd.h"
 #include "graph/graph_impl.h"
 #include "tensor/runtime.h"
 #include "variants/static_graph.h"
-
-/* ---- counting allocations --------------------------------------------------------------------
- * -Wl,--wrap=malloc sends every call from the objects linked into this executable (this file
- * and nabla's static libraries) to __wrap_malloc; calls made inside shared libraries (libc
- * itself, libgomp, OpenBLAS) are not seen, which is the point: the test counts nabla's own. */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t align, size_t size);
-int __real_posix_memalign(void **p, size_t align, size_t size);
-void __real_free(void *p);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-void *__wrap_aligned_alloc(size_t align, size_t size);
-int __wrap_posix_memalign(void **p, size_t align, size_t size);
-void __wrap_free(void *p);
-
-static atomic_bool counting;
-static atomic_long allocations;
-
-static void note_allocation(void) {
-    if (atomic_load_explicit(&counting, memory_order_relaxed)) atomic_fetch_add(&allocations, 1);
-}
-void *__wrap_malloc(size_t size) {
-    note_allocation();
-    return __real_malloc(size);
-}
-void *__wrap_calloc(size_t n, size_t size) {
-    note_allocation();
-    return __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t size) {
-    note_allocation();
-    return __real_realloc(p, size);
-}
-void *__wrap_aligned_alloc(size_t align, size_t size) {
-    note_allocation();
-    return __real_aligned_alloc(align, size);
-}
-int __wrap_posix_memalign(void **p, size_t align, size_t size) {
-    note_allocation();
-    return __real_posix_memalign(p, align, size);
-}
-void __wrap_free(void *p) { __real_free(p); }
-
-static void count_begin(void) {
-    atomic_store(&allocations, 0);
-    atomic_store(&counting, true);
-}
-static long count_end(void) {
-    atomic_store(&counting, false);
-    return atomic_load(&allocations);
-}
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -240,9 +186,9 @@ static void test_replayed_steps_allocate_nothing(void) {
     void *sa = NULL;
     CU_ASSERT_EQUAL_FATAL(nb_variant_autograd.create(&ca, 1e-6, &sa), NB_OK);
     double loss;
-    count_begin();
+    nb_test_count_begin();
     CU_ASSERT_EQUAL(nb_variant_autograd.step(sa, 0, &loss), NB_OK);
-    long dynamic = count_end();
+    long dynamic = nb_test_count_end();
     CU_ASSERT_TRUE(dynamic > 10);
     nb_variant_autograd.destroy(sa);
 
@@ -260,11 +206,11 @@ static void test_replayed_steps_allocate_nothing(void) {
                 CU_ASSERT_EQUAL(nb_variant_static_graph.loss_and_grad(s, true, &loss), NB_OK);
                 CU_ASSERT_EQUAL(nb_variant_static_graph.step(s, 0, &loss), NB_OK);
                 int64_t steps = slow ? 3 : 30;
-                count_begin();
+                nb_test_count_begin();
                 for (int64_t t = 1; t <= steps; t++) CU_ASSERT_EQUAL(nb_variant_static_graph.step(s, t, &loss), NB_OK);
                 CU_ASSERT_EQUAL(nb_variant_static_graph.loss_and_grad(s, true, &loss), NB_OK);
                 CU_ASSERT_EQUAL(nb_variant_static_graph.loss_and_grad(s, false, &loss), NB_OK);
-                long counted = count_end();
+                long counted = nb_test_count_end();
                 if (counted != 0)
                     FAILF("%s x%d %s: %ld allocations in %lld replayed steps", kernel, threads, d ? "f64" : "f32", counted,
                           (long long)steps);
@@ -572,9 +518,9 @@ static void test_feeding_new_data(void) {
         nb_sub_scaled_(v1->value, lr, v1->grad);
         nb_sub_scaled_(v2->value, lr, v2->grad);
         nb_scope_end(s);
-        if (t >= 2) count_begin(); /* feeding copies: still no allocation */
+        if (t >= 2) nb_test_count_begin(); /* feeding copies: still no allocation */
         CU_ASSERT_EQUAL(nb_plan_run_step(p, (nb_feed[]){{x, xt}, {y, yt}}, 2, &got), NB_OK);
-        if (t >= 2) CU_ASSERT_EQUAL(count_end(), 0);
+        if (t >= 2) CU_ASSERT_EQUAL(nb_test_count_end(), 0);
         if (!same_double(want, got)) FAILF("step %d with new data: loss %.17g, autograd %.17g", t, got, want);
         nb_tensor_free(xt);
         nb_tensor_free(yt);

@@ -73,7 +73,8 @@ def main():
     # Every variant: blas over the whole run in both dtypes, and every other kernel in f64
     # over fewer steps (naive is slow) to show they all reach torch.
     listing = subprocess.run([args.nabla, "kernels"], check=True, capture_output=True, text=True).stdout
-    kernels = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    # every concrete kernel; auto is a choice among them and needs a tuning table
+    kernels = [line.split()[0] for line in listing.splitlines() if line.strip() and not line.startswith("auto ")]
     variants = ["tensors", "autograd", "custom-function", "static-graph", "nn", "optim", "module", "dynamic"]
     failures = []
     torch_runs = {}

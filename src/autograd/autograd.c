@@ -3,9 +3,9 @@
  * backward once, in reverse order, accumulating into the leaves' .grad). */
 #include "autograd/autograd_impl.h"
 
-#include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "tensor/runtime.h"
 
 /* ---- no-grad mode and scopes (per thread, as PyTorch's grad mode) ------------------------ */
@@ -28,7 +28,7 @@ struct nb_scope {
 static _Thread_local nb_scope *innermost_scope;
 
 nb_scope *nb_scope_begin(void) {
-    nb_scope *s = calloc(1, sizeof *s);
+    nb_scope *s = nb_alloc_zeroed(sizeof *s);
     if (!s) {
         nb_error(NB_ERR_NOMEM, "out of memory opening an autograd scope");
         return NULL;
@@ -45,8 +45,8 @@ void nb_scope_end(nb_scope *scope) {
     /* Newest first: outputs go before the inputs they reference, which keeps the release
      * recursion shallow. */
     for (int i = scope->count - 1; i >= 0; i--) nb_var_release(scope->vars[i]);
-    free(scope->vars);
-    free(scope);
+    nb_free(scope->vars);
+    nb_free(scope);
 }
 
 /* Hands a new var to the innermost scope. If the scope cannot grow, the var is released
@@ -56,7 +56,7 @@ static nb_var *scope_adopt(nb_var *v) {
     if (!s || !v) return v;
     if (s->count == s->capacity) {
         int cap = s->capacity ? 2 * s->capacity : 64;
-        nb_var **grown = realloc(s->vars, (size_t)cap * sizeof *grown);
+        nb_var **grown = nb_realloc(s->vars, (size_t)cap * sizeof *grown);
         if (!grown) {
             nb_var_release(v);
             nb_error(NB_ERR_NOMEM, "out of memory recording a var in its scope");
@@ -84,14 +84,14 @@ static void node_release(nb_node *n) {
     node_drop_inputs(n);
     nb_tensor_free(n->dout);
     if (n->ctx_free) n->ctx_free(n->ctx);
-    free(n);
+    nb_free(n);
 }
 
 /* ---- vars --------------------------------------------------------------------------------- */
 
 static nb_var *var_make(nb_tensor *value, bool requires_grad) {
     if (!value) return NULL;
-    nb_var *v = calloc(1, sizeof *v);
+    nb_var *v = nb_alloc_zeroed(sizeof *v);
     if (!v) {
         nb_tensor_free(value);
         nb_error(NB_ERR_NOMEM, "out of memory allocating a var");
@@ -117,7 +117,7 @@ void nb_var_release(nb_var *v) {
     node_release(v->grad_fn);
     nb_tensor_free(v->value);
     nb_tensor_free(v->grad);
-    free(v);
+    nb_free(v);
 }
 
 nb_var *nb_var_detach(const nb_var *v) {
@@ -141,7 +141,7 @@ nb_var *nb_var_from_op(nb_tensor *value, const char *op, nb_node_backward_fn *ba
     if (!out || !needs_grad) return scope_adopt(out);
 
     NB_ASSERT(ninputs <= NB_NODE_MAX_INPUTS);
-    nb_node *n = calloc(1, sizeof *n);
+    nb_node *n = nb_alloc_zeroed(sizeof *n);
     if (!n) {
         nb_var_release(out);
         nb_error(NB_ERR_NOMEM, "out of memory recording %s", op);
@@ -170,7 +170,7 @@ typedef struct node_list {
 static nb_status node_list_push(node_list *l, nb_node *n) {
     if (l->count == l->capacity) {
         int cap = l->capacity ? 2 * l->capacity : 64;
-        nb_node **grown = realloc(l->items, (size_t)cap * sizeof *grown);
+        nb_node **grown = nb_realloc(l->items, (size_t)cap * sizeof *grown);
         if (!grown) return nb_error(NB_ERR_NOMEM, "out of memory sorting the graph");
         l->items = grown;
         l->capacity = cap;
@@ -210,7 +210,7 @@ static nb_status topo_sort(nb_node *root, node_list *order) {
         }
     }
 done:
-    free(stack.items);
+    nb_free(stack.items);
     return st;
 }
 
@@ -276,6 +276,6 @@ nb_status nb_backward(nb_var *loss) {
     }
     nb_profile_set_phase(phase);
     for (int k = 0; k < order.count; k++) node_release(order.items[k]);
-    free(order.items);
+    nb_free(order.items);
     return st;
 }

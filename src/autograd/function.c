@@ -2,9 +2,8 @@
  * torch.autograd.Function: the user's forward runs on the inputs' values and may save
  * tensors in a context; the user's backward returns one gradient per input, which the
  * engine checks and accumulates. */
-#include <stdlib.h>
-
 #include "autograd/autograd_impl.h"
+#include "base/alloc.h"
 
 struct nb_fn_ctx {
     const nb_function *fn;
@@ -17,7 +16,7 @@ static void ctx_free(void *opaque) {
     nb_fn_ctx *ctx = opaque;
     if (!ctx) return;
     for (int i = 0; i < ctx->nsaved; i++) nb_tensor_free(ctx->saved[i]);
-    free(ctx);
+    nb_free(ctx);
 }
 
 nb_status nb_ctx_save_for_backward(nb_fn_ctx *ctx, const nb_tensor *t) {
@@ -75,7 +74,7 @@ nb_var *nb_function_apply(const nb_function *fn, nb_var *const *inputs, int ninp
         if (!inputs[i]) return NULL; /* an earlier failure: its message stands */
         values[i] = inputs[i]->value;
     }
-    nb_fn_ctx *ctx = calloc(1, sizeof *ctx);
+    nb_fn_ctx *ctx = nb_alloc_zeroed(sizeof *ctx);
     if (!ctx) {
         nb_error(NB_ERR_NOMEM, "out of memory applying %s", fn->name);
         return NULL;

@@ -1,6 +1,7 @@
 /* src/harness/bench_cmd.c — `nabla bench`: the matrix variants x kernels x thread counts,
  * each training loop warmed up and then timed R times, interleaved round by round with the
- * PyTorch twins (timed in-process by the twin, same loop, matched thread counts). Reports
+ * PyTorch twins (timed in-process by the twin, same loop, matched thread counts; a twin is a
+ * fresh process per sample, so it has nothing to warm up and skips the warm-up). Reports
  * median/min/max/mean/stddev/cv, GFLOP/s, speedups against naive and against PyTorch's best
  * thread count; writes JSON, CSV and Markdown after every round, atomically. */
 #include <cJSON.h>
@@ -18,6 +19,7 @@
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "harness/train.h"
+#include "harness/tune.h"
 #include "tensor/runtime.h"
 
 #define MAX_CASES 512
@@ -175,6 +177,13 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
     nb_report_context(ctx);
+    /* The torch the twins ran, from their own JSON; null until a twin has reported (or with
+     * --no-torch), so readers find the key either way. */
+    const char *torch_version = NULL;
+    for (int i = 0; i < n && !torch_version; i++)
+        if (cases[i].torch_version[0]) torch_version = cases[i].torch_version;
+    if (torch_version) cJSON_AddStringToObject(ctx, "torch_version", torch_version);
+    else cJSON_AddNullToObject(ctx, "torch_version");
     cJSON *cfg = cJSON_AddObjectToObject(doc, "config");
     cJSON_AddStringToObject(cfg, "dtype", nb_dtype_name(o->dtype));
     cJSON_AddNumberToObject(cfg, "iters", (double)o->iters);
@@ -388,7 +397,7 @@ int nb_cmd_bench(int argc, char **argv) {
         NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernels (default: all)"),
         NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "thread counts (default 1,2)"),
         NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed loops per case (default 5)", 1, MAX_REPEATS),
-        NB_OPT_INT_ROW("warmup", &o.warmup, "W", "untimed loops per case first (default 1)", 0, 100),
+        NB_OPT_INT_ROW("warmup", &o.warmup, "W", "untimed loops per nabla case first (default 1)", 0, 100),
         NB_OPT_INT_ROW("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000),
         NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32)"),
         NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "where bench.json, .csv and .md go (default bench/results)"),
@@ -432,26 +441,41 @@ int nb_cmd_bench(int argc, char **argv) {
         const nb_variant *variant = nb_variant_at(v);
         if (!nb_cli_list_contains(o.variants, variant->name)) continue;
         for (int t = 0; t < nthreads; t++) {
-            for (int k = 0; k < nb_kernel_count() && n < MAX_CASES; k++) {
-                const nb_kernel *kernel = nb_kernel_at(k);
-                if (!nb_cli_list_contains(o.kernels, kernel->name) || (o.quick && !strcmp(kernel->name, "naive"))) continue;
+            /* the concrete kernels, then auto only when --kernels names it (it is a choice among them) */
+            for (int k = 0; k <= nb_kernel_count() && n < MAX_CASES; k++) {
+                const nb_kernel *kernel = k < nb_kernel_count() ? nb_kernel_at(k) : nb_kernel_auto();
+                bool wanted = kernel == nb_kernel_auto() ? o.kernels && nb_cli_list_contains(o.kernels, "auto")
+                                                         : nb_cli_list_contains(o.kernels, kernel->name);
+                if (!wanted || (o.quick && !strcmp(kernel->name, "naive"))) continue;
                 cases[n++] = (bench_case){.variant = variant, .kernel = kernel, .threads = threads[t]};
             }
             if (torch && n < MAX_CASES) cases[n++] = (bench_case){.variant = variant, .threads = threads[t]};
         }
     }
     if (n == 0) return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: the filters leave no case to run");
+    /* auto reads its tuning table (re-tuning a missing or stale one) before anything is timed */
+    if (o.kernels && nb_cli_list_contains(o.kernels, "auto"))
+        for (int t = 0; t < nthreads; t++)
+            if (nb_tune_ensure(NULL, o.dtype, threads[t], stderr) != NB_OK)
+                return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
 
     bool tty = isatty(STDOUT_FILENO);
     double start = nb_now_seconds();
-    int total = n * (int)(o.warmup + o.repeats), finished = 0;
-    printf("nabla bench: %d cases x (%lld warm-up + %lld timed loops of %lld steps), %s\n", n, (long long)o.warmup,
-           (long long)o.repeats, (long long)o.iters, nb_dtype_name(o.dtype));
+    /* The twins skip the warm-up rounds: each sample is a fresh Python process that times its
+     * own loop, so an untimed run first would warm nothing that is measured, and at ~1.5 s of
+     * torch import per run it is the costliest part of the matrix. */
+    int ntorch = 0;
+    for (int i = 0; i < n; i++) ntorch += !cases[i].kernel;
+    int total = (n - ntorch) * (int)(o.warmup + o.repeats) + ntorch * (int)o.repeats, finished = 0;
+    printf("nabla bench: %d cases x (%lld warm-up%s + %lld timed loops of %lld steps), %s\n", n, (long long)o.warmup,
+           ntorch && o.warmup ? " (not the twins)" : "", (long long)o.repeats, (long long)o.iters,
+           nb_dtype_name(o.dtype));
     for (int round = 0; round < o.warmup + o.repeats; round++) {
         bool timed = round >= o.warmup;
         for (int j = 0; j < n; j++) {
             /* rotate who goes first each round, so drift in the machine's load hits every case alike */
             bench_case *c = &cases[(j + round) % n];
+            if (!timed && !c->kernel) continue;
             run_sample(&o, c, timed);
             finished++;
             double elapsed = nb_now_seconds() - start;
@@ -459,9 +483,12 @@ int nb_cmd_bench(int argc, char **argv) {
             if (tty)
                 printf("\r  %d/%d  %s %s %dT  elapsed %.0f s, about %.0f s left   ", finished, total, c->variant->name,
                        case_kernel(c), c->threads, elapsed, left);
-            else if (finished % n == 0)
-                printf("  round %d/%lld done, elapsed %.0f s, about %.0f s left\n", round + 1,
-                       (long long)(o.warmup + o.repeats), elapsed, left);
+            fflush(stdout);
+        }
+        if (!tty) {
+            double elapsed = nb_now_seconds() - start;
+            printf("  round %d/%lld done, elapsed %.0f s, about %.0f s left\n", round + 1,
+                   (long long)(o.warmup + o.repeats), elapsed, finished ? elapsed / finished * (total - finished) : 0.0);
             fflush(stdout);
         }
         if (timed && write_reports(&o, cases, n, round + 1 - (int)o.warmup) != NB_OK)

@@ -12,6 +12,7 @@ int nb_cmd_verify(int argc, char **argv);
 int nb_cmd_bench(int argc, char **argv);
 int nb_cmd_profile(int argc, char **argv);
 int nb_cmd_graph(int argc, char **argv);
+int nb_cmd_tune(int argc, char **argv);
 
 /* Prints "nabla <command>: <message>" (the message already names the command when it
  * comes from the option parser) plus a hint, on one line, and returns `code`. */

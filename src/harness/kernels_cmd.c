@@ -1,6 +1,8 @@
-/* src/harness/kernels_cmd.c — `nabla kernels`: lists the registry, and with --bench times
- * GEMM kernels side by side on given shapes (interleaved repeats, medians, ratio to blas),
- * calling the kernels directly so no tensor overhead is measured. */
+/* src/harness/kernels_cmd.c — `nabla kernels`: lists the registry; with --bench times GEMM
+ * kernels side by side on given shapes (interleaved repeats, medians, ratio to blas); with
+ * --peak prints the built-in FMA peak probe; with --sweep runs sweep.c's matrix of products,
+ * dtypes and thread counts against that peak. The kernels are called directly, so no tensor
+ * overhead is measured. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,10 @@
 #include "harness/commands.h"
 #include "harness/gemm_timing.h"
 #include "harness/stats.h"
+#include "harness/sweep.h"
+#include "harness/tune.h"
+#include "kernels/cpu.h"
+#include "kernels/peak.h"
 #include "tensor/runtime.h"
 #include "tensor/tensor.h"
 
@@ -25,20 +31,89 @@ static int split_list(char *text, char **items, int max) {
     return count;
 }
 
-typedef struct bench_options {
-    const char *shapes;
-    const char *kernels;
-    const char *dtype_name;
-    int64_t threads;
+/* Parses "1,2,2" into distinct integers in [min, max], in the order given. */
+static nb_status parse_int_list(const char *flag, const char *what, const char *text, int64_t min, int64_t max,
+                                int64_t *out, int capacity, int *count) {
+    char buf[512], *items[64];
+    *count = 0;
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+        return nb_error(NB_ERR_ARG, "nabla kernels: --%s is too long", flag);
+    int n = split_list(buf, items, 64);
+    if (n == 0) return nb_error(NB_ERR_ARG, "nabla kernels: --%s is empty", flag);
+    if (n < 0) return nb_error(NB_ERR_ARG, "nabla kernels: --%s takes at most %d values", flag, capacity);
+    for (int i = 0; i < n; i++) {
+        char *end;
+        long long v = strtoll(items[i], &end, 10);
+        if (*end || end == items[i] || v < min || v > max)
+            return nb_error(NB_ERR_ARG, "nabla kernels: --%s wants %s in %lld..%lld, got '%s'", flag, what,
+                            (long long)min, (long long)max, items[i]);
+        bool dup = false;
+        for (int j = 0; j < *count; j++) dup = dup || out[j] == v;
+        if (dup) continue;
+        if (*count == capacity) return nb_error(NB_ERR_ARG, "nabla kernels: --%s takes at most %d values", flag, capacity);
+        out[(*count)++] = v;
+    }
+    return NB_OK;
+}
+
+/* Parses "f32,f64" into distinct dtypes. */
+static nb_status parse_dtypes(const char *text, nb_dtype *out, int *count) {
+    char buf[256], *items[16];
+    *count = 0;
+    snprintf(buf, sizeof buf, "%s", text);
+    int n = split_list(buf, items, 16);
+    if (n <= 0) return nb_error(NB_ERR_ARG, "nabla kernels: --dtypes wants f32 and/or f64, got '%s'", text);
+    for (int i = 0; i < n; i++) {
+        nb_dtype d;
+        if (nb_dtype_parse(items[i], &d) != NB_OK)
+            return nb_error(NB_ERR_ARG, "nabla kernels: --dtypes wants f32 and/or f64, got '%s'", items[i]);
+        if (*count == 0 || (out[0] != d && *count < 2)) out[(*count)++] = d;
+    }
+    return NB_OK;
+}
+
+/* Kernels named in `list` (NULL: the whole registry), distinct, in the order given. */
+static nb_status parse_kernels(const char *list, const nb_kernel **out, int capacity, int *count) {
+    *count = 0;
+    if (!list) {
+        for (int i = 0; i < nb_kernel_count() && *count < capacity; i++) out[(*count)++] = nb_kernel_at(i);
+        return NB_OK;
+    }
+    char buf[512], *items[64];
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = split_list(buf, items, 64);
+    if (n <= 0) return nb_error(NB_ERR_ARG, "nabla kernels: --kernels needs a kernel name");
+    for (int i = 0; i < n; i++) {
+        const nb_kernel *k = nb_kernel_find(items[i]);
+        if (!k) {
+            char names[256];
+            nb_kernel_names(names, sizeof names);
+            return nb_error(NB_ERR_ARG, "nabla kernels: unknown kernel '%s' (expected one of: %s)", items[i], names);
+        }
+        bool dup = false;
+        for (int j = 0; j < *count; j++) dup = dup || out[j] == k;
+        if (!dup && *count < capacity) out[(*count)++] = k;
+    }
+    return NB_OK;
+}
+
+/* Everything `nabla kernels` accepts; strings left NULL and repeats 0 take the mode's default. */
+typedef struct kernels_options {
+    bool bench, sweep, peak;
+    const char *shapes, *kernels, *dtype_name, *threads, *dtypes, *sizes, *out_dir;
     int64_t repeats;
     double min_time;
-} bench_options;
+    bool min_time_seen;
+    int64_t naive_max;
+    bool no_seed, no_squares, quick, serial_all;
+} kernels_options;
 
-static int run_bench(const bench_options *o) {
-    char shapes_text[1024], kernels_text[512];
-    char *shape_items[MAX_SHAPES], *kernel_items[64];
-    snprintf(shapes_text, sizeof shapes_text, "%s", o->shapes);
-    snprintf(kernels_text, sizeof kernels_text, "%s", o->kernels ? o->kernels : "");
+/* ---- --bench ------------------------------------------------------------------------------ */
+
+static int run_bench(const kernels_options *o) {
+    char shapes_text[1024];
+    char *shape_items[MAX_SHAPES];
+    snprintf(shapes_text, sizeof shapes_text, "%s", o->shapes ? o->shapes : "64x100x1000,1024x1024x1024");
     int nshapes = split_list(shapes_text, shape_items, MAX_SHAPES);
     if (nshapes <= 0) return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --shapes needs 1 to 32 shapes");
     nb_gemm_shape shapes[MAX_SHAPES];
@@ -48,33 +123,30 @@ static int run_bench(const bench_options *o) {
             snprintf(message, sizeof message, "nabla kernels: %s", nb_last_error());
             return nb_cmd_fail(NB_EXIT_USAGE, "kernels", message);
         }
-
     const nb_kernel *kernels[64];
     int nkernels = 0;
-    if (o->kernels) {
-        nkernels = split_list(kernels_text, kernel_items, 64);
-        for (int i = 0; i < nkernels; i++) {
-            if (!(kernels[i] = nb_kernel_find(kernel_items[i]))) {
-                char names[256];
-                nb_kernel_names(names, sizeof names);
-                nb_error(NB_ERR_ARG, "nabla kernels: unknown kernel '%s' (expected one of: %s)", kernel_items[i], names);
-                return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
-            }
-        }
-        if (nkernels <= 0) return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --kernels needs a kernel name");
-    } else {
-        for (int i = 0; i < nb_kernel_count() && i < 64; i++) kernels[nkernels++] = nb_kernel_at(i);
-    }
+    if (parse_kernels(o->kernels, kernels, 64, &nkernels) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     nb_dtype dtype;
-    if (nb_dtype_parse(o->dtype_name, &dtype) != NB_OK)
+    if (nb_dtype_parse(o->dtype_name ? o->dtype_name : "f32", &dtype) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --dtype must be f32 or f64");
+    int threads = nb_runtime_default_threads();
+    if (o->threads) {
+        int64_t list[NB_SWEEP_MAX_THREADS];
+        int n = 0;
+        if (parse_int_list("threads", "counts", o->threads, 1, NB_MAX_THREADS, list, NB_SWEEP_MAX_THREADS, &n) != NB_OK)
+            return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
+        if (n != 1)
+            return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --bench takes one --threads count (--sweep takes a list)");
+        threads = (int)list[0];
+    }
+    int repeats = o->repeats ? (int)o->repeats : 5;
 
     const nb_kernel *blas = nb_kernel_find("blas");
-    int threads = (int)o->threads;
-    printf("GEMM %s, %d thread%s, median of %lld interleaved repeats (each >= %.0f ms of calls)\n",
-           nb_dtype_name(dtype), threads, threads == 1 ? "" : "s", (long long)o->repeats, o->min_time * 1e3);
+    printf("GEMM %s, %d thread%s, median of %d interleaved repeats (each >= %.0f ms of calls)\n",
+           nb_dtype_name(dtype), threads, threads == 1 ? "" : "s", repeats, o->min_time * 1e3);
     printf("%-20s %-8s %12s %12s %10s %8s\n", "shape", "kernel", "median_us", "min_us", "GFLOP/s", "vs_blas");
-    nb_gemm_timing timing = {.dtype = dtype, .threads = threads, .repeats = (int)o->repeats, .min_time = o->min_time};
+    nb_gemm_timing timing = {.dtype = dtype, .threads = threads, .repeats = repeats, .min_time = o->min_time};
     for (int si = 0; si < nshapes; si++) {
         const nb_gemm_shape *s = &shapes[si];
         nb_stats stats[64];
@@ -96,6 +168,76 @@ static int run_bench(const bench_options *o) {
     return NB_EXIT_OK;
 }
 
+/* ---- --peak and --sweep ------------------------------------------------------------------- */
+
+/* --dtypes (default f32,f64) and --threads (default: `fallback`) for --peak and --sweep. */
+static nb_status parse_dtypes_threads(const kernels_options *o, const char *fallback, nb_dtype *dtypes, int *ndtypes,
+                                      int *threads, int *nthreads) {
+    NB_TRY(parse_dtypes(o->dtypes ? o->dtypes : "f32,f64", dtypes, ndtypes));
+    int64_t list[NB_SWEEP_MAX_THREADS];
+    NB_TRY(parse_int_list("threads", "counts", o->threads ? o->threads : fallback, 1, NB_MAX_THREADS, list,
+                          NB_SWEEP_MAX_THREADS, nthreads));
+    for (int i = 0; i < *nthreads; i++) threads[i] = (int)list[i];
+    return NB_OK;
+}
+
+/* ISA x dtype x threads 1..online CPUs (powers of two and the count itself beyond 16). */
+static int run_peak(const kernels_options *o) {
+    int online = nb_runtime_default_threads();
+    char counts[256] = "";
+    size_t len = 0;
+    for (int t = 1; t <= online && len < sizeof counts - 16; t = online <= NB_SWEEP_MAX_THREADS ? t + 1 : t * 2)
+        len += (size_t)snprintf(counts + len, sizeof counts - len, "%s%d", len ? "," : "", t);
+    if (online > NB_SWEEP_MAX_THREADS) snprintf(counts + len, sizeof counts - len, ",%d", online);
+    nb_dtype dtypes[2];
+    int threads[NB_SWEEP_MAX_THREADS], ndtypes = 0, nthreads = 0;
+    if (parse_dtypes_threads(o, counts, dtypes, &ndtypes, threads, &nthreads) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
+    nb_cpu_info cpu = nb_cpu_features();
+    printf("CPU: avx2+fma %s, avx512f %s (best: %s), %d online CPU%s\n", cpu.has_avx2_fma ? "yes" : "no",
+           cpu.has_avx512f ? "yes" : "no", cpu.best_name, online, online == 1 ? "" : "s");
+    nb_peak_row rows[NB_CPU_ISA_COUNT * 2 * NB_SWEEP_MAX_THREADS];
+    int n = nb_sweep_probe_peaks(dtypes, ndtypes, threads, nthreads, rows, (int)(sizeof rows / sizeof rows[0]));
+    if (n == 0) {
+        printf("no AVX2 or AVX-512 here: nothing to probe\n");
+        return NB_EXIT_OK;
+    }
+    printf("FMA peak probe: %d (AVX2) or %d (AVX-512) independent FMA chains in every thread, the best of %d "
+           "rounds of %d runs\n",
+           NB_PEAK_CHAINS_AVX2, NB_PEAK_CHAINS_AVX512, NB_SWEEP_PEAK_ROUNDS, NB_PEAK_REPEATS);
+    printf("%-8s %-6s %7s %10s %11s\n", "isa", "dtype", "threads", "GFLOP/s", "per_thread");
+    for (int i = 0; i < n; i++)
+        printf("%-8s %-6s %7d %10.1f %11.1f\n", nb_cpu_isa_name(rows[i].isa), nb_dtype_name(rows[i].dtype),
+               rows[i].threads, rows[i].gflops, rows[i].gflops / rows[i].threads);
+    return NB_EXIT_OK;
+}
+
+static int run_sweep(const kernels_options *o) {
+    nb_sweep_config cfg = {.repeats = (int)o->repeats, .min_time = o->min_time, .naive_max = o->naive_max,
+                           .seed = !o->no_seed, .squares = !o->no_squares, .serial_all = o->serial_all,
+                           .out_dir = o->out_dir ? o->out_dir : "bench/results"};
+    /* --quick is a CI smoke run; every flag given explicitly still wins over it */
+    const char *sizes = o->sizes ? o->sizes : o->quick ? "64,256" : "64,128,256,512,1024,2048";
+    char online[32];
+    snprintf(online, sizeof online, "1,%d", nb_runtime_default_threads());
+    if (!cfg.repeats) cfg.repeats = o->quick ? 2 : 3;
+    if (!o->min_time_seen) cfg.min_time = o->quick ? 0.01 : 0.05;
+    int64_t list[NB_SWEEP_MAX_SIZES];
+    if (parse_int_list("sizes", "sizes", sizes, 1, NB_GEMM_MAX_DIM, list, NB_SWEEP_MAX_SIZES, &cfg.nsizes) != NB_OK ||
+        parse_dtypes_threads(o, o->quick ? "1" : online, cfg.dtypes, &cfg.ndtypes, cfg.threads, &cfg.nthreads) != NB_OK ||
+        parse_kernels(o->kernels, cfg.kernels, NB_SWEEP_MAX_KERNELS, &cfg.nkernels) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
+    for (int i = 0; i < cfg.nsizes; i++) cfg.sizes[i] = list[i];
+    if (o->no_seed && o->no_squares)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --no-seed and --no-squares leave nothing to sweep");
+    if (nb_sweep_run(&cfg) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
+    return NB_EXIT_OK;
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+/* The concrete kernels, then auto with the state of its tuning table: auto is a policy over
+ * the others, so sweeps and matrices leave it out unless asked for by name. */
 static void list_kernels(void) {
     const nb_kernel *def = nb_kernel_default();
     for (int i = 0; i < nb_kernel_count(); i++) {
@@ -103,35 +245,125 @@ static void list_kernels(void) {
         printf("%-8s %-12s %s%s\n", k->name, k->threaded ? "threaded" : "serial", k->description,
                k == def ? " (default)" : "");
     }
+    char path[1024], state[1400] = "no table path (set NABLA_TUNE_FILE or HOME)";
+    if (nb_tune_path(path, sizeof path) == NB_OK) {
+        nb_tune_table table;
+        bool missing = false;
+        if (nb_tune_read(path, &table, &missing) != NB_OK) {
+            snprintf(state, sizeof state, "%s: %s", path, missing ? "missing, `nabla tune` writes it" : "unreadable, rerun `nabla tune`");
+        } else {
+            nb_tune_context now;
+            char why[200];
+            nb_tune_context_current(&now);
+            if (nb_tune_context_stale(&table.context, &now, why, sizeof why))
+                snprintf(state, sizeof state, "%s: stale (%s)", path, why);
+            else
+                snprintf(state, sizeof state, "%s: %d products", path, table.count);
+            nb_tune_table_free(&table);
+        }
+    }
+    const nb_kernel *autok = nb_kernel_auto();
+    printf("%-8s %-12s %s; table %s\n", autok->name, "dispatch", autok->description, state);
+}
+
+enum { MODE_LIST = 1, MODE_BENCH = 2, MODE_SWEEP = 4, MODE_PEAK = 8, MODE_ANY = 15 };
+
+/* An option and the modes it belongs to: a flag of one mode given to another is an error
+ * rather than silently ignored. */
+typedef struct mode_option {
+    nb_option opt;
+    unsigned modes;
+} mode_option;
+
+static const char *mode_names(unsigned modes) {
+    switch (modes) {
+    case MODE_BENCH: return "--bench";
+    case MODE_SWEEP: return "--sweep";
+    case MODE_BENCH | MODE_SWEEP: return "--bench or --sweep";
+    case MODE_SWEEP | MODE_PEAK: return "--sweep or --peak";
+    default: return "--bench, --sweep or --peak";
+    }
 }
 
 int nb_cmd_kernels(int argc, char **argv) {
-    bool bench = false, help = false;
-    bench_options o = {.shapes = "64x100x1000,1024x1024x1024", .dtype_name = "f32",
-                       .threads = nb_runtime_default_threads(), .repeats = 5, .min_time = 0.05};
-    const nb_option options[] = {
-        NB_OPT_FLAG_ROW("bench", &bench, "time the kernels side by side instead of listing them"),
-        NB_OPT_STRING_ROW("shapes", &o.shapes, "LIST", "MxNxK[:nn|nt|tn|tt],... (default 64x100x1000,1024x1024x1024)"),
-        NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernel names (default: all)"),
-        NB_OPT_INT_ROW("threads", &o.threads, "T", "threads per call (default: online CPUs)", 1, NB_MAX_THREADS),
-        NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32)"),
-        NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed samples per kernel and shape (default 5)", 1, NB_GEMM_MAX_REPEATS),
-        NB_OPT_DOUBLE_ROW("min-time", &o.min_time, "SEC", "minimum duration of one sample (default 0.05)", 0, 60, NULL),
+    bool help = false;
+    kernels_options o = {.min_time = 0.05, .naive_max = 512};
+    const mode_option table[] = {
+        {NB_OPT_FLAG_ROW("bench", &o.bench, "time the kernels side by side on --shapes"), MODE_ANY},
+        {NB_OPT_FLAG_ROW("sweep", &o.sweep, "GFLOP/s and % of FMA peak on the seed products and squares"), MODE_ANY},
+        {NB_OPT_FLAG_ROW("peak", &o.peak, "measure this CPU's FMA peak (AVX2, AVX-512) and print it"), MODE_ANY},
+        {NB_OPT_STRING_ROW("shapes", &o.shapes, "LIST", "bench: MxNxK[:nn|nt|tn|tt],... (default 64x100x1000,1024x1024x1024)"),
+         MODE_BENCH},
+        {NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "bench: element type (default f32)"), MODE_BENCH},
+        {NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernel names (default: all)"),
+         MODE_BENCH | MODE_SWEEP},
+        {NB_OPT_STRING_ROW("threads", &o.threads, "T|LIST",
+                           "bench: one count (default: online CPUs); sweep: a list (default 1 and online CPUs); "
+                           "peak: a list (default 1..online CPUs)"),
+         MODE_BENCH | MODE_SWEEP | MODE_PEAK},
+        {NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed samples per kernel and shape (bench 5, sweep 3)", 1,
+                        NB_GEMM_MAX_REPEATS),
+         MODE_BENCH | MODE_SWEEP},
+        {NB_OPT_DOUBLE_ROW("min-time", &o.min_time, "SEC", "minimum duration of one sample (default 0.05)", 0, 60,
+                           &o.min_time_seen),
+         MODE_BENCH | MODE_SWEEP},
+        {NB_OPT_STRING_ROW("dtypes", &o.dtypes, "LIST", "sweep, peak: element types (default f32,f64)"),
+         MODE_SWEEP | MODE_PEAK},
+        {NB_OPT_STRING_ROW("sizes", &o.sizes, "LIST", "sweep: square sizes (default 64,128,256,512,1024,2048)"),
+         MODE_SWEEP},
+        {NB_OPT_INT_ROW("naive-max", &o.naive_max, "N", "sweep: naive only on squares up to N (default 512)", 0,
+                        NB_GEMM_MAX_DIM),
+         MODE_SWEEP},
+        {NB_OPT_FLAG_ROW("no-seed", &o.no_seed, "sweep: leave out the seed step's six products"), MODE_SWEEP},
+        {NB_OPT_FLAG_ROW("no-squares", &o.no_squares, "sweep: leave out the squares"), MODE_SWEEP},
+        {NB_OPT_FLAG_ROW("serial-all-threads", &o.serial_all,
+                         "sweep: time serial kernels at every thread count (default: the smallest only)"),
+         MODE_SWEEP},
+        {NB_OPT_FLAG_ROW("quick", &o.quick,
+                         "sweep: a smoke run: squares 64,256, 1 thread, 2 repeats, min-time 0.01 (flags given win)"),
+         MODE_SWEEP},
+        {NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "sweep: where sweep.json, .csv and .md go (default bench/results)"),
+         MODE_SWEEP},
     };
-    const int count = (int)(sizeof options / sizeof options[0]);
-    if (nb_cli_parse("nabla kernels", argc, argv, options, count, &help) != NB_OK)
+    enum { COUNT = sizeof table / sizeof table[0] };
+    nb_option options[COUNT];
+    bool seen[COUNT] = {false};
+    for (int i = 0; i < COUNT; i++) {
+        options[i] = table[i].opt;
+        if (!options[i].seen) options[i].seen = &seen[i];
+    }
+    if (nb_cli_parse("nabla kernels", argc, argv, options, COUNT, &help) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     if (help) {
-        printf("usage: nabla kernels [--bench [flags]]\n\n"
-               "Lists the matmul kernels (the GEMM contract is in kernels/README.md). With --bench, times\n"
-               "them side by side: a calibrated warm-up, then interleaved repeats; reports the median\n"
-               "and minimum time per call, GFLOP/s of the median, and the speed relative to blas.\n\nflags:\n");
-        nb_cli_print_options(stdout, options, count);
+        printf("usage: nabla kernels [--bench | --sweep | --peak] [flags]\n\n"
+               "Lists the matmul kernels (the GEMM contract is in kernels/README.md).\n"
+               "--bench times them side by side on --shapes: a calibrated warm-up, then interleaved repeats;\n"
+               "  reports the median and minimum time per call, GFLOP/s of the median, the speed relative to blas.\n"
+               "--peak measures this CPU's FMA throughput with a built-in probe (independent FMA chains per\n"
+               "  thread, AVX2 and AVX-512 where supported), per dtype and thread count.\n"
+               "--sweep times every kernel, the same way as --bench, on the six GEMMs of a seed training step\n"
+               "  (batch 64, D_in 1000, H 100, D_out 10, transposes as flags) and on squares, for each dtype and\n"
+               "  thread count, as GFLOP/s, ratio to blas and %% of the probe's peak; naive is skipped on squares\n"
+               "  above --naive-max, serial kernels at all but the smallest thread count. Writes sweep.json,\n"
+               "  sweep.csv and sweep.md to --out after every product.\n"
+               "  The default takes about a minute on 2 cores; --quick is a few seconds.\n\nflags:\n");
+        nb_cli_print_options(stdout, options, COUNT);
         return NB_EXIT_OK;
     }
-    if (!bench) {
-        list_kernels();
-        return NB_EXIT_OK;
+    if (o.bench + o.sweep + o.peak > 1)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --bench, --sweep and --peak exclude each other");
+    unsigned mode = o.bench ? MODE_BENCH : o.sweep ? MODE_SWEEP : o.peak ? MODE_PEAK : MODE_LIST;
+    for (int i = 0; i < COUNT; i++)
+        if (*options[i].seen && !(table[i].modes & mode)) {
+            char message[160];
+            snprintf(message, sizeof message, "nabla kernels: --%s goes with %s", options[i].name,
+                     mode_names(table[i].modes));
+            return nb_cmd_fail(NB_EXIT_USAGE, "kernels", message);
+        }
+    switch (mode) {
+    case MODE_BENCH: return run_bench(&o);
+    case MODE_SWEEP: return run_sweep(&o);
+    case MODE_PEAK: return run_peak(&o);
+    default: list_kernels(); return NB_EXIT_OK;
     }
-    return run_bench(&o);
 }

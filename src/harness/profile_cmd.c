@@ -1,7 +1,8 @@
 /* src/harness/profile_cmd.c — `nabla profile`: runs one variant's training loop with the
  * op profiler on and prints where the time goes. It shows one row per op and phase (calls,
  * total ms, share of the loop, GFLOP/s for matmuls, GB/s for the rest), subtotals per phase,
- * and the time spent outside ops (graph bookkeeping, allocation, Python-free glue). */
+ * and the time spent outside ops (graph bookkeeping, allocation, Python-free glue). With
+ * --kernel auto it then shows which kernel auto chose for each product. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/train.h"
+#include "harness/tune.h"
 #include "tensor/runtime.h"
 
 static int compare_rows(const void *a, const void *b) {
@@ -49,6 +51,25 @@ static void print_profile(const nb_train_result *r) {
     free(sorted);
 }
 
+/* auto's record: one row per product the loop issued, with the kernel it ran on. */
+static void print_auto_choices(void) {
+    const nb_auto_decision *rows;
+    int n = nb_auto_decisions(&rows);
+    printf("\nauto's choices (from the tuning table):\n");
+    printf("%-18s %-5s %3s %-8s %8s\n", "product", "dtype", "thr", "kernel", "calls");
+    for (int i = 0; i < n; i++) {
+        const nb_auto_entry *c = &rows[i].choice;
+        char label[64];
+        nb_gemm_shape shape = {c->m, c->n, c->k, c->ta, c->tb};
+        nb_gemm_shape_label(&shape, label, sizeof label);
+        printf("%-18s %-5s %3d %-8s %8llu\n", label, c->dtype == NB_GEMM_F64 ? "f64" : "f32", c->nthreads,
+               c->kernel->name, (unsigned long long)rows[i].calls);
+    }
+    if (nb_auto_unrecorded_calls())
+        printf("(and %llu calls of further products, past the %d the record keeps)\n",
+               (unsigned long long)nb_auto_unrecorded_calls(), NB_AUTO_MAX_DECISIONS);
+}
+
 int nb_cmd_profile(int argc, char **argv) {
     nb_train_config cfg;
     nb_train_config_default(&cfg);
@@ -57,7 +78,8 @@ int nb_cmd_profile(int argc, char **argv) {
     bool help = false;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variant", &cfg.variant, "NAME", "training variant (default tensors)"),
-        NB_OPT_STRING_ROW("kernel", &kernel_name, "NAME", "matmul kernel (default: $NABLA_KERNEL, else blas)"),
+        NB_OPT_STRING_ROW("kernel", &kernel_name, "NAME",
+                          "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
         NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: online CPUs)", 1, NB_MAX_THREADS),
         NB_OPT_INT_ROW("iters", &cfg.iters, "I", "training steps (default 500)", 1, 1000000),
         NB_OPT_STRING_ROW("dtype", &dtype_name, "f32|f64", "element type (default f32)"),
@@ -69,7 +91,8 @@ int nb_cmd_profile(int argc, char **argv) {
         printf("usage: nabla profile [flags]\n\n"
                "Runs one training loop at the seed's dimensions with the op profiler on and prints, per op\n"
                "and phase (forward, backward, update): calls, total time, share of the loop, GFLOP/s for\n"
-               "matmuls, bytes moved per second for the rest, and the time spent outside ops.\n\nflags:\n");
+               "matmuls, bytes moved per second for the rest, and the time spent outside ops. With\n"
+               "--kernel auto, also the kernel auto chose for each product, and how often it ran.\n\nflags:\n");
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
     }
@@ -83,7 +106,7 @@ int nb_cmd_profile(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
     }
     if (!kernel) {
-        nb_kernel_names(names, sizeof names);
+        nb_tune_kernel_choices(names, sizeof names);
         nb_error(NB_ERR_ARG, "nabla profile: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
     }
@@ -91,18 +114,24 @@ int nb_cmd_profile(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", "nabla profile: --dtype must be f32 or f64");
     nb_runtime_set_kernel(kernel);
     nb_runtime_set_threads((int)threads);
+    const bool is_auto = kernel == nb_kernel_auto();
+    if (is_auto && nb_tune_ensure(NULL, cfg.dtype, (int)threads, stderr) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_FAILURE, "profile", nb_last_error());
     nb_profile_reset();
     nb_profile_enable(true);
     nb_train_result r;
     nb_status st = nb_train_run(variant, &cfg, NULL, NULL, &r);
     nb_profile_enable(false);
     if (st != NB_OK) {
+        nb_auto_clear();
         nb_train_result_free(&r);
         return nb_cmd_fail(NB_EXIT_FAILURE, "profile", nb_last_error());
     }
     printf("nabla profile: variant=%s kernel=%s threads=%lld dtype=%s steps=%lld\n\n", variant->name, kernel->name,
            (long long)threads, nb_dtype_name(cfg.dtype), (long long)cfg.iters);
     print_profile(&r);
+    if (is_auto) print_auto_choices();
+    nb_auto_clear();
     nb_train_result_free(&r);
     return NB_EXIT_OK;
 }

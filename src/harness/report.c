@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernels/blas.h"
 #include "tensor/runtime.h"
 
 static void cpu_model(char *model, size_t size) {
@@ -36,6 +37,12 @@ void nb_report_context(cJSON *ctx) {
         if (v) cJSON_AddStringToObject(env, envs[i], v);
         else cJSON_AddNullToObject(env, envs[i]);
     }
+    /* What OpenBLAS itself reports, beside the OPENBLAS_* environment above: the core it runs
+     * can differ from the CPU's (OPENBLAS_CORETYPE), and the threading decides whether
+     * OMP_NUM_THREADS or OPENBLAS_NUM_THREADS governs it. */
+    cJSON_AddStringToObject(ctx, "openblas_config", nb_blas_config());
+    cJSON_AddStringToObject(ctx, "openblas_core", nb_blas_core_name());
+    cJSON_AddStringToObject(ctx, "openblas_threading", nb_blas_threading());
     cJSON_AddStringToObject(ctx, "compiler", "gcc " __VERSION__);
     cJSON_AddStringToObject(ctx, "c_flags", NABLA_C_FLAGS);
     cJSON_AddStringToObject(ctx, "build_type", NABLA_BUILD_TYPE);

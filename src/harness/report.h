@@ -9,7 +9,8 @@
 #include "base/error.h"
 
 /* Adds the measurement context to `ctx`: cpu_model, online_cpus, environment (OPENBLAS_*,
- * OMP_NUM_THREADS, NABLA_KERNEL; null when unset), compiler, c_flags, build_type,
+ * OMP_NUM_THREADS, NABLA_KERNEL; null when unset), openblas_config, openblas_core,
+ * openblas_threading (sequential|pthreads|openmp), compiler, c_flags, build_type,
  * nabla_version, git_revision, date (UTC, ISO 8601). */
 void nb_report_context(cJSON *ctx);
 

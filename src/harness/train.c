@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/timer.h"
+#include "kernels/gemm.h"
 #include "tensor/runtime.h"
 
 nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
@@ -17,7 +18,8 @@ nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb
 
     nb_status status = NB_OK;
     nb_runtime_reset_flops();
-    nb_profile_reset(); /* the profile covers the loop, not the setup */
+    nb_profile_reset(); /* the profile and auto's record of choices cover the loop, not the setup */
+    nb_auto_reset_decisions();
     double start = nb_now_seconds();
     for (int64_t t = 0; t < cfg->iters; t++) {
         status = variant->step(state, t, &result->losses[t]);

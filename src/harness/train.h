@@ -18,7 +18,9 @@ typedef struct nb_train_result {
 } nb_train_result;
 
 /* Creates the variant, runs cfg->iters steps under the kernel and thread count already set
- * in the runtime, destroys it. On error the result holds the steps done so far. */
+ * in the runtime, destroys it. The op profile and the auto kernel's record of choices are
+ * reset when the loop starts, so they cover the steps only. On error the result holds the
+ * steps done so far. */
 nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
                        void *ctx, nb_train_result *result);
 void nb_train_result_free(nb_train_result *result);

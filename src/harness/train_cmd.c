@@ -10,6 +10,7 @@
 #include "harness/commands.h"
 #include "harness/format.h"
 #include "harness/train.h"
+#include "harness/tune.h"
 #include "tensor/runtime.h"
 
 /* No dimension of the seed network needs to be larger; beyond it the product checks below
@@ -19,7 +20,7 @@
 
 typedef struct train_options {
     nb_train_config cfg;
-    const char *kernel_name; /* NULL: NABLA_KERNEL, then the default */
+    const char *kernel_name; /* NULL: NABLA_KERNEL, then the default; "auto": per product (tune.h) */
     const char *dtype_name;
     int64_t threads;
     int64_t print_every;
@@ -62,7 +63,7 @@ static nb_status check_workload_fits(const nb_train_config *cfg) {
 static void print_help(const nb_option *options, int count) {
     char variants[256], kernels[256];
     nb_variant_names(variants, sizeof variants);
-    nb_kernel_names(kernels, sizeof kernels);
+    nb_tune_kernel_choices(kernels, sizeof kernels);
     printf("usage: nabla train [flags]\n\n"
            "Trains the two-layer network of \"Learning PyTorch with Examples\" (N=64, D_in=1000,\n"
            "H=100, D_out=10, 500 steps, sum-of-squares loss) with one variant and one matmul kernel,\n"
@@ -84,7 +85,7 @@ static nb_status resolve(train_options *o, const nb_variant **variant, const nb_
     const char *chosen = NULL;
     *kernel = nb_kernel_select(o->kernel_name, &chosen);
     if (!*kernel) {
-        nb_kernel_names(names, sizeof names);
+        nb_tune_kernel_choices(names, sizeof names);
         return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s'%s (expected one of: %s)", chosen ? chosen : "",
                         o->kernel_name ? "" : " in NABLA_KERNEL", names);
     }
@@ -183,7 +184,8 @@ int nb_cmd_train(int argc, char **argv) {
     nb_train_config_default(&o.cfg);
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variant", &o.cfg.variant, "NAME", "training variant (default tensors)"),
-        NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME", "matmul kernel (default: $NABLA_KERNEL, else blas)"),
+        NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME",
+                          "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
         NB_OPT_INT_ROW("threads", &o.threads, "T", "threads for kernels and elementwise ops (default: online CPUs)",
                        1, NB_MAX_THREADS),
         NB_OPT_UINT64_ROW("seed", &o.cfg.seed, "S", "torch.manual_seed(S) before the first draw (default 0)"),
@@ -213,9 +215,14 @@ int nb_cmd_train(int argc, char **argv) {
 
     nb_runtime_set_kernel(kernel);
     nb_runtime_set_threads((int)o.threads);
+    /* auto needs its table: loaded, or measured first when missing or stale (one line on
+     * stderr says so). A broken table file is a failure to run, not a usage error. */
+    if (kernel == nb_kernel_auto() && nb_tune_ensure(NULL, o.cfg.dtype, (int)o.threads, stderr) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
     print_ctx ctx = {.every = o.json ? 0 : o.print_every};
     nb_train_result result;
     nb_status status = nb_train_run(variant, &o.cfg, print_epoch, &ctx, &result);
+    nb_auto_clear();
     if (status != NB_OK) {
         nb_train_result_free(&result);
         return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());

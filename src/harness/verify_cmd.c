@@ -7,6 +7,7 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/tune.h"
 #include "tensor/runtime.h"
 #include "verify/reference.h"
 #include "verify/verify.h"
@@ -35,8 +36,22 @@ static nb_status check_names(const char *flag, const char *list, bool (*exists)(
 static bool kernel_exists(const char *name) { return nb_kernel_find(name) != NULL; }
 static bool variant_exists(const char *name) { return nb_variant_find(name) != NULL; }
 
+#define MAX_KERNELS 32
+
+/* The kernels to run, in registry order: the concrete kernels named by --kernels (all of them
+ * by default), then auto, but only when --kernels names it: it runs one of the others on every
+ * product, so by default it would repeat their checks. */
+static int selected_kernels(const char *list, const nb_kernel **out) {
+    int n = 0;
+    for (int k = 0; k < nb_kernel_count() && n < MAX_KERNELS - 1; k++)
+        if (nb_cli_list_contains(list, nb_kernel_at(k)->name)) out[n++] = nb_kernel_at(k);
+    if (list && nb_cli_list_contains(list, nb_kernel_auto()->name)) out[n++] = nb_kernel_auto();
+    return n;
+}
+
 /* Every reference case under `root` (filtered by variant) with every selected kernel. */
-static nb_status run_reference(const char *root, const char *kernels, const char *variants, verify_tally *tally) {
+static nb_status run_reference(const char *root, const nb_kernel *const *kernels, int nkernels, const char *variants,
+                               verify_tally *tally) {
     char **dirs = NULL;
     int count = 0;
     NB_TRY(nb_ref_list_cases(root, &dirs, &count));
@@ -44,9 +59,8 @@ static nb_status run_reference(const char *root, const char *kernels, const char
     for (int i = 0; i < count && st == NB_OK; i++) {
         nb_ref_case c;
         if ((st = nb_ref_case_load(dirs[i], &c)) != NB_OK) break;
-        for (int k = 0; k < nb_kernel_count() && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant); k++) {
-            const nb_kernel *kernel = nb_kernel_at(k);
-            if (!nb_cli_list_contains(kernels, kernel->name)) continue;
+        for (int k = 0; k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant); k++) {
+            const nb_kernel *kernel = kernels[k];
             nb_runtime_set_kernel(kernel);
             st = nb_verify_reference_case(&c, kernel->name, print_row, tally);
             fflush(stdout);
@@ -61,7 +75,7 @@ int nb_cmd_verify(int argc, char **argv) {
     const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NABLA_SOURCE_DIR "/reference/fixtures";
     bool ops_only = false, models_only = false, grad_only = false, reference_only = false, quiet = false, help = false;
     const nb_option options[] = {
-        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels (default: all)"),
+        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels, auto too (default: all but auto)"),
         NB_OPT_STRING_ROW("variants", &variants, "LIST", "comma-separated variants (default: all)"),
         NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "gradient checks: f64 finite differences, f32 against f64, or both"),
         NB_OPT_FLAG_ROW("ops-only", &ops_only, "gradient checks of the ops only"),
@@ -95,12 +109,20 @@ int nb_cmd_verify(int argc, char **argv) {
     if (check_names("kernels", kernels, kernel_exists) != NB_OK || check_names("variants", variants, variant_exists) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
 
+    const nb_kernel *selected[MAX_KERNELS];
+    const int nselected = selected_kernels(kernels, selected);
+    /* auto (last when selected) needs its table for both dtypes, since the f32 checks compare
+     * with f64, at the thread count the checks run with; a broken table is a failure to run. */
+    const bool with_auto = nselected > 0 && selected[nselected - 1] == nb_kernel_auto();
+    if (with_auto && (nb_tune_ensure(NULL, NB_F64, nb_runtime_threads(), stderr) != NB_OK ||
+                      nb_tune_ensure(NULL, NB_F32, nb_runtime_threads(), stderr) != NB_OK))
+        return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);
     nb_status st = NB_OK;
-    for (int k = 0; k < nb_kernel_count() && st == NB_OK && !reference_only; k++) {
-        const nb_kernel *kernel = nb_kernel_at(k);
-        if (!nb_cli_list_contains(kernels, kernel->name)) continue;
+    for (int k = 0; k < nselected && st == NB_OK && !reference_only; k++) {
+        const nb_kernel *kernel = selected[k];
         nb_runtime_set_kernel(kernel);
         if (!models_only && f64) st = nb_verify_ops(kernel->name, print_row, &tally);
         for (int v = 0; v < nb_variant_count() && st == NB_OK && !ops_only; v++) {
@@ -111,7 +133,8 @@ int nb_cmd_verify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    if (st == NB_OK && !grad_only) st = run_reference(fixtures, kernels, variants, &tally);
+    if (st == NB_OK && !grad_only) st = run_reference(fixtures, selected, nselected, variants, &tally);
+    nb_auto_clear();
     if (st != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
     printf("verify: %d checks, %d failed\n", tally.rows, tally.failed);
     return tally.failed ? NB_EXIT_FAILURE : NB_EXIT_OK;

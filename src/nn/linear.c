@@ -5,7 +5,8 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
+
+#include "base/alloc.h"
 
 typedef struct nb_linear {
     nb_module base;
@@ -69,7 +70,7 @@ nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, n
     }
     if (!rng) rng = nb_rng_default();
 
-    nb_linear *l = calloc(1, sizeof *l);
+    nb_linear *l = nb_alloc_zeroed(sizeof *l);
     if (!l) {
         nb_error(NB_ERR_NOMEM, "Linear: out of memory");
         return NULL;

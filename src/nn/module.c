@@ -4,8 +4,9 @@
 #include "nn/nn.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
 
 /* ---- parameter list ------------------------------------------------------------------- */
 
@@ -18,7 +19,7 @@ nb_status nb_param_list_push(nb_param_list *list, nb_var *param) {
         int cap = list->capacity ? 2 * list->capacity : 8;
         if (cap <= list->capacity)
             return nb_error(NB_ERR_NOMEM, "param_list_push: more than %d params", list->capacity);
-        nb_var **grown = realloc(list->items, (size_t)cap * sizeof *grown);
+        nb_var **grown = nb_realloc(list->items, (size_t)cap * sizeof *grown);
         if (!grown) return nb_error(NB_ERR_NOMEM, "param_list_push: out of memory");
         list->items = grown;
         list->capacity = cap;
@@ -29,7 +30,7 @@ nb_status nb_param_list_push(nb_param_list *list, nb_var *param) {
 
 void nb_param_list_free(nb_param_list *list) {
     if (!list) return;
-    free(list->items);
+    nb_free(list->items);
     /* Zeroed, so the list can be reused or freed again. */
     list->items = NULL;
     list->count = list->capacity = 0;
@@ -70,7 +71,7 @@ nb_status nb_module_zero_grad(nb_module *m) {
 void nb_module_free(nb_module *m) {
     if (!m) return;
     if (m->vtable && m->vtable->destroy) m->vtable->destroy(m);
-    free(m);
+    nb_free(m);
 }
 
 /* ---- nn.ReLU ----------------------------------------------------------------------------- */
@@ -84,7 +85,7 @@ static const nb_module_vtable relu_vtable = {
     .type = "ReLU", .forward = relu_forward, .parameters = NULL, .destroy = NULL};
 
 nb_module *nb_relu_new(void) {
-    nb_module *m = calloc(1, sizeof *m);
+    nb_module *m = nb_alloc_zeroed(sizeof *m);
     if (!m) {
         nb_error(NB_ERR_NOMEM, "ReLU: out of memory");
         return NULL;
@@ -135,7 +136,7 @@ static nb_status sequential_parameters(nb_module *self, nb_param_list *list) {
 static void sequential_destroy(nb_module *self) {
     nb_sequential *s = (nb_sequential *)self;
     for (int i = 0; i < s->n; i++) nb_module_free(s->children[i]);
-    free(s->children);
+    nb_free(s->children);
     s->children = NULL;
     s->n = 0;
 }
@@ -180,11 +181,11 @@ nb_module *nb_sequential_new(nb_module **modules, int n) {
             }
         }
     }
-    nb_sequential *s = calloc(1, sizeof *s);
-    nb_module **children = malloc((size_t)n * sizeof *children);
+    nb_sequential *s = nb_alloc_zeroed(sizeof *s);
+    nb_module **children = s ? nb_alloc((size_t)n * sizeof *children) : NULL;
     if (!s || !children) {
-        free(s);
-        free(children);
+        nb_free(s);
+        nb_free(children);
         free_modules(modules, n);
         nb_error(NB_ERR_NOMEM, "Sequential: out of memory");
         return NULL;

@@ -3,7 +3,8 @@
  *
  * A module is a struct whose first member is an nb_module, dispatching through a vtable
  * (forward, parameters, destroy). A user writes a module the same way the built-ins are
- * written: see src/variants/module.c for TwoLayerNet.
+ * written: see src/variants/module.c for TwoLayerNet. The struct comes from nb_alloc_zeroed
+ * (base/alloc.h), since nb_module_free gives it back with nb_free.
  *
  * Ownership: a module owns its parameters (leaf vars with requires_grad) and its children;
  * nb_module_free releases them. forward returns a var owned like any op's result (by the
@@ -14,6 +15,7 @@
 #define NB_NN_NN_H
 
 #include "autograd/autograd.h"
+#include "base/alloc.h"
 #include "tensor/rng.h"
 
 typedef struct nb_module nb_module;

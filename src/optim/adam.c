@@ -4,7 +4,8 @@
 #include "optim/optim_impl.h"
 
 #include <math.h>
-#include <stdlib.h>
+
+#include "base/alloc.h"
 
 typedef struct adam_state {
     nb_tensor *exp_avg;    /* first moment, owned; NULL until the param's first step */
@@ -128,7 +129,7 @@ static void adam_destroy(nb_optimizer *opt) {
             nb_tensor_free(a->state[i].exp_avg_sq);
         }
     }
-    free(a->state);
+    nb_free(a->state);
 }
 
 static const nb_optimizer_vtable adam_vtable = {
@@ -149,7 +150,7 @@ static nb_status adam_check(const nb_adam_options *o) {
 
 nb_optimizer *nb_adam_new(nb_var *const *params, int nparams, nb_adam_options options) {
     if (adam_check(&options) != NB_OK) return NULL;
-    nb_adam *a = calloc(1, sizeof *a);
+    nb_adam *a = nb_alloc_zeroed(sizeof *a);
     if (!a) {
         nb_error(NB_ERR_NOMEM, "Adam: out of memory");
         return NULL;
@@ -160,7 +161,7 @@ nb_optimizer *nb_adam_new(nb_var *const *params, int nparams, nb_adam_options op
         nb_optimizer_free(&a->base);
         return NULL;
     }
-    a->state = calloc((size_t)nparams, sizeof *a->state);
+    a->state = nb_alloc_zeroed((size_t)nparams * sizeof *a->state);
     if (!a->state) {
         nb_optimizer_free(&a->base);
         nb_error(NB_ERR_NOMEM, "Adam: out of memory");

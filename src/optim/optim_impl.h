@@ -19,6 +19,8 @@ typedef struct nb_optimizer_vtable {
     void (*destroy)(nb_optimizer *opt); /* frees the state, not the struct */
 } nb_optimizer_vtable;
 
+/* The first member of a concrete optimizer (nb_sgd, nb_adam), whose struct comes from
+ * nb_alloc_zeroed: nb_optimizer_free gives it back with nb_free. */
 struct nb_optimizer {
     const nb_optimizer_vtable *vtable;
     nb_var **params; /* the array is ours, the vars are borrowed */

@@ -3,8 +3,9 @@
  * are in sgd.c and adam.c. */
 #include "optim/optim_impl.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
 
 nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable,
                             nb_var *const *params, int nparams) {
@@ -22,7 +23,7 @@ nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable
             if (params[j] == params[i])
                 return nb_error(NB_ERR_ARG, "%s: params %d and %d are the same var", name, j, i);
     }
-    opt->params = malloc((size_t)nparams * sizeof *opt->params);
+    opt->params = nb_alloc((size_t)nparams * sizeof *opt->params);
     if (!opt->params) return nb_error(NB_ERR_NOMEM, "%s: out of memory", name);
     memcpy(opt->params, params, (size_t)nparams * sizeof *opt->params);
     opt->nparams = nparams;
@@ -69,6 +70,6 @@ void nb_optimizer_zero_grad(nb_optimizer *opt) {
 void nb_optimizer_free(nb_optimizer *opt) {
     if (!opt) return;
     if (opt->vtable && opt->vtable->destroy) opt->vtable->destroy(opt);
-    free(opt->params);
-    free(opt);
+    nb_free(opt->params);
+    nb_free(opt);
 }

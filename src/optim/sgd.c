@@ -4,7 +4,8 @@
 #include "optim/optim_impl.h"
 
 #include <math.h>
-#include <stdlib.h>
+
+#include "base/alloc.h"
 
 typedef struct nb_sgd {
     nb_optimizer base;
@@ -83,8 +84,8 @@ static void sgd_destroy(nb_optimizer *opt) {
     nb_sgd *s = (nb_sgd *)opt;
     if (s->buf)
         for (int i = 0; i < opt->nparams; i++) nb_tensor_free(s->buf[i]);
-    free(s->buf);
-    free(s->buf_set);
+    nb_free(s->buf);
+    nb_free(s->buf_set);
 }
 
 static const nb_optimizer_vtable sgd_vtable = {
@@ -109,7 +110,7 @@ static nb_status sgd_check(const nb_sgd_options *o) {
 
 nb_optimizer *nb_sgd_new(nb_var *const *params, int nparams, nb_sgd_options options) {
     if (sgd_check(&options) != NB_OK) return NULL;
-    nb_sgd *s = calloc(1, sizeof *s);
+    nb_sgd *s = nb_alloc_zeroed(sizeof *s);
     if (!s) {
         nb_error(NB_ERR_NOMEM, "SGD: out of memory");
         return NULL;
@@ -120,8 +121,8 @@ nb_optimizer *nb_sgd_new(nb_var *const *params, int nparams, nb_sgd_options opti
         nb_optimizer_free(&s->base);
         return NULL;
     }
-    s->buf = calloc((size_t)nparams, sizeof *s->buf);
-    s->buf_set = calloc((size_t)nparams, sizeof *s->buf_set);
+    s->buf = nb_alloc_zeroed((size_t)nparams * sizeof *s->buf);
+    s->buf_set = nb_alloc_zeroed((size_t)nparams * sizeof *s->buf_set);
     if (!s->buf || !s->buf_set) {
         nb_optimizer_free(&s->base);
         nb_error(NB_ERR_NOMEM, "SGD: out of memory");

@@ -24,6 +24,9 @@ static double sum_block(const void *data, nb_dtype dtype, int64_t lo, int64_t hi
     return acc;
 }
 
+/* The end of block b of a run of n elements cut into blocks of `block`. */
+static int64_t block_end(int64_t b, int64_t block, int64_t n) { return (b + 1) * block < n ? (b + 1) * block : n; }
+
 /* Sum of a contiguous run of n elements. */
 static double sum_contiguous(const void *data, nb_dtype dtype, int64_t n) {
     int64_t block = (n + SUM_MAX_BLOCKS - 1) / SUM_MAX_BLOCKS;
@@ -31,10 +34,13 @@ static double sum_contiguous(const void *data, nb_dtype dtype, int64_t n) {
     int64_t nblocks = (n + block - 1) / block;
     double partial[SUM_MAX_BLOCKS];
     int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t b = 0; b < nblocks; b++) {
-        int64_t hi = (b + 1) * block < n ? (b + 1) * block : n;
-        partial[b] = sum_block(data, dtype, b * block, hi);
+    /* One thread skips OpenMP altogether: even with if(false), libgomp allocates a team (with
+     * malloc) for every region it enters, which a steady-state step must not do. */
+    if (threads == 1) {
+        for (int64_t b = 0; b < nblocks; b++) partial[b] = sum_block(data, dtype, b * block, block_end(b, block, n));
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t b = 0; b < nblocks; b++) partial[b] = sum_block(data, dtype, b * block, block_end(b, block, n));
     }
     double total = 0.0;
     for (int64_t b = 0; b < nblocks; b++) total += partial[b];
@@ -118,6 +124,29 @@ static int reduced_shape(const nb_tensor *a, int dim, bool keepdim, int64_t *sha
     return nd;
 }
 
+/* sum_dim's frame: a as (outer, len, inner) in its 4-D layout with the reduced dim taken
+ * out (oshape, ostride: the three others), and out's own row-major frame. */
+typedef struct sum_dim_frame {
+    int64_t len, rstride;
+    int64_t oshape[3], ostride[3];
+    int64_t oshape4[4], ostrides4[4];
+} sum_dim_frame;
+
+/* Element e of out (row-major), the sum of a over the reduced dim. */
+static void sum_dim_element(const sum_dim_frame *f, nb_tensor *out, const nb_tensor *a, int64_t e) {
+    int64_t i2 = e % f->oshape[2], i1 = (e / f->oshape[2]) % f->oshape[1], i0 = e / (f->oshape[2] * f->oshape[1]);
+    int64_t base = a->offset + i0 * f->ostride[0] + i1 * f->ostride[1] + i2 * f->ostride[2];
+    double acc = 0.0;
+    for (int64_t j = 0; j < f->len; j++) acc += nb_load(a, base + j * f->rstride);
+    /* the e-th element of out in row-major order */
+    int64_t rem = e, off = out->offset;
+    for (int d = 3; d >= 0; d--) {
+        off += (rem % f->oshape4[d]) * f->ostrides4[d];
+        rem /= f->oshape4[d];
+    }
+    nb_store(out, off, acc);
+}
+
 nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepdim) {
     if (nb_check_not_null("sum_dim", "out", out) != NB_OK || nb_check_not_null("sum_dim", "input", a) != NB_OK)
         return nb_last_status();
@@ -140,31 +169,22 @@ nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepd
     int64_t shape4[4], st4[4];
     nb_layout4(a, shape4, st4);
     int rd = dim + (NB_MAX_DIMS - a->ndim);
-    int64_t len = shape4[rd], rstride = st4[rd];
+    sum_dim_frame f = {.len = shape4[rd], .rstride = st4[rd]};
     int64_t count = nb_tensor_numel(out);
-    int64_t oshape[3], ostride[3];
     for (int d = 0, k = 0; d < 4; d++)
         if (d != rd) {
-            oshape[k] = shape4[d];
-            ostride[k++] = st4[d];
+            f.oshape[k] = shape4[d];
+            f.ostride[k++] = st4[d];
         }
-    int64_t ostrides4[4], oshape4[4]; /* out's own frame: the remaining dims, row-major */
-    nb_layout4(out, oshape4, ostrides4);
+    nb_layout4(out, f.oshape4, f.ostrides4); /* out's own frame: the remaining dims, row-major */
     int threads = nb_tensor_numel(a) >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
     double t0 = nb_profile_start();
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t e = 0; e < count; e++) {
-        int64_t i2 = e % oshape[2], i1 = (e / oshape[2]) % oshape[1], i0 = e / (oshape[2] * oshape[1]);
-        int64_t base = a->offset + i0 * ostride[0] + i1 * ostride[1] + i2 * ostride[2];
-        double acc = 0.0;
-        for (int64_t j = 0; j < len; j++) acc += nb_load(a, base + j * rstride);
-        /* the e-th element of out in row-major order */
-        int64_t rem = e, off = out->offset;
-        for (int d = 3; d >= 0; d--) {
-            off += (rem % oshape4[d]) * ostrides4[d];
-            rem /= oshape4[d];
-        }
-        nb_store(out, off, acc);
+    /* No OpenMP region for one thread: libgomp would allocate a team for it (sum_contiguous). */
+    if (threads == 1) {
+        for (int64_t e = 0; e < count; e++) sum_dim_element(&f, out, a, e);
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t e = 0; e < count; e++) sum_dim_element(&f, out, a, e);
     }
     nb_profile_record("sum_dim", t0, 0, bytes_of(a));
     return NB_OK;

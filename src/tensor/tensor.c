@@ -4,9 +4,9 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "tensor/runtime.h"
 
 /* ---- dtype ------------------------------------------------------------------------- */
@@ -55,27 +55,27 @@ void nb_layout4(const nb_tensor *t, int64_t shape4[4], int64_t strides4[4]) {
 
 /* ---- storage and headers ------------------------------------------------------------ */
 
+/* The storage struct and its elements are one block from the allocator: the struct first,
+ * padded to a cache line, then the data, so the data keeps the block's 64-byte alignment and
+ * a tensor costs two allocations (header, storage), both served from the allocator's cache
+ * in a steady-state training step. */
+#define STORAGE_HEAD NB_ALLOC_ALIGN
+_Static_assert(sizeof(nb_storage) <= STORAGE_HEAD, "the storage struct must fit before the data");
+
 static nb_storage *storage_new(size_t nbytes) {
-    nb_storage *s = malloc(sizeof *s);
-    if (!s) return NULL;
-    /* aligned_alloc wants a multiple of the alignment; 64 bytes keeps AVX-512 loads whole. */
+    /* Whole 64-byte lines (at least one), so a SIMD loop may read its last vector whole. */
     size_t rounded = (nbytes + 63) / 64 * 64;
     if (rounded == 0) rounded = 64;
-    s->data = aligned_alloc(64, rounded);
-    if (!s->data) {
-        free(s);
-        return NULL;
-    }
+    nb_storage *s = nb_alloc(STORAGE_HEAD + rounded);
+    if (!s) return NULL;
+    s->data = (char *)s + STORAGE_HEAD;
     s->nbytes = nbytes;
     s->refcount = 1;
     return s;
 }
 
 static void storage_release(nb_storage *s) {
-    if (s && --s->refcount == 0) {
-        free(s->data);
-        free(s);
-    }
+    if (s && --s->refcount == 0) nb_free(s);
 }
 
 /* A header with a contiguous row-major layout of `shape`, not yet attached to storage. */
@@ -111,19 +111,19 @@ static nb_status header_init(nb_tensor *t, nb_dtype dtype, int ndim, const int64
 }
 
 nb_tensor *nb_tensor_empty(nb_dtype dtype, int ndim, const int64_t *shape) {
-    nb_tensor *t = malloc(sizeof *t);
+    nb_tensor *t = nb_alloc(sizeof *t);
     if (!t) {
         nb_error(NB_ERR_NOMEM, "out of memory allocating a tensor header");
         return NULL;
     }
     size_t nbytes = 0;
     if (header_init(t, dtype, ndim, shape, &nbytes) != NB_OK) {
-        free(t);
+        nb_free(t);
         return NULL;
     }
     t->storage = storage_new(nbytes);
     if (!t->storage) {
-        free(t);
+        nb_free(t);
         nb_error(NB_ERR_NOMEM, "out of memory allocating %zu bytes for a tensor", nbytes);
         return NULL;
     }
@@ -133,7 +133,7 @@ nb_tensor *nb_tensor_empty(nb_dtype dtype, int ndim, const int64_t *shape) {
 void nb_tensor_free(nb_tensor *t) {
     if (!t) return;
     storage_release(t->storage);
-    free(t);
+    nb_free(t);
 }
 
 nb_tensor *nb_tensor_full(nb_dtype dtype, int ndim, const int64_t *shape, double value) {
@@ -271,7 +271,7 @@ size_t nb_tensor_storage_refcount(const nb_tensor *t) { return t->storage->refco
 /* ---- views ----------------------------------------------------------------------------- */
 
 static nb_tensor *header_share(const nb_tensor *t) {
-    nb_tensor *v = malloc(sizeof *v);
+    nb_tensor *v = nb_alloc(sizeof *v);
     if (!v) {
         nb_error(NB_ERR_NOMEM, "out of memory allocating a view");
         return NULL;

@@ -3,8 +3,7 @@
  * the update done by hand under no_grad. */
 #include "variants/autograd_net.h"
 
-#include <stdlib.h>
-
+#include "base/alloc.h"
 #include "tensor/runtime.h"
 
 typedef struct autograd_net {
@@ -24,7 +23,7 @@ void nb_autograd_net_destroy(void *opaque) {
     nb_var_release(s->y);
     nb_var_release(s->w1);
     nb_var_release(s->w2);
-    free(s);
+    nb_free(s);
 }
 
 /* A leaf of randn values whose .grad exists from the start (zeros), so gradient checks can
@@ -39,7 +38,7 @@ static nb_var *randn_leaf(nb_rng *rng, nb_dtype dt, int64_t rows, int64_t cols, 
 }
 
 nb_status nb_autograd_net_create(const nb_train_config *cfg, double lr, nb_relu_fn *relu, void **out) {
-    autograd_net *s = calloc(1, sizeof *s);
+    autograd_net *s = nb_alloc_zeroed(sizeof *s);
     if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the %s variant", cfg->variant);
     s->lr = lr;
     s->relu = relu;

@@ -2,8 +2,7 @@
  * on every forward, how many times (0 to 3) to reuse its middle layer, so each step builds a
  * different graph and the middle weights collect gradient from every use. The draw comes from
  * the torch-compatible generator (torch.randint(0, 4, (1,)).item()), so runs replay. */
-#include <stdlib.h>
-
+#include "base/alloc.h"
 #include "variants/module_net.h"
 
 /* Gradient checks compare repeated evaluations (and an f32 model with an f64 one), so they
@@ -51,7 +50,7 @@ static const nb_module_vtable dynamic_vtable = {
 };
 
 static nb_module *dynamic_net_new(const nb_train_config *cfg, nb_rng *rng) {
-    dynamic_net *net = calloc(1, sizeof *net);
+    dynamic_net *net = nb_alloc_zeroed(sizeof *net);
     if (!net) {
         nb_error(NB_ERR_NOMEM, "out of memory creating DynamicNet");
         return NULL;

@@ -1,8 +1,7 @@
 /* src/variants/module.c — the tutorial's "PyTorch: Custom nn Modules": a user-defined
  * module, TwoLayerNet, written the way any nabla user writes one (a struct whose first
  * member is nb_module, a vtable with forward, parameters and destroy), trained with SGD. */
-#include <stdlib.h>
-
+#include "base/alloc.h"
 #include "variants/module_net.h"
 
 typedef struct two_layer_net {
@@ -39,7 +38,7 @@ static const nb_module_vtable two_layer_vtable = {
 
 /* TwoLayerNet(D_in, H, D_out): the layers draw their weights in construction order. */
 static nb_module *two_layer_net_new(const nb_train_config *cfg, nb_rng *rng) {
-    two_layer_net *net = calloc(1, sizeof *net);
+    two_layer_net *net = nb_alloc_zeroed(sizeof *net);
     if (!net) {
         nb_error(NB_ERR_NOMEM, "out of memory creating TwoLayerNet");
         return NULL;

@@ -3,8 +3,7 @@
  * update, one autograd scope per step. */
 #include "variants/module_net.h"
 
-#include <stdlib.h>
-
+#include "base/alloc.h"
 #include "tensor/runtime.h"
 
 typedef struct module_net {
@@ -27,11 +26,11 @@ void nb_module_net_destroy(void *opaque) {
     nb_module_free(s->model);
     nb_var_release(s->x);
     nb_var_release(s->y);
-    free(s);
+    nb_free(s);
 }
 
 nb_status nb_module_net_create(const nb_module_net_spec *spec, const nb_train_config *cfg, double lr, void **out) {
-    module_net *s = calloc(1, sizeof *s);
+    module_net *s = nb_alloc_zeroed(sizeof *s);
     if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the %s variant", cfg->variant);
     s->spec = spec;
     s->lr = lr;

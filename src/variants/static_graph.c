@@ -4,7 +4,7 @@
  * math and, with the same kernel and dtype, the same bits as the autograd variant. */
 #include "variants/static_graph.h"
 
-#include <stdlib.h>
+#include "base/alloc.h"
 
 typedef struct static_graph_state {
     nb_graph *graph;
@@ -21,11 +21,11 @@ static void static_graph_destroy(void *opaque) {
     nb_graph_free(s->graph);
     nb_tensor_free(s->w1_value);
     nb_tensor_free(s->w2_value);
-    free(s);
+    nb_free(s);
 }
 
 nb_status nb_static_graph_create(const nb_train_config *cfg, double lr, bool no_fusion, bool no_reuse, void **out) {
-    static_graph_state *s = calloc(1, sizeof *s);
+    static_graph_state *s = nb_alloc_zeroed(sizeof *s);
     if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the %s variant", cfg->variant);
     const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
     const nb_dtype dt = cfg->dtype;

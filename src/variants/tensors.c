@@ -1,8 +1,7 @@
 /* src/variants/tensors.c — the tutorial's first program, "PyTorch: Tensors": a two-layer
  * ReLU network trained with a hand-written forward and backward pass on plain tensors.
  * Every intermediate lives in a workspace allocated once, so a step allocates nothing. */
-#include <stdlib.h>
-
+#include "base/alloc.h"
 #include "tensor/runtime.h"
 #include "variants/variant.h"
 
@@ -44,7 +43,7 @@ static void tensors_destroy(void *opaque) {
                         s->y_pred, s->diff, s->sq, s->loss, s->grad_y_pred, s->grad_w2,
                         s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1, s->w1_t, s->grad_x};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nb_tensor_free(all[i]);
-    free(s);
+    nb_free(s);
 }
 
 static nb_tensor *matrix(nb_dtype dtype, int64_t rows, int64_t cols) {
@@ -52,7 +51,7 @@ static nb_tensor *matrix(nb_dtype dtype, int64_t rows, int64_t cols) {
 }
 
 static nb_status tensors_create(const nb_train_config *cfg, double lr, void **out) {
-    tensors_state *s = calloc(1, sizeof *s);
+    tensors_state *s = nb_alloc_zeroed(sizeof *s);
     if (!s) return nb_error(NB_ERR_NOMEM, "out of memory creating the tensors variant");
     s->lr = lr;
     const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
