@@ -3,6 +3,7 @@
  * (XCR0), so a "yes" here means the instructions will not fault; other targets say none. */
 #include "kernels/cpu.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 static const char *const isa_names[NB_CPU_ISA_COUNT] = {
@@ -44,4 +45,23 @@ bool nb_cpu_isa_parse(const char *name, nb_cpu_isa *out) {
             return true;
         }
     return false;
+}
+
+/* -1 until first read: then the widest supported ISA, unless set before. */
+static atomic_int dispatch_isa = -1;
+
+nb_cpu_isa nb_cpu_dispatch_isa(void) {
+    int isa = atomic_load_explicit(&dispatch_isa, memory_order_relaxed);
+    if (isa < 0) {
+        int best = (int)nb_cpu_features().best, expected = -1;
+        atomic_compare_exchange_strong(&dispatch_isa, &expected, best);
+        isa = atomic_load(&dispatch_isa);
+    }
+    return (nb_cpu_isa)isa;
+}
+
+bool nb_cpu_set_dispatch_isa(nb_cpu_isa isa) {
+    if ((unsigned)isa >= NB_CPU_ISA_COUNT || !nb_cpu_supports(isa)) return false;
+    atomic_store(&dispatch_isa, (int)isa);
+    return true;
 }

@@ -39,4 +39,14 @@ const char *nb_cpu_isa_name(nb_cpu_isa isa);
 /* The inverse of nb_cpu_isa_name; false (and *out untouched) for an unknown name. */
 bool nb_cpu_isa_parse(const char *name, nb_cpu_isa *out);
 
+/* ---- dispatch ---------------------------------------------------------------------------------
+ * The ISA whose micro-kernels the GEMM kernels run: the widest supported one unless lowered by
+ * nb_cpu_set_dispatch_isa (the CLI does so from NABLA_ISA; tests do so to check every path on
+ * one machine). Reading it is one relaxed atomic load, cheap enough for every GEMM call. */
+nb_cpu_isa nb_cpu_dispatch_isa(void);
+/* Sets the dispatch ISA; false (and nothing changed) when `isa` does not run here. Not meant
+ * to be called while another thread is inside a kernel: a call that has started keeps the
+ * ISA it read. */
+bool nb_cpu_set_dispatch_isa(nb_cpu_isa isa);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "harness/commands.h"
+#include "kernels/cpu.h"
 #include "tensor/runtime.h"
 
 static void print_usage(FILE *out) {
@@ -42,6 +43,21 @@ int main(int argc, char **argv) {
      * that nabla verify catches a wrong kernel. */
     const char *perturb = getenv("NABLA_TEST_PERTURB_GEMM");
     if (perturb && *perturb) nb_runtime_set_gemm_perturbation(strtod(perturb, NULL));
+    /* NABLA_ISA lowers the SIMD instruction set the kernels dispatch to (none, avx2, avx512),
+     * to compare code paths on one machine; a value that cannot run here is a usage error. */
+    const char *isa_name = getenv("NABLA_ISA");
+    if (isa_name && *isa_name) {
+        nb_cpu_isa isa;
+        if (!nb_cpu_isa_parse(isa_name, &isa)) {
+            fprintf(stderr, "nabla: NABLA_ISA='%s' is not one of none, avx2, avx512\n", isa_name);
+            return NB_EXIT_USAGE;
+        }
+        if (!nb_cpu_set_dispatch_isa(isa)) {
+            fprintf(stderr, "nabla: NABLA_ISA=%s is not supported by this CPU (it has %s)\n", isa_name,
+                    nb_cpu_features().best_name);
+            return NB_EXIT_USAGE;
+        }
+    }
     if (argc < 2) {
         print_usage(stderr);
         return NB_EXIT_USAGE;
