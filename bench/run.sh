@@ -119,13 +119,7 @@ stage "training loops: nabla bench (threads $threads, PyTorch twins interleaved)
 try "$nabla" bench "${bench_args[@]}" --out "$out"
 
 stage "GEMM sweep: nabla kernels --sweep"
-sweep_note=
-if "$nabla" kernels --sweep --help >/dev/null 2>&1; then
-  try "$nabla" kernels --sweep "${sweep_args[@]}" --out "$out"
-else
-  sweep_note="skipped: this nabla has no \`kernels --sweep\`"
-  echo "$sweep_note"
-fi
+try "$nabla" kernels --sweep "${sweep_args[@]}" --out "$out"
 
 stage "whole processes: hyperfine (train --variant tensors, threads $threads)"
 # -N: no shell in between, so a shell's start-up is not in the numbers; hyperfine then splits
@@ -216,20 +210,16 @@ fragment() { # fragment FILE: a Markdown file of the suite, its headings under t
   echo
   echo "## GEMM sweep: \`nabla kernels --sweep\`"
   echo
-  if [ -n "$sweep_note" ]; then
-    echo "_${sweep_note}._"
-  else
-    image sweep_squares.png "GFLOP/s against square size per kernel, with the FMA peak"
-    echo
-    image sweep_seed.png "GFLOP/s of the seed network's products per kernel"
-    echo
-    # a row per product x kernel x dtype x threads: folded, so the report stays readable
-    echo "<details><summary>sweep.md: the probe's peaks and every product's row</summary>"
-    echo
-    fragment sweep.md
-    echo
-    echo "</details>"
-  fi
+  image sweep_squares.png "GFLOP/s against square size per kernel, with the FMA peak"
+  echo
+  image sweep_seed.png "GFLOP/s of the seed network's products per kernel"
+  echo
+  # a row per product x kernel x dtype x threads: folded, so the report stays readable
+  echo "<details><summary>sweep.md: the probe's peaks and every product's row</summary>"
+  echo
+  fragment sweep.md
+  echo
+  echo "</details>"
   echo
   echo "## Whole processes: hyperfine"
   echo
