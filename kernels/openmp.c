@@ -5,6 +5,7 @@
 
 #include "kernels/blocked_impl.h"
 #include "kernels/kernels_impl.h"
+#include "kernels/small.h"
 
 /* Below this many multiply-adds (m*n*k) a parallel region costs more than it saves. The
  * seed network's small products (64x10x100 = 64000) stay serial, 64x100x1000 goes wide. */
@@ -30,8 +31,11 @@ static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k)
  * must be, here, before the team starts: the team only reads the pointers), then run it on
  * the team. omp_get_num_threads() is what the runtime granted, which may be fewer than
  * asked for. */
-#define NB_OPENMP_GEMM(SFX, CACHE)                                                        \
+#define NB_OPENMP_GEMM(SFX, CACHE, SMALL)                                                 \
     do {                                                                                  \
+        /* small products run the serial direct path, as blocked does: the same bits */  \
+        if (SMALL(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))                  \
+            return;                                                                       \
         nb_blocked_job_##SFX job;                                                         \
         if (!nb_blocked_begin_##SFX(&job, nb_blocked_thread_cache(CACHE), ta, tb, m, n, k, \
                                     alpha, a, lda, b, ldb, beta, c, ldc))                 \
@@ -50,12 +54,12 @@ void nb_openmp_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, 
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc, int nthreads)
 {
-    NB_OPENMP_GEMM(f32, NB_BLK_CACHE_OPENMP_F32);
+    NB_OPENMP_GEMM(f32, NB_BLK_CACHE_OPENMP_F32, nb_small_sgemm);
 }
 
 void nb_openmp_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                      const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                      double *c, int64_t ldc, int nthreads)
 {
-    NB_OPENMP_GEMM(f64, NB_BLK_CACHE_OPENMP_F64);
+    NB_OPENMP_GEMM(f64, NB_BLK_CACHE_OPENMP_F64, nb_small_dgemm);
 }

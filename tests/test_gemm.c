@@ -1,7 +1,10 @@
 /* tests/test_gemm.c — CUnit suite for the GEMM kernels: every kernel of the registry, f32
  * and f64, against a double-precision triple loop written here, on shapes that straddle the
  * blocking edges; the contract's rules (beta == 0, k == 0, alpha == 0, leading dimensions,
- * untouched inputs and padding); bit-identical results across thread counts; the registry. */
+ * untouched inputs and padding); bit-identical results across thread counts (and openmp ==
+ * blocked); the registry. Every contract test runs once per SIMD ISA this CPU supports
+ * (none, avx2, avx512: nb_cpu_set_dispatch_isa), since blocked and openmp change their
+ * micro-kernel and block sizes with it. */
 #include <CUnit/CUnit.h>
 #include <float.h>
 #include <math.h>
@@ -10,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blocked_impl.h" /* the block sizes of each ISA, to aim edge cases at them */
+#include "kernels/cpu.h"
+#include "kernels/small.h"
 #include "kernels/gemm.h"
 #include "test_util.h"
 
@@ -119,9 +125,11 @@ static const char *trans_name(nb_trans ta, nb_trans tb)
 
 /* One CUnit assertion per kernel and dtype (not per element or case), plus a summary line
  * with the worst error ratio seen, in the spirit of llm.c's "OK (maxdiff ...)". */
+static nb_cpu_isa current_isa = NB_CPU_ISA_NONE; /* set by run_per_isa */
+
 static void tally_report(const tally *t)
 {
-    printf("\n    %s: %ld cases\n", t->test, t->cases);
+    printf("\n    %s [isa %s]: %ld cases\n", t->test, nb_cpu_isa_name(current_isa), t->cases);
     for (int ki = 0; ki < nb_kernel_count() && ki < MAX_KERNELS; ++ki) {
         printf("      %-8s", nb_kernel_at(ki)->name);
         for (int d = 0; d < 2; ++d) {
@@ -235,9 +243,10 @@ static void check_case(const gemm_case *cs, tally *t)
 
         t->failed[ki][d]++;
         if (t->printed++ >= MAX_PRINTED) continue;
-        printf("\n    FAIL %s: kernel=%s %s %s m=%lld n=%lld k=%lld alpha=%g beta=%g lda=%lld "
+        printf("\n    FAIL %s [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld alpha=%g beta=%g lda=%lld "
                "ldb=%lld ldc=%lld nthreads=%d:",
-               t->test, kn->name, dtype_name(dt), trans_name(cs->ta, cs->tb), (long long)m,
+               t->test, nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt),
+               trans_name(cs->ta, cs->tb), (long long)m,
                (long long)n, (long long)k, alpha, beta, (long long)lda, (long long)ldb,
                (long long)ldc, cs->nthreads);
         if (bad) {
@@ -265,12 +274,44 @@ static const double alphas[3] = {0, 1, 0.7};
 static const double betas[3] = {0, 1, 1.3};
 
 /* ------------------------------------------------------------------------------------ */
+/* Every ISA: the dispatch ISA under test, and a runner that repeats a test body for each
+ * ISA this CPU supports, restoring the dispatch ISA afterwards. */
+
+
+/* Each ISA twice: with the direct small-shape path (kernels/small.h) that blocked and openmp
+ * take below its threshold, and without it, so the packed path's edge tiles are driven by the
+ * same small shapes. */
+static void run_per_isa(void (*body)(void))
+{
+    const nb_cpu_isa saved = nb_cpu_dispatch_isa();
+    for (int i = 0; i < NB_CPU_ISA_COUNT; ++i) {
+        const nb_cpu_isa isa = (nb_cpu_isa)i;
+        if (!nb_cpu_supports(isa)) {
+            printf("\n    isa %s: not supported here, skipped", nb_cpu_isa_name(isa));
+            continue;
+        }
+        CU_ASSERT_FATAL(nb_cpu_set_dispatch_isa(isa));
+        current_isa = isa;
+        for (int small = 1; small >= 0; --small) {
+            nb_small_set_enabled(small);
+            body();
+        }
+    }
+    nb_small_set_enabled(true);
+    CU_ASSERT(nb_cpu_set_dispatch_isa(saved));
+    current_isa = saved;
+}
+
+#define PER_ISA(name)                                                                     \
+    static void name(void) { run_per_isa(name##_body); }
+
+/* ------------------------------------------------------------------------------------ */
 /* The tests. */
 
 /* Every (m, n, k) over the small sizes, every transpose pair, every alpha and beta. The sizes
  * straddle the register tiles (MR = 6; NR = 8 for f32, 4 for f64) and include 0. Leading
  * dimensions alternate between tight and row + 3, thread counts cycle over 1..3. */
-static void test_small_triples(void)
+static void test_small_triples_body(void)
 {
     static const int64_t sizes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 31};
     const int ns = (int)(sizeof sizes / sizeof sizes[0]);
@@ -292,11 +333,12 @@ static void test_small_triples(void)
                         }
     tally_report(&t);
 }
+PER_ISA(test_small_triples)
 
 /* Each of m, n, k in turn takes a size at a block edge while the other two come from a small
  * set: 63..65 and 127..129 (powers of two), 95..97 (f64 MC), 143..145 (f32 MC), 255..257
  * (KC). Transposes all four; alpha, beta and padding cycle. */
-static void test_one_large_dim(void)
+static void test_one_large_dim_body(void)
 {
     static const int64_t large[] = {63,  64,  65,  95,  96,  97,  127, 128,
                                     129, 143, 144, 145, 255, 256, 257};
@@ -325,10 +367,11 @@ static void test_one_large_dim(void)
                         }
     tally_report(&t);
 }
+PER_ISA(test_one_large_dim)
 
 /* Full-size triples crossing several MC and KC blocks at once, and n crossing NC (4080 for
  * f32, 2040 for f64) with a thin m and k. */
-static void test_large_triples(void)
+static void test_large_triples_body(void)
 {
     static const int64_t shapes[][3] = {
         {129, 129, 129}, {65, 127, 128}, {145, 97, 257}, {289, 33, 513},
@@ -350,11 +393,52 @@ static void test_large_triples(void)
                 }
     tally_report(&t);
 }
+PER_ISA(test_large_triples)
+
+/* The block sizes of the ISA under test (blocked_impl.h), each straddled: m at MR +- 1 and
+ * MC +- 1, n at NR +- 1 and beyond a few micro-panels, k at KC +- 1 and across two k blocks,
+ * each with the other two just past one tile and one k block; then n across NC, and one
+ * product across two MC, three NR and two KC blocks at once. A micro-kernel that mis-packs
+ * an edge or a driver that drops a k block fails here for the ISA that does it. */
+static void test_isa_edges_body(void)
+{
+    tally t = tally_new("block edges of the dispatch ISA");
+    int cnt = 0;
+    for (int d = 0; d < 2; ++d) {
+        int64_t mr, nr, mc, kc, nc;
+        if (d == F32) {
+            const nb_blocked_params_f32 *p = nb_blocked_params_for_f32(current_isa);
+            mr = p->mr, nr = p->nr, mc = p->mc, kc = p->kc, nc = p->nc;
+        } else {
+            const nb_blocked_params_f64 *p = nb_blocked_params_for_f64(current_isa);
+            mr = p->mr, nr = p->nr, mc = p->mc, kc = p->kc, nc = p->nc;
+        }
+        const int64_t shapes[][3] = {
+            {mr - 1, nr + 1, kc + 1},     {mr, nr + 1, kc + 1},      {mr + 1, nr + 1, kc + 1},
+            {mc - 1, nr + 1, kc + 1},     {mc, nr - 1, 3},           {mc + 1, nr + 1, kc + 1},
+            {mr + 1, nr - 1, kc + 1},     {mr + 1, nr, kc - 1},      {mr + 1, 3 * nr + 5, kc},
+            {mr + 1, nr + 1, kc - 1},     {mr + 1, nr + 1, kc},      {mr + 1, nr + 1, 2 * kc + 3},
+            {mr + 1, nc + nr + 1, 3},     {2 * mc + mr + 1, 3 * nr + 1, 2 * kc + 1},
+        };
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+            for (int tr = 0; tr < 4; ++tr, ++cnt) {
+                const int ab = (cnt * 7) % 9; /* alpha {1, 0.7} x beta {0, 1, 1.3}, rotating */
+                const gemm_case cs = {
+                    .dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr], .m = shapes[s][0],
+                    .n = shapes[s][1], .k = shapes[s][2], .alpha = alphas[1 + ab / 3 % 2],
+                    .beta = betas[ab % 3], .pad = (cnt + tr) % 2 ? 3 : 0,
+                    .nthreads = 1 + cnt % 3};
+                check_case(&cs, &t);
+            }
+    }
+    tally_report(&t);
+}
+PER_ISA(test_isa_edges)
 
 /* The products of the seed network (N=64, D_in=1000, H=100, D_out=10), forward and
  * backward, as the tensor layer issues them: beta = 0 (fresh output) and beta = 1
  * (gradient accumulation), both dtypes, tight leading dimensions. */
-static void test_seed_shapes(void)
+static void test_seed_shapes_body(void)
 {
     static const struct {
         int64_t m, n, k;
@@ -378,11 +462,12 @@ static void test_seed_shapes(void)
                 }
     tally_report(&t);
 }
+PER_ISA(test_seed_shapes)
 
 /* The contract's special cases on one mid-size shape, named so that a failure says which
  * rule broke: beta == 0 with C full of NaN, k == 0 (C = beta * C), alpha == 0 (C = beta * C,
  * A and B not needed). check_case demands exact beta * C in the last two. */
-static void test_special_cases(void)
+static void test_special_cases_body(void)
 {
     tally nan_c = tally_new("beta == 0 over NaN C"), k0 = tally_new("k == 0"),
           a0 = tally_new("alpha == 0");
@@ -402,11 +487,12 @@ static void test_special_cases(void)
     tally_report(&k0);
     tally_report(&a0);
 }
+PER_ISA(test_special_cases)
 
 /* Every thread-invariant kernel gives the same bytes of C for 1, 2 and 3 threads, on shapes
  * that span several MC, KC or NC blocks; a threaded kernel that is not (blas: OpenBLAS's own
  * threading) gives the same bytes when called twice with the same thread count. */
-static void test_threads_bit_identical(void)
+static void test_threads_bit_identical_body(void)
 {
     static const struct {
         int64_t m, n, k;
@@ -437,6 +523,23 @@ static void test_threads_bit_identical(void)
                 void *c1 = typed_from(dt, c, nc), *cx = typed_from(dt, c, nc);
                 call_kernel(kn, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb, ldb,
                             1.3, c1, n, first);
+                /* openmp is blocked's driver on a team: the same bits as blocked itself */
+                const nb_kernel *serial = strcmp(kn->name, "openmp") == 0
+                                              ? nb_kernel_find("blocked") : NULL;
+                if (serial) {
+                    void *cb = typed_from(dt, c, nc);
+                    call_kernel(serial, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda,
+                                tb, ldb, 1.3, cb, n, 1);
+                    compared++;
+                    if (cb == NULL || memcmp(c1, cb, nc * dtype_size(dt)) != 0) {
+                        printf("\n    FAIL threads [isa %s]: openmp %s m=%lld n=%lld k=%lld "
+                               "differs from blocked",
+                               nb_cpu_isa_name(current_isa), dtype_name(dt), (long long)m,
+                               (long long)n, (long long)k);
+                        differed++;
+                    }
+                    free(cb);
+                }
                 for (int nth = kn->thread_invariant ? 2 : first; nth <= last; ++nth) {
                     /* refill cx from the original C; c1 keeps the 1-thread result */
                     for (size_t i = 0; i < nc; ++i) {
@@ -451,9 +554,10 @@ static void test_threads_bit_identical(void)
                     if (memcmp(c1, cx, nc * dtype_size(dt)) != 0) {
                         size_t i = 0;
                         while (typed_get(dt, c1, i) == typed_get(dt, cx, i)) ++i;
-                        printf("\n    FAIL threads: kernel=%s %s %s m=%lld n=%lld k=%lld: "
+                        printf("\n    FAIL threads [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld: "
                                "nthreads=%d differs from nthreads=%d first at C[%zu][%zu] (%.17g vs %.17g)",
-                               kn->name, dtype_name(dt), trans_name(shapes[s].ta, shapes[s].tb),
+                               nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt),
+                               trans_name(shapes[s].ta, shapes[s].tb),
                                (long long)m, (long long)n, (long long)k, nth, first, i / (size_t)n,
                                i % (size_t)n, typed_get(dt, cx, i), typed_get(dt, c1, i));
                         differed++;
@@ -462,10 +566,12 @@ static void test_threads_bit_identical(void)
                 free(a), free(b), free(c), free(ta), free(tb), free(c1), free(cx);
             }
     }
-    printf("\n    threads: %ld comparisons, %ld differed\n", compared, differed);
+    printf("\n    threads [isa %s]: %ld comparisons, %ld differed\n",
+           nb_cpu_isa_name(current_isa), compared, differed);
     CU_ASSERT(compared > 0);
     CU_ASSERT_EQUAL(differed, 0);
 }
+PER_ISA(test_threads_bit_identical)
 
 /* The table, the lookups and the selection order --kernel > NABLA_KERNEL > default. */
 static void test_registry(void)
@@ -543,6 +649,7 @@ int main(void)
         {"small triples, all transposes, alphas, betas", test_small_triples},
         {"one dimension at a block edge", test_one_large_dim},
         {"large triples across blocks", test_large_triples},
+        {"block edges of every ISA's tiles and blocks", test_isa_edges},
         {"seed network shapes", test_seed_shapes},
         {"beta == 0, k == 0, alpha == 0", test_special_cases},
         {"threaded kernels reproducible, own kernels bit-identical for 1-3 threads",

@@ -343,7 +343,19 @@ static const ref_tolerance f32_tolerance = {
     .loss_rtol = 2e-5,  /* first 100 steps; measured max 4.6e-6 */
     .loss_steps = 100,
     .grad_rtol = 5e-6,  /* measured max 6.4e-7 */
-    .param_atol = 1e-3, /* measured max 1.2e-4 (dynamic: 500 steps of momentum on a drifting loss) */
+    .param_atol = 1e-3, /* measured max 3.5e-4 (AVX2 FMA kernels), 1.2e-4 with blas */
+};
+/* DynamicNet in f32 is the one chaotic run: its middle layer is reused 0-3 times a step, the
+ * loss plateaus near 0.19 instead of falling, and a rounding difference flips ReLU units on
+ * and off, which momentum then carries. Kernels that all pass the f64 case to 1e-10 end 500
+ * f32 steps apart by: blas 1.2e-4, AVX2 FMA 3.5e-4, AVX-512 FMA 4.9e-3 in one parameter (the
+ * loss at step 300 differs by 0.3%, at step 100 by 7e-7). The first 100 losses and the
+ * step-0 gradients stay as tight as for every other case. */
+static const ref_tolerance f32_dynamic_tolerance = {
+    .loss_rtol = 2e-5,
+    .loss_steps = 100,
+    .grad_rtol = 5e-6,
+    .param_atol = 2e-2,
 };
 
 /* The nabla entry named `name`, or NULL. */
@@ -413,7 +425,9 @@ static double compare_entry(const nb_tensor *mine, const nb_ref_entry *ref, bool
 
 nb_status nb_verify_reference_case(const nb_ref_case *c, const char *label, nb_row_sink *sink, void *ctx) {
     const nb_variant *v = nb_variant_find(c->cfg.variant);
-    const ref_tolerance *tol = c->cfg.dtype == NB_F64 ? &f64_tolerance : &f32_tolerance;
+    const ref_tolerance *tol = c->cfg.dtype == NB_F64              ? &f64_tolerance
+                               : !strcmp(c->cfg.variant, "dynamic") ? &f32_dynamic_tolerance
+                                                                    : &f32_tolerance;
     nb_check_row row;
     char what[160];
     snprintf(what, sizeof what, "ref %s %s", c->name, label);

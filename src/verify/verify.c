@@ -228,8 +228,11 @@ typedef struct f32_tolerance {
 
 static const f32_tolerance f32_tolerances[] = {
     {"naive", 6e-5, 2e-4},   /* measured max abs 5.7e-6, max rel 1.9e-5 */
-    {"blocked", 6e-5, 2e-4}, /* measured max abs 5.7e-6, max rel 1.9e-5 */
-    {"openmp", 6e-5, 2e-4},  /* measured max abs 5.7e-6, max rel 1.9e-5 */
+    /* blocked, openmp: max over NABLA_ISA none / avx2 / avx512 (the SIMD micro-kernels sum
+     * with FMA): max abs 9.6e-6 (avx2, avx512; 5.7e-6 none), max rel 1.9e-5 (none; 5.3e-6
+     * avx2, avx512) */
+    {"blocked", 1e-4, 2e-4},
+    {"openmp", 1e-4, 2e-4},
     {"blas", 1e-4, 1e-4},    /* measured max abs 9.6e-6, max rel 5.3e-6 */
 };
 static const f32_tolerance f32_unmeasured = {"(unmeasured kernel)", 1e-4, 1e-3};
