@@ -20,7 +20,7 @@ static const nb_kernel nb_kernels[] = {
     },
     {
         .name = "blocked",
-        .description = "cache-blocked with packed panels and a 6xNR C micro-kernel, serial",
+        .description = "packed Goto/BLIS blocking, AVX-512/AVX2/C micro-kernel chosen at run time, direct path for small products; serial",
         .sgemm = nb_blocked_sgemm,
         .dgemm = nb_blocked_dgemm,
         .threaded = false,
@@ -28,7 +28,7 @@ static const nb_kernel nb_kernels[] = {
     },
     {
         .name = "openmp",
-        .description = "the blocked kernel with its output tiles shared among OpenMP threads",
+        .description = "the blocked kernel with its output tiles shared among OpenMP threads (bit-identical for any count)",
         .sgemm = nb_openmp_sgemm,
         .dgemm = nb_openmp_dgemm,
         .threaded = true,
