@@ -239,6 +239,95 @@ static void test_custom_function(void) {
     nb_var_release(a);
 }
 
+/* The gradient modes (autograd_impl.h): a zeroed .grad is written by the GEMMs instead of
+ * added to, a missing one is created and written, an intermediate's first gradient is
+ * written in place. Each must give the bits of the old path, zeros plus the gradient, and a
+ * later backward must still accumulate. Checked against the same products on plain tensors. */
+static void test_gradient_modes_match_accumulation(void) {
+    for (int dt = 0; dt < 2; dt++) {
+        nb_dtype dtype = dt ? NB_F64 : NB_F32;
+        nb_rng_seed(&rng, 5);
+        nb_var *x = randn_var(dtype, 9, 13, false), *y = randn_var(dtype, 9, 4, false);
+        nb_var *w1 = randn_var(dtype, 13, 7, true), *w2 = randn_var(dtype, 7, 4, true);
+        CU_ASSERT_PTR_NULL(w1->grad); /* first backward: SET */
+        nb_tensor *ref1 = nb_tensor_zeros(dtype, 2, w1->value->shape), *ref2 = nb_tensor_zeros(dtype, 2, w2->value->shape);
+        for (int round = 0; round < 4; round++) {
+            /* rounds 0 and 2 start from no grad / zeroed grad; 1 and 3 accumulate */
+            if (round == 2) {
+                nb_var_zero_grad(w1);
+                nb_var_zero_grad(w2);
+                CU_ASSERT_TRUE(w1->grad_zeroed);
+                nb_zero_(ref1);
+                nb_zero_(ref2);
+            }
+            nb_scope *scope = nb_scope_begin();
+            nb_var *h = nb_ag_mm(x, w1);
+            nb_var *y_pred = nb_ag_mm(nb_ag_relu(h), w2);
+            nb_var *loss = nb_ag_sum(nb_ag_pow(nb_ag_sub(y_pred, y), 2.0));
+            CU_ASSERT_EQUAL_FATAL(nb_backward(loss), NB_OK);
+            CU_ASSERT_FALSE(w1->grad_zeroed);
+            /* the old path: every gradient in a temporary, added into zeros or the sum so far */
+            nb_tensor *diff = nb_sub(y_pred->value, y->value);
+            nb_tensor *g = nb_pow_scalar(diff, 1.0);
+            nb_mul_scalar_(g, 2.0);
+            nb_tensor *ones = nb_tensor_ones(dtype, 2, g->shape);
+            nb_mul_out(g, g, ones);
+            nb_tensor *relu = nb_relu(h->value), *relu_t = nb_tensor_t(relu), *w2_t = nb_tensor_t(w2->value);
+            nb_tensor *x_t = nb_tensor_t(x->value);
+            nb_tensor *dh = nb_mm(g, w2_t), *dh_masked = nb_tensor_empty(dtype, 2, dh->shape);
+            nb_where_gt_out(dh_masked, dh, h->value, 0.0);
+            nb_addmm_(ref2, relu_t, g, 1.0, 1.0);
+            nb_addmm_(ref1, x_t, dh_masked, 1.0, 1.0);
+            if (!bits_equal(w1->grad, ref1) || !bits_equal(w2->grad, ref2))
+                FAILF("%s round %d: the gradients differ from the accumulating path", nb_dtype_name(dtype), round);
+            nb_tensor *tmp[] = {diff, g, ones, relu, relu_t, w2_t, x_t, dh, dh_masked};
+            for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) nb_tensor_free(tmp[i]);
+            nb_scope_end(scope);
+        }
+        nb_tensor_free(ref1);
+        nb_tensor_free(ref2);
+        nb_var *all[] = {x, y, w1, w2};
+        for (int i = 0; i < 4; i++) nb_var_release(all[i]);
+    }
+}
+
+/* One var as both operands of a GEMM (a @ a) after zero_grad: both products must land in
+ * .grad; a backward that let each of them overwrite would keep only the second. */
+static void test_repeated_input_after_zero_grad(void) {
+    nb_var *a = nb_var_new(nb_tensor_from_data(NB_F64, 2, (int64_t[]){2, 2}, (double[]){1, 2, 3, 4}), true);
+    a->grad = nb_tensor_full(NB_F64, 2, (int64_t[]){2, 2}, 99.0);
+    nb_var_zero_grad(a);
+    nb_scope *s = nb_scope_begin();
+    CU_ASSERT_EQUAL(nb_backward(nb_ag_sum(nb_ag_mm(a, a))), NB_OK);
+    nb_scope_end(s);
+    /* d sum(A A) / dA = 1 A^T (row sums 3, 7 across) + A^T 1 (column sums 4, 6 down) */
+    CU_ASSERT_EQUAL(get2(a->grad, 0, 0), 7.0);
+    CU_ASSERT_EQUAL(get2(a->grad, 0, 1), 11.0);
+    CU_ASSERT_EQUAL(get2(a->grad, 1, 0), 9.0);
+    CU_ASSERT_EQUAL(get2(a->grad, 1, 1), 13.0);
+    nb_var_release(a);
+}
+
+/* A zeroed .grad that an elementwise gradient reaches: 0 + g, so a -0.0 comes out +0.0 as
+ * in PyTorch's grad += g; a missing .grad takes g as it is (PyTorch steals it): -0.0. */
+static void test_signed_zero_gradients(void) {
+    for (int zeroed = 0; zeroed < 2; zeroed++) {
+        nb_var *a = nb_var_new(nb_tensor_from_data(NB_F32, 1, (int64_t[]){2}, (float[]){-0.0f, 1.0f}), true);
+        if (zeroed) {
+            a->grad = nb_tensor_full(NB_F32, 1, (int64_t[]){2}, 5.0);
+            nb_var_zero_grad(a);
+        }
+        nb_scope *s = nb_scope_begin();
+        CU_ASSERT_EQUAL(nb_backward(nb_ag_sum(nb_ag_pow(a, 2.0))), NB_OK); /* 2a: -0.0 and 2 */
+        nb_scope_end(s);
+        double g0 = nb_tensor_get(a->grad, (int64_t[]){0});
+        CU_ASSERT_EQUAL(g0, 0.0);
+        CU_ASSERT_EQUAL(signbit(g0) != 0, !zeroed);
+        CU_ASSERT_EQUAL(nb_tensor_get(a->grad, (int64_t[]){1}), 2.0);
+        nb_var_release(a);
+    }
+}
+
 static void test_errors_propagate(void) {
     nb_var *a = nb_var_new(nb_tensor_zeros(NB_F32, 2, (int64_t[]){2, 3}), true);
     nb_var *b = nb_var_new(nb_tensor_zeros(NB_F32, 2, (int64_t[]){2, 3}), true);
@@ -265,6 +354,9 @@ int main(void) {
         {"linear equals its composite", test_linear_matches_composite},
         {"custom functions (MyReLU)", test_custom_function},
         {"errors propagate as NULL", test_errors_propagate},
+        {"gradient modes give the accumulating path's bits", test_gradient_modes_match_accumulation},
+        {"a repeated input after zero_grad", test_repeated_input_after_zero_grad},
+        {"signed zeros: grad += g or a stolen g", test_signed_zero_gradients},
     };
     return nb_test_run("autograd", tests, sizeof tests / sizeof tests[0]);
 }

@@ -396,6 +396,53 @@ static void test_mm_errors(void) {
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) nb_tensor_free(xs[i]);
 }
 
+/* (a * s) * b in one pass must equal mul_scalar then mul, bit for bit, in both dtypes, for
+ * a b of a's shape and a broadcast one, in place and not; a fused multiply-add or a
+ * reassociated s * b would differ on random data. nb_zero_ (a memset when contiguous) must
+ * give +0.0 over NaN and -0.0 contents, also through a strided view. */
+static void test_mul_scalar_mul_and_zero(void) {
+    nb_rng r;
+    nb_rng_seed(&r, 3);
+    for (int dt = 0; dt < 2; dt++) {
+        nb_dtype dtype = dt ? NB_F64 : NB_F32;
+        int64_t shape[2] = {37, 29};
+        nb_tensor *a = nb_tensor_randn(&r, dtype, 2, shape), *b = nb_tensor_randn(&r, dtype, 2, shape);
+        nb_tensor *row = nb_tensor_randn(&r, dtype, 1, (int64_t[]){29}), *scalar = nb_tensor_scalar(dtype, 0.3);
+        const nb_tensor *bs[] = {b, row, scalar};
+        for (int k = 0; k < 3; k++) {
+            nb_tensor *want = nb_mul_scalar(a, 1.7);
+            nb_mul_out(want, want, bs[k]);
+            nb_tensor *got = nb_tensor_empty(dtype, 2, shape), *inplace = nb_tensor_clone(a);
+            CU_ASSERT_EQUAL(nb_mul_scalar_mul_out(got, a, 1.7, bs[k]), NB_OK);
+            CU_ASSERT_EQUAL(nb_mul_scalar_mul_out(inplace, inplace, 1.7, bs[k]), NB_OK);
+            size_t bytes = (size_t)nb_tensor_numel(a) * nb_dtype_size(dtype);
+            if (memcmp(nb_tensor_data(got), nb_tensor_data(want), bytes) || memcmp(nb_tensor_data(inplace), nb_tensor_data(want), bytes))
+                FAILF("%s: mul_scalar_mul differs from mul_scalar then mul (b %d)", nb_dtype_name(dtype), k);
+            nb_tensor_free(want);
+            nb_tensor_free(got);
+            nb_tensor_free(inplace);
+        }
+        CU_ASSERT_EQUAL(nb_mul_scalar_mul_out(a, a, 2.0, NULL), NB_ERR_ARG);
+
+        nb_fill_(b, -0.0);
+        nb_tensor_set(b, (int64_t[]){3, 4}, NAN);
+        nb_tensor *bt = nb_tensor_t(b);
+        for (int v = 0; v < 2; v++) {
+            CU_ASSERT_EQUAL(nb_zero_(v ? bt : b), NB_OK);
+            for (int64_t i = 0; i < nb_tensor_numel(b); i++) {
+                double x = nb_tensor_get(b, (int64_t[]){i / 29, i % 29});
+                if (x != 0.0 || signbit(x)) {
+                    FAILF("%s: zero_ left %g at %lld", nb_dtype_name(dtype), x, (long long)i);
+                    break;
+                }
+            }
+            nb_fill_(b, -0.0);
+        }
+        nb_tensor *all[] = {a, b, row, scalar, bt};
+        for (int i = 0; i < 5; i++) nb_tensor_free(all[i]);
+    }
+}
+
 int main(void) {
     static const nb_test_case tests[] = {
         {"creation", test_creation},
@@ -412,6 +459,7 @@ int main(void) {
         {"sum over a dimension", test_sum_dim},
         {"mm maps views to kernels", test_mm_views_every_kernel},
         {"mm errors", test_mm_errors},
+        {"(a * s) * b fused, and zero_", test_mul_scalar_mul_and_zero},
     };
     return nb_test_run("tensor", tests, sizeof tests / sizeof tests[0]);
 }

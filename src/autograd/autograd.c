@@ -126,7 +126,7 @@ nb_var *nb_var_detach(const nb_var *v) {
 }
 
 void nb_var_zero_grad(nb_var *v) {
-    if (v && v->grad) nb_zero_(v->grad);
+    if (v && v->grad) v->grad_zeroed = nb_zero_(v->grad) == NB_OK;
 }
 
 bool nb_var_is_leaf(const nb_var *v) { return v && !v->grad_fn; }
@@ -214,18 +214,47 @@ done:
     return st;
 }
 
-/* The tensor input i's gradient accumulates into: the producing node's dout, or the leaf's
- * .grad; created as zeros on first use. NULL (and NB_OK) when input i needs no gradient. */
-static nb_status grad_target(nb_var *in, nb_tensor **target) {
-    *target = NULL;
+nb_status nb_grad_target_to_add(nb_grad_target *d) {
+    if (d->t && d->mode == NB_GRAD_SET) NB_TRY(nb_zero_(d->t));
+    d->mode = NB_GRAD_ADD;
+    return NB_OK;
+}
+
+/* The tensor input `in`'s gradient goes into, and how (nb_grad_mode): the producing node's
+ * dout, or the leaf's .grad; created uninitialised on first use (SET: the op writes it
+ * whole). t NULL (and NB_OK) when the input needs no gradient. */
+static nb_status grad_target(nb_var *in, nb_grad_target *d) {
+    d->t = NULL;
+    d->mode = NB_GRAD_ADD;
     if (!in || !in->requires_grad) return NB_OK;
     nb_tensor **slot = in->grad_fn ? &in->grad_fn->dout : &in->grad;
     if (!*slot) {
-        *slot = nb_tensor_zeros(in->value->dtype, in->value->ndim, in->value->shape);
+        *slot = nb_tensor_empty(in->value->dtype, in->value->ndim, in->value->shape);
         if (!*slot) return nb_last_status();
+        d->mode = NB_GRAD_SET;
+    } else if (!in->grad_fn && in->grad_zeroed) {
+        d->mode = NB_GRAD_ZERO;
     }
-    *target = *slot;
+    d->t = *slot;
     return NB_OK;
+}
+
+/* After input i's backward ran: from now on its gradient accumulates. When the backward
+ * failed, a target it was to write (SET) or overwrite (ZERO) may hold anything: an
+ * intermediate's dout goes with the graph, a leaf's .grad goes back to what it was (none,
+ * or zeros). */
+static void grad_target_done(nb_var *in, const nb_grad_target *d, bool failed) {
+    if (!d->t) return;
+    if (in->grad_fn || !failed || d->mode == NB_GRAD_ADD) {
+        if (!in->grad_fn) in->grad_zeroed = false;
+        return;
+    }
+    if (d->mode == NB_GRAD_SET) {
+        nb_tensor_free(in->grad);
+        in->grad = NULL;
+    } else if (nb_zero_(in->grad) != NB_OK) { /* cannot fail on a tensor nb_zero_ took before */
+        in->grad_zeroed = false;
+    }
 }
 
 nb_status nb_backward(nb_var *loss) {
@@ -240,9 +269,11 @@ nb_status nb_backward(nb_var *loss) {
     nb_tensor *seed = nb_tensor_ones(loss->value->dtype, loss->value->ndim, loss->value->shape);
     if (!seed) return nb_last_status();
     if (!loss->grad_fn) { /* a leaf loss: d loss / d loss = 1 */
-        nb_tensor *target;
+        nb_grad_target target;
         nb_status st = grad_target(loss, &target);
-        if (st == NB_OK) st = nb_add_(target, seed);
+        if (st == NB_OK) st = nb_grad_target_to_add(&target);
+        if (st == NB_OK) st = nb_add_(target.t, seed);
+        grad_target_done(loss, &target, st != NB_OK);
         nb_tensor_free(seed);
         return st;
     }
@@ -264,10 +295,20 @@ nb_status nb_backward(nb_var *loss) {
             st = nb_error(NB_ERR_ARG, "backward: part of this graph was already freed by an earlier backward");
             break;
         }
-        nb_tensor *targets[NB_NODE_MAX_INPUTS] = {0};
-        for (int i = 0; i < n->ninputs && st == NB_OK; i++) st = grad_target(n->inputs[i], &targets[i]);
+        nb_grad_target targets[NB_NODE_MAX_INPUTS] = {{0}};
         /* A node whose output no path to the loss used has no dout: nothing flows back. */
-        if (st == NB_OK && n->dout) st = n->backward(n, n->dout, targets);
+        if (n->dout) {
+            for (int i = 0; i < n->ninputs && st == NB_OK; i++) {
+                st = grad_target(n->inputs[i], &targets[i]);
+                /* An input listed twice (x * x) shares one target: the first occurrence
+                 * writes or adds as its mode says, the later ones add (backwards handle
+                 * their inputs in order). */
+                for (int j = 0; j < i; j++)
+                    if (n->inputs[j] == n->inputs[i]) targets[i].mode = NB_GRAD_ADD;
+            }
+            if (st == NB_OK) st = n->backward(n, n->dout, targets);
+            for (int i = 0; i < n->ninputs; i++) grad_target_done(n->inputs[i], &targets[i], st != NB_OK);
+        }
         /* retain_graph=False: the step's intermediates go as soon as they are used. */
         nb_tensor_free(n->dout);
         n->dout = NULL;

@@ -37,6 +37,10 @@ typedef struct nb_var {
     nb_tensor *grad;    /* owned; NULL until a backward reaches this leaf; value's shape */
     nb_node *grad_fn;   /* the op that made it (NULL for leaves), owned reference */
     bool requires_grad;
+    /* Set by nb_var_zero_grad: .grad holds zeros, so the next backward may write the
+     * gradient into it instead of adding it to zeros (the same bits: see nb_grad_mode in
+     * autograd_impl.h). Whatever writes .grad by other means must clear it. */
+    bool grad_zeroed;
     int refcount;
     const char *name;   /* optional static label for messages and check tables */
 } nb_var;

@@ -40,13 +40,13 @@ bool nb_ctx_needs_input_grad(const nb_fn_ctx *ctx, int index) {
 
 /* Calls the user's backward, checks every gradient it returns against its input's shape and
  * dtype, and accumulates it. The returned tensors are freed whatever happens. */
-static nb_status function_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status function_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     nb_fn_ctx *ctx = n->ctx;
     nb_tensor *grads[NB_FUNCTION_MAX_INPUTS] = {0};
     nb_status st = ctx->fn->backward(ctx, dout, grads);
     if (st != NB_OK && nb_last_status() == NB_OK) st = nb_error(st, "%s.backward failed", ctx->fn->name);
     for (int i = 0; i < n->ninputs && st == NB_OK; i++) {
-        if (!grads[i] || !d[i]) continue;
+        if (!grads[i] || !d[i].t) continue;
         const nb_tensor *want = n->inputs[i]->value;
         if (!nb_tensor_same_shape(grads[i], want) || grads[i]->dtype != want->dtype) {
             char dg[64], dw[64];
@@ -54,7 +54,18 @@ static nb_status function_backward(nb_node *n, const nb_tensor *dout, nb_tensor 
                           nb_tensor_describe(grads[i], dg, sizeof dg), i, nb_tensor_describe(want, dw, sizeof dw));
             break;
         }
-        st = nb_add_(d[i], grads[i]);
+        if (d[i].mode != NB_GRAD_SET) {
+            st = nb_grad_target_to_add(&d[i]); /* ZERO: 0 + g, as PyTorch's grad += g */
+            if (st == NB_OK) st = nb_add_(d[i].t, grads[i]);
+        } else if (nb_tensor_is_contiguous(grads[i]) && nb_tensor_storage_refcount(grads[i]) == 1) {
+            /* The first gradient of an input, in a buffer nothing else sees: the target takes
+             * its storage (PyTorch steals it too) and the empty one goes with grads[i]. */
+            nb_tensor tmp = *d[i].t;
+            *d[i].t = *grads[i];
+            *grads[i] = tmp;
+        } else {
+            st = nb_copy_(d[i].t, grads[i]);
+        }
     }
     for (int i = 0; i < NB_FUNCTION_MAX_INPUTS; i++) nb_tensor_free(grads[i]);
     return st;

@@ -11,10 +11,22 @@
 /* A scratch tensor with t's dtype and shape. */
 static nb_tensor *empty_like(const nb_tensor *t) { return nb_tensor_empty(t->dtype, t->ndim, t->shape); }
 
-/* target += the gradient `g` (already in the input's shape or broadcasting to it). */
-static nb_status accumulate(nb_tensor *target, const nb_tensor *g) {
-    return target ? nb_add_sum_to_(target, g, 1.0) : NB_OK;
+/* d gets the gradient `g` (already in the input's shape or broadcasting to it), as d's mode
+ * says. A SET target of g's shape is a copy; anything else adds into zeros or gradients. */
+static nb_status accumulate(nb_grad_target *d, const nb_tensor *g) {
+    if (!d->t) return NB_OK;
+    if (d->mode == NB_GRAD_SET && nb_tensor_same_shape(d->t, g)) return nb_copy_(d->t, g);
+    NB_TRY(nb_grad_target_to_add(d));
+    return nb_add_sum_to_(d->t, g, 1.0);
 }
+
+/* Whether the op may write its gradient straight into d (no temporary, no add pass): a SET
+ * target, which is uninitialised. (ZERO targets get 0 + g, which only a GEMM may skip.) */
+static bool writes(const nb_grad_target *d) { return d->t && d->mode == NB_GRAD_SET; }
+
+/* The beta of a GEMM producing d's gradient: 0 writes it (SET; ZERO, since a GEMM never
+ * yields -0.0: autograd_impl.h), 1 adds. */
+static double gemm_beta(const nb_grad_target *d) { return d->mode == NB_GRAD_ADD ? 1.0 : 0.0; }
 
 /* NULL in, NULL out: an expression is checked once, at its end. The error of the first
  * failure stays in nb_last_error. */
@@ -25,20 +37,36 @@ static nb_status accumulate(nb_tensor *target, const nb_tensor *g) {
             if (!inputs_[i_]) return NULL;                                                    \
     } while (0)
 
+/* out = (pow(a, e - 1) * e) * dout, e != 0: PyTorch's pow_backward, grad * (e * a^(e-1)),
+ * rounded after each step. PyTorch's pow copies its input for an exponent of 1, and so does
+ * powf (x^1 = x exactly), so the square's gradient skips the pow: one pass. */
+static nb_status pow_grad_out(nb_tensor *out, const nb_tensor *a, double e, const nb_tensor *dout) {
+    if (e - 1.0 == 1.0) return nb_mul_scalar_mul_out(out, a, e, dout);
+    NB_TRY(nb_pow_scalar_out(out, a, e - 1.0));
+    return nb_mul_scalar_mul_out(out, out, e, dout);
+}
+
+/* out = ((pred - target) * norm) * dout, PyTorch's mse_loss_backward, in two passes. */
+static nb_status mse_grad_out(nb_tensor *out, const nb_tensor *pred, const nb_tensor *target, double norm,
+                              const nb_tensor *dout) {
+    NB_TRY(nb_sub_out(out, pred, target));
+    return nb_mul_scalar_mul_out(out, out, norm, dout); /* dout is () or pred's shape */
+}
+
 /* ---- mm and transpose ---------------------------------------------------------------- */
 
 /* out = a @ b: da += dout @ b^T, db += a^T @ dout (views, no copies). */
-static nb_status mm_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status mm_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     const nb_tensor *a = n->inputs[0]->value, *b = n->inputs[1]->value;
     nb_status st = NB_OK;
-    if (d[0]) {
+    if (d[0].t) {
         nb_tensor *b_t = nb_tensor_t(b);
-        st = b_t ? nb_addmm_(d[0], dout, b_t, 1.0, 1.0) : nb_last_status(); /* (m, n) @ (n, k) */
+        st = b_t ? nb_addmm_(d[0].t, dout, b_t, 1.0, gemm_beta(&d[0])) : nb_last_status(); /* (m, n) @ (n, k) */
         nb_tensor_free(b_t);
     }
-    if (st == NB_OK && d[1]) {
+    if (st == NB_OK && d[1].t) {
         nb_tensor *a_t = nb_tensor_t(a);
-        st = a_t ? nb_addmm_(d[1], a_t, dout, 1.0, 1.0) : nb_last_status(); /* (k, m) @ (m, n) */
+        st = a_t ? nb_addmm_(d[1].t, a_t, dout, 1.0, gemm_beta(&d[1])) : nb_last_status(); /* (k, m) @ (m, n) */
         nb_tensor_free(a_t);
     }
     return st;
@@ -50,11 +78,11 @@ nb_var *nb_ag_mm(nb_var *a, nb_var *b) {
 }
 
 /* out = a^T (a view): da += dout^T. */
-static nb_status t_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status t_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     (void)n;
-    if (!d[0]) return NB_OK;
+    if (!d[0].t) return NB_OK;
     nb_tensor *dout_t = nb_tensor_t(dout);
-    nb_status st = dout_t ? nb_add_(d[0], dout_t) : nb_last_status();
+    nb_status st = dout_t ? accumulate(&d[0], dout_t) : nb_last_status();
     nb_tensor_free(dout_t);
     return st;
 }
@@ -67,9 +95,11 @@ nb_var *nb_ag_t(nb_var *a) {
 /* ---- broadcasting binary ops ------------------------------------------------------------ */
 
 /* out = a + b (or a - b): da += sum_to(dout), db += (or -=) sum_to(dout). */
-static nb_status add_sub_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    NB_TRY(accumulate(d[0], dout));
-    return d[1] ? nb_add_sum_to_(d[1], dout, n->scalar) : NB_OK; /* scalar: +1 add, -1 sub */
+static nb_status add_sub_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    NB_TRY(accumulate(&d[0], dout));
+    if (!d[1].t) return NB_OK;
+    NB_TRY(nb_grad_target_to_add(&d[1]));
+    return nb_add_sum_to_(d[1].t, dout, n->scalar); /* scalar: +1 add, -1 sub */
 }
 
 nb_var *nb_ag_add(nb_var *a, nb_var *b) {
@@ -89,11 +119,17 @@ nb_var *nb_ag_sub(nb_var *a, nb_var *b) {
 }
 
 /* out = a * b: da += sum_to(dout * b), db += sum_to(dout * a). */
-static nb_status mul_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status mul_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     for (int i = 0; i < 2; i++) {
-        if (!d[i]) continue;
-        nb_tensor *g = nb_mul(dout, n->inputs[1 - i]->value);
-        nb_status st = g ? accumulate(d[i], g) : nb_last_status();
+        if (!d[i].t) continue;
+        const nb_tensor *other = n->inputs[1 - i]->value;
+        /* dout * other has the output's shape: written in place when that is the input's */
+        if (writes(&d[i]) && nb_tensor_same_shape(d[i].t, dout)) {
+            NB_TRY(nb_mul_out(d[i].t, dout, other));
+            continue;
+        }
+        nb_tensor *g = nb_mul(dout, other);
+        nb_status st = g ? accumulate(&d[i], g) : nb_last_status();
         nb_tensor_free(g);
         NB_TRY(st);
     }
@@ -108,9 +144,9 @@ nb_var *nb_ag_mul(nb_var *a, nb_var *b) {
 /* ---- tensor-scalar ops ------------------------------------------------------------------ */
 
 /* out = a + s: da += dout. */
-static nb_status add_scalar_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status add_scalar_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     (void)n;
-    return accumulate(d[0], dout);
+    return accumulate(&d[0], dout);
 }
 
 nb_var *nb_ag_add_scalar(nb_var *a, double s) {
@@ -119,10 +155,11 @@ nb_var *nb_ag_add_scalar(nb_var *a, double s) {
 }
 
 /* out = a * s: da += dout * s. */
-static nb_status mul_scalar_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status mul_scalar_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
+    if (writes(&d[0])) return nb_mul_scalar_out(d[0].t, dout, n->scalar);
     nb_tensor *g = nb_mul_scalar(dout, n->scalar);
-    nb_status st = g ? accumulate(d[0], g) : nb_last_status();
+    nb_status st = g ? accumulate(&d[0], g) : nb_last_status();
     nb_tensor_free(g);
     return st;
 }
@@ -136,15 +173,19 @@ nb_var *nb_ag_mul_scalar(nb_var *a, double s) {
 }
 
 /* out = a^e: da += dout * (e * a^(e-1)), PyTorch's pow_backward grouping. */
-static nb_status pow_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status pow_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
     const double e = n->scalar;
-    nb_tensor *g = e == 0.0 ? nb_tensor_zeros(dout->dtype, dout->ndim, dout->shape)
-                            : nb_pow_scalar(n->inputs[0]->value, e - 1.0);
+    const nb_tensor *a = n->inputs[0]->value;
+    if (writes(&d[0])) { /* the same three steps, in the target instead of a temporary */
+        if (e == 0.0) return nb_zero_(d[0].t);
+        NB_TRY(pow_grad_out(d[0].t, a, e, dout));
+        return NB_OK;
+    }
+    nb_tensor *g = e == 0.0 ? nb_tensor_zeros(dout->dtype, dout->ndim, dout->shape) : nb_tensor_empty(a->dtype, a->ndim, a->shape);
     nb_status st = g ? NB_OK : nb_last_status();
-    if (st == NB_OK && e != 0.0) st = nb_mul_scalar_(g, e);
-    if (st == NB_OK) st = nb_mul_out(g, g, dout);
-    if (st == NB_OK) st = accumulate(d[0], g);
+    if (st == NB_OK && e != 0.0) st = pow_grad_out(g, a, e, dout);
+    if (st == NB_OK) st = accumulate(&d[0], g);
     nb_tensor_free(g);
     return st;
 }
@@ -158,11 +199,12 @@ nb_var *nb_ag_pow(nb_var *a, double exponent) {
 }
 
 /* out = max(a, min): da += dout where a >= min (clamp_min's backward: the kink passes). */
-static nb_status clamp_min_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status clamp_min_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
+    if (writes(&d[0])) return nb_where_ge_out(d[0].t, dout, n->inputs[0]->value, n->scalar); /* the masked copy itself */
     nb_tensor *g = empty_like(dout);
     nb_status st = g ? nb_where_ge_out(g, dout, n->inputs[0]->value, n->scalar) : nb_last_status();
-    if (st == NB_OK) st = accumulate(d[0], g);
+    if (st == NB_OK) st = accumulate(&d[0], g);
     nb_tensor_free(g);
     return st;
 }
@@ -176,11 +218,12 @@ nb_var *nb_ag_clamp_min(nb_var *a, double min) {
 }
 
 /* out = relu(a): da += dout where a > 0 (threshold_backward: the kink is blocked). */
-static nb_status relu_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status relu_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
+    if (writes(&d[0])) return nb_where_gt_out(d[0].t, dout, n->inputs[0]->value, 0.0); /* the masked copy itself */
     nb_tensor *g = empty_like(dout);
     nb_status st = g ? nb_where_gt_out(g, dout, n->inputs[0]->value, 0.0) : nb_last_status();
-    if (st == NB_OK) st = accumulate(d[0], g);
+    if (st == NB_OK) st = accumulate(&d[0], g);
     nb_tensor_free(g);
     return st;
 }
@@ -194,12 +237,14 @@ nb_var *nb_ag_relu(nb_var *a) {
 
 /* out = sum(a) (or mean): da += dout (or dout / numel, rounded in the dtype as PyTorch's
  * grad / numel is), the same for every element. n->scalar is 1 for sum, numel for mean. */
-static nb_status sum_mean_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status sum_mean_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
     double g;
     NB_TRY(nb_tensor_item(dout, &g));
     if (n->scalar != 1.0) g = dout->dtype == NB_F32 ? (double)((float)g / (float)n->scalar) : g / n->scalar;
-    return nb_add_scalar_out(d[0], d[0], g);
+    if (writes(&d[0])) return nb_fill_(d[0].t, g); /* PyTorch expands the gradient */
+    NB_TRY(nb_grad_target_to_add(&d[0]));
+    return nb_add_scalar_out(d[0].t, d[0].t, g);
 }
 
 nb_var *nb_ag_sum(nb_var *a) {
@@ -219,13 +264,19 @@ nb_var *nb_ag_mean(nb_var *a) {
 }
 
 /* out = a summed over dim: da += dout with dim put back (size 1), broadcast over it. */
-static nb_status sum_dim_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0]) return NB_OK;
+static nb_status sum_dim_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t) return NB_OK;
     const nb_tensor *a = n->inputs[0]->value;
     int64_t shape[NB_MAX_DIMS];
     for (int k = 0; k < a->ndim; k++) shape[k] = k == n->dim ? 1 : a->shape[k];
     nb_tensor *kept = nb_tensor_reshape(dout, a->ndim, shape); /* dout is contiguous */
-    nb_status st = kept ? nb_add_(d[0], kept) : nb_last_status();
+    nb_status st = kept ? NB_OK : nb_last_status();
+    if (st == NB_OK && writes(&d[0])) {
+        st = nb_copy_(d[0].t, kept); /* broadcasts over dim */
+    } else {
+        if (st == NB_OK) st = nb_grad_target_to_add(&d[0]);
+        if (st == NB_OK) st = nb_add_(d[0].t, kept);
+    }
     nb_tensor_free(kept);
     return st;
 }
@@ -245,16 +296,18 @@ nb_var *nb_ag_sum_dim(nb_var *a, int dim, bool keepdim) {
 
 /* PyTorch's mse_loss_backward: g = norm * (pred - target) * dout, norm = 2 (sum, none) or
  * 2 / numel (mean); dpred += g, dtarget -= g. */
-static nb_status mse_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
-    if (!d[0] && !d[1]) return NB_OK;
+static nb_status mse_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    if (!d[0].t && !d[1].t) return NB_OK;
     const nb_tensor *pred = n->inputs[0]->value, *target = n->inputs[1]->value;
     double norm = n->reduction == NB_REDUCTION_MEAN ? 2.0 / (double)nb_tensor_numel(pred) : 2.0;
-    nb_tensor *g = nb_sub(pred, target);
-    nb_status st = g ? nb_mul_scalar_(g, norm) : nb_last_status();
-    if (st == NB_OK) st = nb_mul_out(g, g, dout); /* dout is () or pred's shape */
-    if (st == NB_OK) st = accumulate(d[0], g);
-    if (st == NB_OK && d[1]) st = nb_add_sum_to_(d[1], g, -1.0);
-    nb_tensor_free(g);
+    /* g is computed in pred's target when that is to be written, else in a temporary */
+    bool in_place = writes(&d[0]);
+    nb_tensor *g = in_place ? d[0].t : empty_like(pred);
+    nb_status st = g ? mse_grad_out(g, pred, target, norm, dout) : nb_last_status();
+    if (st == NB_OK && !in_place) st = accumulate(&d[0], g);
+    if (st == NB_OK && d[1].t) st = nb_grad_target_to_add(&d[1]);
+    if (st == NB_OK && d[1].t) st = nb_add_sum_to_(d[1].t, g, -1.0);
+    if (!in_place) nb_tensor_free(g);
     return st;
 }
 
@@ -288,16 +341,18 @@ nb_var *nb_ag_mse_loss(nb_var *pred, nb_var *target, nb_reduction reduction) {
 }
 
 /* out = x @ w^T + b: dx += dout @ w, dw += dout^T @ x, db += dout summed over the batch. */
-static nb_status linear_backward(nb_node *n, const nb_tensor *dout, nb_tensor *const *d) {
+static nb_status linear_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     const nb_tensor *x = n->inputs[0]->value, *w = n->inputs[1]->value;
-    if (d[0]) NB_TRY(nb_addmm_(d[0], dout, w, 1.0, 1.0)); /* (N, out) @ (out, in) */
-    if (d[1]) {
+    if (d[0].t) NB_TRY(nb_addmm_(d[0].t, dout, w, 1.0, gemm_beta(&d[0]))); /* (N, out) @ (out, in) */
+    if (d[1].t) {
         nb_tensor *dout_t = nb_tensor_t(dout);
-        nb_status st = dout_t ? nb_addmm_(d[1], dout_t, x, 1.0, 1.0) : nb_last_status(); /* (out, N) @ (N, in) */
+        nb_status st = dout_t ? nb_addmm_(d[1].t, dout_t, x, 1.0, gemm_beta(&d[1])) : nb_last_status(); /* (out, N) @ (N, in) */
         nb_tensor_free(dout_t);
         NB_TRY(st);
     }
-    return n->ninputs > 2 && d[2] ? nb_add_sum_to_(d[2], dout, 1.0) : NB_OK;
+    if (n->ninputs < 3 || !d[2].t) return NB_OK;
+    NB_TRY(nb_grad_target_to_add(&d[2]));
+    return nb_add_sum_to_(d[2].t, dout, 1.0);
 }
 
 nb_var *nb_ag_linear(nb_var *x, nb_var *weight, nb_var *bias) {

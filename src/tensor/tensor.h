@@ -118,6 +118,11 @@ nb_tensor *nb_pow_scalar(const nb_tensor *a, double e);
 nb_tensor *nb_clamp_min(const nb_tensor *a, double min);
 nb_tensor *nb_relu(const nb_tensor *a);
 
+/* out = (a * s) * b, rounded after each product as the two ops `(a * s) * b` are (never
+ * fused, never reassociated): pow's and mse_loss's backward in one pass. a has out's shape
+ * (it may be out itself); b broadcasts to it. */
+nb_status nb_mul_scalar_mul_out(nb_tensor *out, const nb_tensor *a, double s, const nb_tensor *b);
+
 /* Compare-and-mask, the seed's `grad_h[h < 0] = 0`: mask = (a < s) as 1/0 in a's dtype;
  * masked_fill_ sets t to value where mask != 0 (mask broadcasts to t). */
 nb_status nb_lt_scalar_out(nb_tensor *mask, const nb_tensor *a, double s);
