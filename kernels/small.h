@@ -1,13 +1,15 @@
 /* kernels/small.h — the direct GEMM path for small and skinny products (the seed network's
- * 64x100x1000, 64x10x100, 1000x100x64 ... family), where packing whole panels and a thread
- * team cost more than they give. Same contract as gemm.h; the caller falls back to its packed
- * kernel when a shape is declined. kernels/README.md "The small path" has the measurements. */
+ * 64x100x1000, 64x10x100, 1000x100x64 ... family), where packing whole panels costs more than
+ * it gives. Serial, or shared between threads by cutting C on its own tiles (openmp does so for
+ * the larger ones). Same contract as gemm.h; the caller falls back to its packed kernel when a
+ * shape is declined. kernels/README.md "The small path" has the measurements. */
 #ifndef NB_KERNELS_SMALL_H
 #define NB_KERNELS_SMALL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
 
 /* Products up to this many multiply-adds (m * n * k) are taken: every product of the seed step
@@ -36,12 +38,35 @@ bool nb_small_accepts(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k)
  * without reading A or B) when nb_small_accepts says so: returns true. Otherwise returns false
  * having read and written nothing, and the caller runs its packed kernel. Serial, no heap:
  * the same bits on every call for the same arguments and dispatch ISA (nb_cpu_dispatch_isa;
- * AVX-512, AVX2 + FMA, or portable C). */
+ * AVX-512, AVX2 + FMA, or portable C). Part 0 of 1 of nb_small_*gemm_part below. */
 bool nb_small_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                     int64_t ldc);
 bool nb_small_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
                     double *c, int64_t ldc);
+
+
+/* The same product shared between threads: part `part` (0 <= part < nparts) computes its share
+ * of C, and the nparts parts, each run once (by any threads, in any order or at once), compute
+ * exactly what nb_small_sgemm computes under `isa`, bit for bit, whatever nparts is. The shares
+ * are disjoint pieces of C cut on the body's own tile boundaries (runs of its column blocks, or
+ * bands of whole row tiles in every block), balanced by FMA count and chosen so that threads
+ * seldom write the same cache lines of C (small.c says how); k is never split, and every element
+ * goes through the same instructions as in the serial call. `isa` is read once by the caller
+ * (nb_cpu_dispatch_isa()) so that every part tiles alike. Each part keeps its own scratch (the
+ * transposed-B buffer is on the calling thread's stack, 32 KiB). Returns false, having done
+ * nothing, when nb_small_accepts declines the product or part is outside [0, nparts); callers
+ * check nb_small_accepts first, so every part agrees. Parts beyond the number of tiles are
+ * empty. At most NB_SMALL_MAX_PARTS parts (more are refused: false). */
+#define NB_SMALL_MAX_PARTS 64
+bool nb_small_sgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb,
+                         int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                         int64_t ldc);
+bool nb_small_dgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb,
+                         int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                         int64_t lda, const double *b, int64_t ldb, double beta, double *c,
+                         int64_t ldc);
 
 #endif

@@ -116,8 +116,11 @@ static void NB_SF(tile_any)(int mr, int nv, int at, int64_t kc, const NB_T *a, i
  *       for each row tile i0 (MR rows, then 4, 2, 1 at the edge): the register tile reads
  *       op(A) in place, broadcasting one element per row and p.
  *
- * No threads (a team costs more than these products), no heap (bpack is on the stack, 32 KiB),
- * and the summation order depends only on the shape and ISA: the same bits on every call. */
+ * Serial, no heap: bpack is on the stack (32 KiB), so each call, and each thread of a product
+ * shared by nb_small_sgemm_part (which runs this body on pieces of C cut at its tile
+ * boundaries), has its own. Every element of C is summed over the same k chunks in the same
+ * order, whatever piece it is in: the summation depends only on k and the ISA, so the same
+ * bits on every call and for every split of C. */
 NB_SMALL_BODY_TYPE(NB_FNAME)
 {
     NB_T bpack[NB_SMALL_KC * NB_SMALL_NW] __attribute__((aligned(64)));
@@ -151,6 +154,16 @@ NB_SMALL_BODY_TYPE(NB_FNAME)
         }
     }
 }
+
+/* The body's tiling for small.c's partition between threads (small_impl.h): read from the same
+ * NB_NVMAX, NB_VL and NB_MR_FOR_NV as the body above, so the two cannot drift apart. */
+_Static_assert(NB_NVMAX <= NB_SMALL_GEOM_NVMAX, "nb_small_geom.mr is too short for NB_NVMAX");
+const nb_small_geom NB_SF(geom) = {
+    .vl = NB_VL,
+    .nvmax = NB_NVMAX,
+    .mr = {0, NB_MR_FOR_NV(1), NB_MR_FOR_NV(2), NB_NVMAX >= 3 ? NB_MR_FOR_NV(3) : 0,
+           NB_NVMAX >= 4 ? NB_MR_FOR_NV(4) : 0},
+};
 
 #undef NB_SCAT_
 #undef NB_SCAT

@@ -490,8 +490,12 @@ static void test_special_cases_body(void)
 PER_ISA(test_special_cases)
 
 /* Every thread-invariant kernel gives the same bytes of C for 1, 2 and 3 threads, on shapes
- * that span several MC, KC or NC blocks; a threaded kernel that is not (blas: OpenBLAS's own
- * threading) gives the same bytes when called twice with the same thread count. */
+ * that span several MC, KC or NC blocks, and on products the direct small path takes and openmp
+ * shares between threads on its tiles (the seed's, and awkward sizes with edge vectors, edge
+ * row tiles and k chunks, every transpose); a threaded kernel that is not (blas: OpenBLAS's own
+ * threading) gives the same bytes when called twice with the same thread count. beta is 1.3,
+ * so a piece of C computed twice, or a k-sum split between threads, changes the bytes, and a
+ * piece computed by no thread keeps its old value. */
 static void test_threads_bit_identical_body(void)
 {
     static const struct {
@@ -499,8 +503,17 @@ static void test_threads_bit_identical_body(void)
         nb_trans ta, tb;
     } shapes[] = {
         {300, 130, 300, NB_NO_TRANS, NB_NO_TRANS}, {290, 70, 520, NB_TRANS, NB_TRANS},
-        {150, 4100, 40, NB_NO_TRANS, NB_TRANS},    {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},
-        {1000, 100, 64, NB_TRANS, NB_NO_TRANS},
+        {150, 4100, 40, NB_NO_TRANS, NB_TRANS},
+        /* the small path (m*n*k <= 2^23), above openmp's threshold for sharing it */
+        {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS}, {1000, 100, 64, NB_TRANS, NB_NO_TRANS},
+        {64, 1000, 100, NB_NO_TRANS, NB_TRANS},    {64, 100, 1000, NB_NO_TRANS, NB_TRANS},
+        {100, 1000, 64, NB_TRANS, NB_NO_TRANS},    {63, 97, 301, NB_NO_TRANS, NB_NO_TRANS},
+        {63, 97, 301, NB_NO_TRANS, NB_TRANS},      {63, 97, 301, NB_TRANS, NB_NO_TRANS},
+        {63, 97, 301, NB_TRANS, NB_TRANS},         {9, 1000, 70, NB_NO_TRANS, NB_TRANS},
+        {1000, 5, 200, NB_TRANS, NB_NO_TRANS},     {200, 30, 100, NB_TRANS, NB_TRANS},
+        /* ... and below it (serial) */
+        {64, 10, 100, NB_NO_TRANS, NB_NO_TRANS},   {100, 10, 64, NB_TRANS, NB_NO_TRANS},
+        {64, 100, 10, NB_NO_TRANS, NB_TRANS},
     };
     long compared = 0, differed = 0;
     for (int ki = 0; ki < nb_kernel_count(); ++ki) {

@@ -370,6 +370,99 @@ static void test_declines(void)
     free(a), free(b), free(c), free(c0), free(cd), free(cd0);
 }
 
+/* Sharing a product between threads (nb_small_*gemm_part): for 2..7 and 64 parts, run one after
+ * another in reverse order, C must hold the serial call's bytes, padding and guard included,
+ * on every ISA, dtype and transpose. beta 1.3 makes a piece run twice (overlapping parts) come
+ * out different, beta 0 over a C of NaN makes a piece no part runs stay NaN, and a k-sum split
+ * between parts would round differently. Shapes: the seed's large products, awkward sizes
+ * (edge vectors, edge row tiles, several k chunks), one column block, one row, many blocks. */
+static bool call_part(dtype dt, nb_cpu_isa isa, int part, int nparts, const small_case *cs,
+                      const void *a, int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc)
+{
+    if (dt == F32)
+        return nb_small_sgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k,
+                                   (float)cs->alpha, a, lda, b, ldb, (float)cs->beta, c, ldc);
+    return nb_small_dgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k, cs->alpha,
+                               a, lda, b, ldb, cs->beta, c, ldc);
+}
+
+static void test_parts(void)
+{
+    static const struct { int64_t m, n, k; } dims[] = {
+        {64, 100, 1000}, {1000, 100, 64}, {64, 1000, 100}, {100, 1000, 64}, {63, 97, 301},
+        {9, 1000, 70},   {1000, 5, 200},  {1, 300, 40},    {37, 41, 0},     {5, 3, 2}};
+    static const int nparts_list[] = {2, 3, 4, 5, 7, 64};
+    nb_cpu_isa isas[NB_CPU_ISA_COUNT];
+    const int nisa = supported_isas(isas);
+    const nb_cpu_isa saved = nb_cpu_dispatch_isa();
+    long runs = 0, failed = 0;
+    for (int d = 0; d < 2; ++d)
+        for (size_t s = 0; s < sizeof dims / sizeof dims[0]; ++s)
+            for (int tr = 0; tr < 4; ++tr)
+                for (int ab = 0; ab < 3; ++ab) {
+                    const dtype dt = (dtype)d;
+                    const size_t es = esize(dt);
+                    /* (0.7, 1.3), (1, 0) over NaN, and alpha == 0 (C = beta * C by rows) */
+                    const small_case cs = {dt, trans_of[tr][0], trans_of[tr][1], dims[s].m,
+                                           dims[s].n, dims[s].k, ab == 0 ? 0.7 : ab == 1 ? 1 : 0,
+                                           ab == 1 ? 0 : 1.3};
+                    const int64_t m = cs.m, n = cs.n, k = cs.k;
+                    if (!nb_small_accepts(cs.ta, cs.tb, m, n, k)) continue; /* m < 8, B^T */
+                    const int64_t a_rows = cs.ta == NB_NO_TRANS ? m : k;
+                    const int64_t a_cols = cs.ta == NB_NO_TRANS ? k : m;
+                    const int64_t b_rows = cs.tb == NB_NO_TRANS ? k : n;
+                    const int64_t b_cols = cs.tb == NB_NO_TRANS ? n : k;
+                    const int64_t lda = a_cols + 1, ldb = b_cols + 1, ldc = n + 2;
+                    const size_t na = (size_t)(a_rows * lda) + 1, nb = (size_t)(b_rows * ldb) + 1;
+                    const size_t nc = (size_t)(m * ldc) + GUARD;
+                    void *a = malloc(na * es), *b = malloc(nb * es), *c0 = malloc(nc * es);
+                    void *c1 = malloc(nc * es), *cp = malloc(nc * es);
+                    CU_ASSERT_FATAL(a && b && c0 && c1 && cp);
+                    for (size_t i = 0; i < na; ++i) setv(dt, a, i, rng_uniform());
+                    for (size_t i = 0; i < nb; ++i) setv(dt, b, i, rng_uniform());
+                    for (size_t i = 0; i < nc; ++i) setv(dt, c0, i, cs.beta == 0 ? NAN : rng_uniform());
+                    for (int ii = 0; ii < nisa; ++ii) {
+                        const nb_cpu_isa isa = isas[ii];
+                        CU_ASSERT_FATAL(nb_cpu_set_dispatch_isa(isa));
+                        memcpy(c1, c0, nc * es);
+                        CU_ASSERT_FATAL(call_small(dt, &cs, a, lda, b, ldb, c1, ldc));
+                        for (size_t pi = 0; pi < sizeof nparts_list / sizeof nparts_list[0]; ++pi) {
+                            const int np = nparts_list[pi];
+                            memcpy(cp, c0, nc * es);
+                            bool took = true;
+                            for (int part = np - 1; part >= 0; --part)
+                                took &= call_part(dt, isa, part, np, &cs, a, lda, b, ldb, cp, ldc);
+                            runs++;
+                            if (took && memcmp(c1, cp, nc * es) == 0) continue;
+                            if (failed++ < MAX_PRINTED) {
+                                size_t i = 0;
+                                while (i + 1 < nc && memcmp((char *)c1 + i * es, (char *)cp + i * es, es) == 0) ++i;
+                                printf("\n    FAIL parts isa=%s %s %c%c m=%lld n=%lld k=%lld alpha=%g "
+                                       "beta=%g nparts=%d:%s first difference at element %zu (row %lld "
+                                       "col %lld): %.9g, serial %.9g",
+                                       nb_cpu_isa_name(isa), dt == F32 ? "f32" : "f64",
+                                       cs.ta ? 't' : 'n', cs.tb ? 't' : 'n', (long long)m,
+                                       (long long)n, (long long)k, cs.alpha, cs.beta, np,
+                                       took ? "" : " declined;", i, (long long)(i / (size_t)ldc),
+                                       (long long)(i % (size_t)ldc), getv(dt, cp, i), getv(dt, c1, i));
+                            }
+                        }
+                    }
+                    free(a), free(b), free(c0), free(c1), free(cp);
+                }
+    /* a part outside [0, nparts) is refused and touches nothing */
+    float one = 1, cz = 5;
+    CU_ASSERT_FALSE(nb_small_sgemm_part(NB_CPU_ISA_NONE, 2, 2, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1,
+                                        1, &one, 1, &one, 1, 0, &cz, 1));
+    CU_ASSERT_FALSE(nb_small_sgemm_part(NB_CPU_ISA_NONE, 0, 0, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1,
+                                        1, &one, 1, &one, 1, 0, &cz, 1));
+    CU_ASSERT_EQUAL(cz, 5);
+    nb_cpu_set_dispatch_isa(saved);
+    printf("\n    parts: %ld runs, %ld differed from the serial call\n", runs, failed);
+    CU_ASSERT(runs > 0);
+    CU_ASSERT_EQUAL(failed, 0);
+}
+
 int main(void)
 {
     static const nb_test_case tests[] = {
@@ -378,6 +471,7 @@ int main(void)
         {"the seed network's products", test_seed_shapes},
         {"k == 0 gives beta * C without reading A or B", test_k_zero},
         {"declines above the threshold, touching nothing", test_declines},
+        {"parts for threads give the serial bits", test_parts},
     };
     return nb_test_run("small", tests, sizeof tests / sizeof tests[0]);
 }
