@@ -37,22 +37,6 @@ static const int64_t mask_f64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define NB_MUL(x, y) _mm256_mul_ps((x), (y))
 #define NB_ZERO() _mm256_setzero_ps()
 #include "kernels/small_tmpl.h"
-#undef NB_T
-#undef NB_FNAME
-#undef NB_SMALL_BODY_TYPE
-#undef NB_PACK_BT
-#undef NB_VEC
-#undef NB_VL
-#undef NB_MASK
-#undef NB_MKMASK
-#undef NB_LOAD
-#undef NB_MLOAD
-#undef NB_STORE
-#undef NB_MSTORE
-#undef NB_BCAST
-#undef NB_FMADD
-#undef NB_MUL
-#undef NB_ZERO
 
 #define NB_T double
 #define NB_FNAME nb_small_f64_avx2

@@ -6,7 +6,7 @@
  *   (a * b + c), NB_MUL, NB_ZERO(), NB_NVMAX (vectors across a tile), NB_MR_FOR_NV(nv) (rows
  *   of a whole tile), NB_PACK_BT(src, lds, nw, kc, dst, ldd) (dst[p * ldd + j] =
  *   src[j * lds + p] for j < nw, p < kc), NB_SMALL_BODY_TYPE (small_impl.h's F32 or F64).
- * No include guard. */
+ * No include guard; the parameters are #undef'd at the end. */
 
 #define NB_SCAT_(x, y) x##_##y
 #define NB_SCAT(x, y) NB_SCAT_(x, y)
@@ -171,3 +171,21 @@ const nb_small_geom NB_SF(geom) = {
 #undef NB_SMALL_KC
 #undef NB_SMALL_MRMAX
 #undef NB_SMALL_NW
+
+/* The parameters are consumed: the next instantiation binds them afresh. */
+#undef NB_T
+#undef NB_FNAME
+#undef NB_SMALL_BODY_TYPE
+#undef NB_PACK_BT
+#undef NB_VEC
+#undef NB_VL
+#undef NB_MASK
+#undef NB_MKMASK
+#undef NB_LOAD
+#undef NB_MLOAD
+#undef NB_STORE
+#undef NB_MSTORE
+#undef NB_BCAST
+#undef NB_FMADD
+#undef NB_MUL
+#undef NB_ZERO
