@@ -43,10 +43,16 @@ typedef struct ew_plan {
 /* ---- typed row loops ------------------------------------------------------------------ */
 
 /* EW_LOOP(T, EXPR): po[i] = EXPR for i < n, with x = pa[i], y = pb[i]. The unit-stride
- * branch is the one gcc vectorises. */
+ * branch is marked simd, as the static graph's loops are (src/graph/run.c): -O2's cheap
+ * vectoriser would leave a loop of unknown length whose pointers may alias scalar, and this
+ * one is safe to vectorise because the planner guarantees that out is either the very same
+ * elements as an input (in place) or overlaps none of it (overlaps_differently). Each element
+ * gets the same IEEE operations either way: the bits do not change, only how many elements one
+ * instruction handles (the update `w -= lr*g` went from 32 to 6 ms per 500 steps). */
 #define EW_LOOP(T, EXPR)                                                                   \
     do {                                                                                   \
         if (so == 1 && sa == 1 && sb == 1) {                                               \
+            _Pragma("omp simd")                                                            \
             for (int64_t i = 0; i < n; i++) {                                              \
                 T x = pa[i], y = pb[i];                                                    \
                 (void)x, (void)y;                                                          \
