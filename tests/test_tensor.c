@@ -330,6 +330,37 @@ static void test_sum_dim(void) {
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) nb_tensor_free(xs[i]);
 }
 
+/* add_sum_to_'s fast path (contiguous, leading dims reduced: a bias gradient) must give the
+ * general loop's bits: the same values fed as a transposed view take the general loop. Shapes
+ * cover one column chunk, several (over 512 columns) and a full sum; both dtypes, alpha 1 and
+ * a value whose product rounds. */
+static void test_add_sum_to_fast_path_bits(void) {
+    const int64_t shapes[][2] = {{64, 100}, {7, 1100}, {3, 1}, {1, 5}};
+    nb_rng rng;
+    nb_rng_seed(&rng, 11);
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (int ai = 0; ai < 2; ai++) {
+                const nb_dtype dtype = dt ? NB_F64 : NB_F32;
+                const int64_t rows = shapes[si][0], cols = shapes[si][1];
+                const double alpha = ai ? -0.37 : 1.0;
+                nb_tensor *src = nb_tensor_randn(&rng, dtype, 2, (int64_t[]){rows, cols});
+                nb_tensor *src_t = nb_tensor_randn(&rng, dtype, 2, (int64_t[]){cols, rows});
+                nb_tensor *view = nb_tensor_t(src_t); /* (rows, cols), not contiguous */
+                CU_ASSERT_EQUAL_FATAL(nb_copy_(view, src), NB_OK);
+                nb_tensor *fast = nb_tensor_randn(&rng, dtype, 1, (int64_t[]){cols});
+                nb_tensor *slow = nb_tensor_clone(fast);
+                CU_ASSERT_EQUAL(nb_add_sum_to_(fast, src, alpha), NB_OK);
+                CU_ASSERT_EQUAL(nb_add_sum_to_(slow, view, alpha), NB_OK);
+                size_t bytes = (size_t)cols * nb_dtype_size(dtype);
+                if (memcmp(nb_tensor_data(fast), nb_tensor_data(slow), bytes) != 0)
+                    FAILF("add_sum_to_ %s %lldx%lld alpha %g: fast path differs from the general loop",
+                          nb_dtype_name(dtype), (long long)rows, (long long)cols, alpha);
+                nb_tensor *xs[] = {src, src_t, view, fast, slow};
+                for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) nb_tensor_free(xs[i]);
+            }
+}
+
 /* ---- matmul ------------------------------------------------------------------------------- */
 
 /* C = A @ B with A (3, 4), B (4, 2), checked against a hand-computed product, through every
@@ -457,6 +488,7 @@ int main(void) {
         {"parallel elementwise equals serial", test_parallel_elementwise_matches_serial},
         {"sum and mean, thread-independent", test_sum_mean},
         {"sum over a dimension", test_sum_dim},
+        {"add_sum_to_ fast path gives the general loop's bits", test_add_sum_to_fast_path_bits},
         {"mm maps views to kernels", test_mm_views_every_kernel},
         {"mm errors", test_mm_errors},
         {"(a * s) * b fused, and zero_", test_mul_scalar_mul_and_zero},

@@ -208,6 +208,54 @@ nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim) {
 
 /* ---- the backward of broadcasting ------------------------------------------------------ */
 
+/* The common case of nb_add_sum_to_ (a bias gradient: (batch, features) onto (features)):
+ * both contiguous and only leading dims reduced, so src is rows x cols with dst's elements
+ * along the columns. Summing row after row into one double accumulator per column adds each
+ * column's elements in the same order as the general loop below (rows ascending), so the bits
+ * are the same; it reads src once, in order, and the column loop vectorises. Returns false
+ * when the shapes are not of this form. */
+#define SUM_TO_CHUNK 512 /* columns per pass: the double accumulators, 4 KiB on the stack */
+static bool sum_leading_dims(nb_tensor *dst, const nb_tensor *src, const int64_t *dshape, const int64_t *sshape,
+                             double alpha) {
+    if (!nb_tensor_is_contiguous(dst) || !nb_tensor_is_contiguous(src)) return false;
+    int d = 0;
+    while (d < 4 && dshape[d] == 1) d++;
+    for (int e = d; e < 4; e++)
+        if (dshape[e] != sshape[e]) return false;
+    int64_t cols = 1, rows = 1;
+    for (int e = d; e < 4; e++) cols *= sshape[e];
+    for (int e = 0; e < d; e++) rows *= sshape[e];
+    for (int64_t c0 = 0; c0 < cols; c0 += SUM_TO_CHUNK) {
+        const int64_t w = cols - c0 < SUM_TO_CHUNK ? cols - c0 : SUM_TO_CHUNK;
+        double acc[SUM_TO_CHUNK];
+        for (int64_t c = 0; c < w; c++) acc[c] = 0.0;
+        if (src->dtype == NB_F32) {
+            const float *in = (const float *)nb_tensor_data(src) + c0;
+            for (int64_t r = 0; r < rows; r++, in += cols) {
+                _Pragma("omp simd") for (int64_t c = 0; c < w; c++) acc[c] += (double)in[c];
+            }
+            float *out = (float *)nb_tensor_data(dst) + c0;
+            const float a = (float)alpha;
+            /* round the sum to the dtype, then add alpha times it, product first */
+            for (int64_t c = 0; c < w; c++) {
+                float prod = a * (float)acc[c];
+                out[c] += prod;
+            }
+        } else {
+            const double *in = (const double *)nb_tensor_data(src) + c0;
+            for (int64_t r = 0; r < rows; r++, in += cols) {
+                _Pragma("omp simd") for (int64_t c = 0; c < w; c++) acc[c] += in[c];
+            }
+            double *out = (double *)nb_tensor_data(dst) + c0;
+            for (int64_t c = 0; c < w; c++) {
+                double prod = alpha * acc[c];
+                out[c] += prod;
+            }
+        }
+    }
+    return true;
+}
+
 nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
     if (nb_check_not_null("add_sum_to_", "dst", dst) != NB_OK || nb_check_not_null("add_sum_to_", "src", src) != NB_OK)
         return nb_last_status();
@@ -227,6 +275,10 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
     }
     if (dst->storage == src->storage) return nb_error(NB_ERR_ARG, "add_sum_to_: dst must not share storage with src");
     double t0 = nb_profile_start();
+    if (sum_leading_dims(dst, src, dshape, sshape, alpha)) {
+        nb_profile_record("sum_to", t0, 0, bytes_of(src));
+        return NB_OK;
+    }
     /* For each element of dst, sum (in double) the block of src that broadcast onto it. */
     int64_t span[4];
     for (int d = 0; d < 4; d++) span[d] = dshape[d] == 1 ? sshape[d] : 1;
