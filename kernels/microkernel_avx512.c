@@ -27,20 +27,6 @@ _Static_assert(NB_BLK_AVX512_F32_NR % 16 == 0 && NB_BLK_AVX512_F64_NR % 8 == 0,
 #define NB_UK_MUL(a, b) _mm512_mul_ps(a, b)
 #define NB_UK_ADD(a, b) _mm512_add_ps(a, b)
 #include "kernels/microkernel_tmpl.h"
-#undef NB_UK_NAME
-#undef NB_UK_T
-#undef NB_UK_V
-#undef NB_UK_LANES
-#undef NB_UK_MR
-#undef NB_UK_NV
-#undef NB_UK_ZERO
-#undef NB_UK_SET1
-#undef NB_UK_BCAST
-#undef NB_UK_LOAD
-#undef NB_UK_STORE
-#undef NB_UK_FMA
-#undef NB_UK_MUL
-#undef NB_UK_ADD
 
 #define NB_UK_NAME nb_ukernel_avx512_f64
 #define NB_UK_T double

@@ -2,7 +2,8 @@
  * blocked_impl.h) for one ISA and dtype, included by microkernel_avx2.c / _avx512.c with the
  * vector type and intrinsics bound below. The tile is NB_UK_MR rows of NB_UK_NV vectors of
  * NB_UK_LANES elements: MR * NV accumulators that gcc keeps in registers once the constant
- * loops are unrolled (checked with objdump: no spills in the k loop). No include guard.
+ * loops are unrolled (checked with objdump: no spills in the k loop). No include guard;
+ * the parameters are #undef'd at the end, so the next instantiation binds them afresh.
  *
  *   NB_UK_NAME   function name          NB_UK_T     element type     NB_UK_V  vector type
  *   NB_UK_MR     rows                   NB_UK_NV    vectors per row  NB_UK_LANES
@@ -55,3 +56,18 @@ void NB_UK_NAME(int64_t kc, NB_UK_T alpha, const NB_UK_T *restrict ap,
         }
     }
 }
+
+#undef NB_UK_NAME
+#undef NB_UK_T
+#undef NB_UK_V
+#undef NB_UK_LANES
+#undef NB_UK_MR
+#undef NB_UK_NV
+#undef NB_UK_ZERO
+#undef NB_UK_SET1
+#undef NB_UK_BCAST
+#undef NB_UK_LOAD
+#undef NB_UK_STORE
+#undef NB_UK_FMA
+#undef NB_UK_MUL
+#undef NB_UK_ADD
