@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/runtime.h"
 #include "test_util.h"
 
 #ifndef NABLA_TEST_DATA_DIR
@@ -571,6 +572,98 @@ static void test_with_autograd(void) {
     nb_var_release(target);
 }
 
+/* ---- the vectorised, thread-split update loops ------------------------------------------
+ * A param past NB_PARALLEL_GRAIN is updated in one contiguous part per thread, each part by a
+ * vectorised loop. Every element must come out as the same element alone (a 1-element param:
+ * the scalar path) would: a part cut wrong skips or repeats elements, a lane that rounds
+ * differently changes bits. Two steps, so momentum and Adam's moments are read back too. */
+enum { BIG_N = 3 * NB_PARALLEL_GRAIN + 7 };
+
+static nb_var *big_var(nb_dtype dt, int64_t n, uint64_t seed, bool grad) {
+    nb_tensor *t = nb_tensor_empty(dt, 1, (int64_t[]){n});
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n; i++) { /* a fixed pseudo-random fill, both signs */
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        double x = (double)(seed >> 11) / 9007199254740992.0 * 4.0 - 2.0;
+        nb_tensor_set(t, (int64_t[]){i}, x);
+    }
+    return nb_var_new(t, grad);
+}
+
+static nb_optimizer *make_optimizer(int kind, nb_var **params, int n) {
+    switch (kind) {
+    case 0: return nb_sgd_new(params, n, nb_sgd_defaults(0.01)); /* the tutorial's */
+    case 1: return nb_sgd_new(params, n, (nb_sgd_options){.lr = 0.01, .momentum = 0.9,
+                                                          .weight_decay = 0.1, .nesterov = true});
+    case 2: return nb_adam_new(params, n, nb_adam_defaults(1e-3));
+    default: {
+        nb_adam_options o = nb_adam_defaults(1e-3);
+        o.weight_decay = 0.05;
+        return nb_adam_new(params, n, o);
+    }
+    }
+}
+
+static void test_big_params_match_scalar_updates(void) {
+    static const int64_t probes[] = {0, 1, 15, 16, 17, NB_PARALLEL_GRAIN - 1, NB_PARALLEL_GRAIN,
+                                     NB_PARALLEL_GRAIN + 1, BIG_N / 3, BIG_N / 3 + 1,
+                                     2 * BIG_N / 3, 2 * BIG_N / 3 + 1, BIG_N - 2, BIG_N - 1};
+    const int nprobes = (int)(sizeof probes / sizeof probes[0]);
+    const int saved_threads = nb_runtime_threads();
+    for (int dt_i = 0; dt_i < 2; dt_i++) {
+        const nb_dtype dt = dt_i ? NB_F64 : NB_F32;
+        for (int kind = 0; kind < 4; kind++) {
+            for (int threads = 1; threads <= 3; threads += 2) {
+                nb_runtime_set_threads(threads);
+                nb_var *big = big_var(dt, BIG_N, 7, true);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+                nb_var *one[nprobes];
+                nb_optimizer *opt_one[nprobes];
+                for (int i = 0; i < nprobes; i++) {
+                    one[i] = nb_var_new(nb_tensor_empty(dt, 1, (int64_t[]){1}), true);
+                    CU_ASSERT_PTR_NOT_NULL_FATAL(one[i]);
+                    nb_tensor_set(one[i]->value, (int64_t[]){0},
+                                  nb_tensor_get(big->value, (int64_t[]){probes[i]}));
+                    opt_one[i] = make_optimizer(kind, &one[i], 1);
+                    CU_ASSERT_PTR_NOT_NULL_FATAL(opt_one[i]);
+                }
+                nb_optimizer *opt = make_optimizer(kind, &big, 1);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
+                int mismatches = 0;
+                for (int step = 0; step < 2; step++) {
+                    nb_var *g = big_var(dt, BIG_N, 100 + (uint64_t)step, false);
+                    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+                    nb_tensor_free(big->grad);
+                    big->grad = nb_tensor_clone(g->value);
+                    CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
+                    for (int i = 0; i < nprobes; i++) {
+                        nb_tensor_free(one[i]->grad);
+                        one[i]->grad = nb_tensor_empty(dt, 1, (int64_t[]){1});
+                        nb_tensor_set(one[i]->grad, (int64_t[]){0},
+                                      nb_tensor_get(g->value, (int64_t[]){probes[i]}));
+                        CU_ASSERT_EQUAL(nb_optimizer_step(opt_one[i]), NB_OK);
+                        double want = nb_tensor_get(one[i]->value, (int64_t[]){0});
+                        double got = nb_tensor_get(big->value, (int64_t[]){probes[i]});
+                        if (memcmp(&want, &got, sizeof want) != 0 && mismatches++ == 0)
+                            fprintf(stderr, "\n  %s kind %d threads %d step %d element %" PRId64
+                                    ": %.17g, alone %.17g\n", dt == NB_F32 ? "f32" : "f64",
+                                    kind, threads, step, probes[i], got, want);
+                    }
+                    nb_var_release(g);
+                }
+                CU_ASSERT_EQUAL(mismatches, 0);
+                for (int i = 0; i < nprobes; i++) {
+                    nb_optimizer_free(opt_one[i]);
+                    nb_var_release(one[i]);
+                }
+                nb_optimizer_free(opt);
+                nb_var_release(big);
+            }
+        }
+    }
+    nb_runtime_set_threads(saved_threads);
+}
+
 int main(void) {
     static const nb_test_case tests[] = {
         {"SGD trajectories equal torch's bit for bit", test_sgd_torch},
@@ -585,6 +678,8 @@ int main(void) {
         {"invalid options are rejected", test_invalid_options},
         {"invalid param lists are rejected", test_invalid_params},
         {"SGD drives an autograd loss to its minimum", test_with_autograd},
+        {"big params, 1 and 3 threads: each element as if updated alone",
+         test_big_params_match_scalar_updates},
     };
     int status = nb_test_run("optim", tests, sizeof tests / sizeof tests[0]);
     free(fx);

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "base/alloc.h"
+#include "tensor/runtime.h"
 
 typedef struct adam_state {
     nb_tensor *exp_avg;    /* first moment, owned; NULL until the param's first step */
@@ -67,16 +68,18 @@ typedef struct adam_scalars {
  * addcmul_ and addcdiv_ multiply the scalar into the first tensor before the second
  * (self + value * t1 * t2, left to right); a division by a Python number stays a division. */
 #define DEFINE_ADAM_UPDATE(T, SQRT, NAME)                                                   \
-    static void NAME(const adam_scalars *c, T *restrict p, const T *restrict g,              \
-                     T *restrict m, T *restrict v, int64_t n) {                             \
+    static inline __attribute__((always_inline)) void NAME##_loop(                         \
+        const adam_scalars *c, bool decay, T *restrict p, const T *restrict g,              \
+        T *restrict m, T *restrict v, int64_t n) {                                          \
         const T wd = (T)c->weight_decay;                                                    \
         const T b1 = (T)c->beta1, one_minus_b1 = (T)c->one_minus_beta1;                     \
         const T b2 = (T)c->beta2, one_minus_b2 = (T)c->one_minus_beta2;                     \
         const T bc2_sqrt = (T)c->bias_correction2_sqrt, eps = (T)c->eps;                   \
         const T neg_step = (T)c->neg_step_size;                                             \
+        _Pragma("omp simd")                                                                 \
         for (int64_t k = 0; k < n; k++) {                                                   \
             T gk = g[k];                                                                    \
-            if (c->weight_decay != 0) gk = gk + wd * p[k];                                  \
+            if (decay) gk = gk + wd * p[k];                                                 \
             T mk = m[k] * b1;                                                               \
             mk = mk + one_minus_b1 * gk;                                                    \
             T vk = v[k] * b2;                                                               \
@@ -87,9 +90,35 @@ typedef struct adam_scalars {
             m[k] = mk;                                                                      \
             v[k] = vk;                                                                      \
         }                                                                                   \
+    }                                                                                       \
+    /* the weight-decay test hoisted out of the loop, so each copy vectorises */            \
+    static void NAME(const adam_scalars *c, T *restrict p, const T *restrict g,              \
+                     T *restrict m, T *restrict v, int64_t n) {                             \
+        if (c->weight_decay != 0)                                                           \
+            NAME##_loop(c, true, p, g, m, v, n);                                            \
+        else                                                                                \
+            NAME##_loop(c, false, p, g, m, v, n);                                           \
     }
 DEFINE_ADAM_UPDATE(float, sqrtf, adam_update_f32)
 DEFINE_ADAM_UPDATE(double, sqrt, adam_update_f64)
+
+/* One param's update over elements [lo, hi): the part nb_parallel_range gives a thread. */
+typedef struct adam_range {
+    const adam_scalars *c;
+    nb_dtype dtype;
+    void *p, *m, *v;
+    const void *g;
+} adam_range;
+
+static void adam_update_range(void *ctx, int64_t lo, int64_t hi) {
+    const adam_range *r = ctx;
+    if (r->dtype == NB_F32)
+        adam_update_f32(r->c, (float *)r->p + lo, (const float *)r->g + lo, (float *)r->m + lo,
+                        (float *)r->v + lo, hi - lo);
+    else
+        adam_update_f64(r->c, (double *)r->p + lo, (const double *)r->g + lo,
+                        (double *)r->m + lo, (double *)r->v + lo, hi - lo);
+}
 
 static void adam_update(nb_optimizer *opt, int i) {
     nb_adam *a = (nb_adam *)opt;
@@ -112,13 +141,10 @@ static void adam_update(nb_optimizer *opt, int i) {
                       .eps = o->eps,
                       .neg_step_size = -step_size};
 
-    int64_t n = nb_tensor_numel(p->value);
-    if (p->value->dtype == NB_F32)
-        adam_update_f32(&c, nb_tensor_data(p->value), nb_tensor_data(p->grad),
-                        nb_tensor_data(st->exp_avg), nb_tensor_data(st->exp_avg_sq), n);
-    else
-        adam_update_f64(&c, nb_tensor_data(p->value), nb_tensor_data(p->grad),
-                        nb_tensor_data(st->exp_avg), nb_tensor_data(st->exp_avg_sq), n);
+    adam_range r = {.c = &c, .dtype = p->value->dtype, .p = nb_tensor_data(p->value),
+                    .g = nb_tensor_data(p->grad), .m = nb_tensor_data(st->exp_avg),
+                    .v = nb_tensor_data(st->exp_avg_sq)};
+    nb_parallel_range(nb_tensor_numel(p->value), adam_update_range, &r);
 }
 
 static void adam_destroy(nb_optimizer *opt) {

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "base/alloc.h"
+#include "tensor/runtime.h"
 
 typedef struct nb_sgd {
     nb_optimizer base;
@@ -44,12 +45,19 @@ static nb_status sgd_prepare(nb_optimizer *opt, int i) {
  *       else:       buf.mul_(momentum).add_(d_p, alpha=1 - dampening)  (buf * mu) + (1-tau) * d
  *       d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
  *   param.add_(d_p, alpha=-lr)                                          p + (-lr) * d
- * The `!= 0` tests are on the Python (double) values, as torch makes them. */
+ * The `!= 0` tests are on the Python (double) values, as torch makes them. The plain step
+ * (no weight decay, no momentum: the tutorial's) has its own loop, which the compiler
+ * vectorises; lanes round exactly as the scalar loop does. */
 #define DEFINE_SGD_UPDATE(T, NAME)                                                          \
     static void NAME(const nb_sgd_options *o, T *restrict p, const T *restrict g,           \
                      T *restrict buf, bool fresh, int64_t n) {                              \
         const T wd = (T)o->weight_decay, mu = (T)o->momentum;                               \
         const T one_minus_tau = (T)(1 - o->dampening), neg_lr = (T)(-o->lr);                \
+        if (o->weight_decay == 0 && o->momentum == 0) {                                     \
+            _Pragma("omp simd")                                                             \
+            for (int64_t k = 0; k < n; k++) p[k] = p[k] + neg_lr * g[k];                    \
+            return;                                                                         \
+        }                                                                                   \
         for (int64_t k = 0; k < n; k++) {                                                   \
             T d = g[k];                                                                     \
             if (o->weight_decay != 0) d = d + wd * p[k];                                    \
@@ -67,16 +75,32 @@ static nb_status sgd_prepare(nb_optimizer *opt, int i) {
 DEFINE_SGD_UPDATE(float, sgd_update_f32)
 DEFINE_SGD_UPDATE(double, sgd_update_f64)
 
+/* One param's update over elements [lo, hi): the part nb_parallel_range gives a thread. */
+typedef struct sgd_range {
+    const nb_sgd_options *o;
+    nb_dtype dtype;
+    void *p, *buf;
+    const void *g;
+    bool fresh;
+} sgd_range;
+
+static void sgd_update_range(void *ctx, int64_t lo, int64_t hi) {
+    const sgd_range *r = ctx;
+    if (r->dtype == NB_F32)
+        sgd_update_f32(r->o, (float *)r->p + lo, (const float *)r->g + lo,
+                       r->buf ? (float *)r->buf + lo : NULL, r->fresh, hi - lo);
+    else
+        sgd_update_f64(r->o, (double *)r->p + lo, (const double *)r->g + lo,
+                       r->buf ? (double *)r->buf + lo : NULL, r->fresh, hi - lo);
+}
+
 static void sgd_update(nb_optimizer *opt, int i) {
     nb_sgd *s = (nb_sgd *)opt;
     nb_var *p = opt->params[i];
-    int64_t n = nb_tensor_numel(p->value);
-    void *buf = s->buf[i] ? nb_tensor_data(s->buf[i]) : NULL;
-    bool fresh = !s->buf_set[i];
-    if (p->value->dtype == NB_F32)
-        sgd_update_f32(&s->o, nb_tensor_data(p->value), nb_tensor_data(p->grad), buf, fresh, n);
-    else
-        sgd_update_f64(&s->o, nb_tensor_data(p->value), nb_tensor_data(p->grad), buf, fresh, n);
+    sgd_range r = {.o = &s->o, .dtype = p->value->dtype, .p = nb_tensor_data(p->value),
+                   .g = nb_tensor_data(p->grad), .fresh = !s->buf_set[i],
+                   .buf = s->buf[i] ? nb_tensor_data(s->buf[i]) : NULL};
+    nb_parallel_range(nb_tensor_numel(p->value), sgd_update_range, &r);
     if (s->o.momentum != 0) s->buf_set[i] = true;
 }
 

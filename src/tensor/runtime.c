@@ -30,6 +30,16 @@ int nb_runtime_threads(void) {
     return runtime_threads;
 }
 
+void nb_parallel_range(int64_t n, nb_range_fn *body, void *ctx) {
+    const int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+    if (threads == 1) {
+        if (n > 0) body(ctx, 0, n);
+        return;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int c = 0; c < threads; c++) body(ctx, n * c / threads, n * (c + 1) / threads);
+}
+
 void nb_runtime_set_kernel(const nb_kernel *kernel) { runtime_kernel = kernel; }
 
 const nb_kernel *nb_runtime_kernel(void) {
