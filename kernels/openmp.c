@@ -13,10 +13,12 @@
 #define NB_OPENMP_MIN_WORK ((int64_t)1 << 17)
 
 /* Below this many multiply-adds (m*n*k) the direct small path (kernels/small.h) runs on the
- * calling thread alone. Measured here (README, "The small path"): opening a region and
- * waking the second thread costs ~2-4 us, so sharing wins from ~2^19 (64x64x128 ...); the seed's
- * 64x10x100 family (6.4e4, ~1 us serial) stays well below. */
-#define NB_OPENMP_SMALL_MIN_WORK ((int64_t)1 << 19)
+ * calling thread alone. Opening a region and waking the second thread costs ~2-4 us, and the
+ * split parts of C end up in two cores' caches for whatever reads them next. Measured here with
+ * `nabla kernels --bench` at 1 and 2 threads: 64x64x128 (2^19) 5.7 -> 6.8 us and 64x100x100
+ * 8.0 -> 8.6 us (slower split), 64x100x300 24.4 -> 19.5 us and 128^3 22.6 -> 18.0 us (faster);
+ * DynamicNet's 64x100x100 middle layers made its 2-thread loop 1.9x slower at 2^19. */
+#define NB_OPENMP_SMALL_MIN_WORK ((int64_t)1 << 20)
 
 /* The barrier the shared driver calls between packing and computing: an orphaned one,
  * bound to the team of the parallel region below. */

@@ -45,31 +45,48 @@ static nb_status sgd_prepare(nb_optimizer *opt, int i) {
  *       else:       buf.mul_(momentum).add_(d_p, alpha=1 - dampening)  (buf * mu) + (1-tau) * d
  *       d_p = d_p.add(buf, alpha=momentum) if nesterov else buf
  *   param.add_(d_p, alpha=-lr)                                          p + (-lr) * d
- * The `!= 0` tests are on the Python (double) values, as torch makes them. The plain step
- * (no weight decay, no momentum: the tutorial's) has its own loop, which the compiler
- * vectorises; lanes round exactly as the scalar loop does. */
+ * The `!= 0` tests are on the Python (double) values, as torch makes them. A vector lane
+ * computes and rounds exactly what the one-element-at-a-time loop does. */
 #define DEFINE_SGD_UPDATE(T, NAME)                                                          \
-    static void NAME(const nb_sgd_options *o, T *restrict p, const T *restrict g,           \
-                     T *restrict buf, bool fresh, int64_t n) {                              \
+    static inline __attribute__((always_inline)) void NAME##_loop(                         \
+        const nb_sgd_options *o, T *restrict p, const T *restrict g, T *restrict buf,       \
+        int64_t n, bool decay, bool momentum, bool fresh, bool nesterov) {                  \
         const T wd = (T)o->weight_decay, mu = (T)o->momentum;                               \
         const T one_minus_tau = (T)(1 - o->dampening), neg_lr = (T)(-o->lr);                \
-        if (o->weight_decay == 0 && o->momentum == 0) {                                     \
-            _Pragma("omp simd")                                                             \
-            for (int64_t k = 0; k < n; k++) p[k] = p[k] + neg_lr * g[k];                    \
-            return;                                                                         \
-        }                                                                                   \
+        _Pragma("omp simd")                                                                 \
         for (int64_t k = 0; k < n; k++) {                                                   \
             T d = g[k];                                                                     \
-            if (o->weight_decay != 0) d = d + wd * p[k];                                    \
-            if (o->momentum != 0) {                                                         \
+            if (decay) d = d + wd * p[k];                                                   \
+            if (momentum) {                                                                 \
                 if (fresh) buf[k] = d;                                                      \
                 else {                                                                      \
                     T b = buf[k] * mu;                                                      \
                     buf[k] = b + one_minus_tau * d;                                         \
                 }                                                                           \
-                d = o->nesterov ? d + mu * buf[k] : buf[k];                                 \
+                d = nesterov ? d + mu * buf[k] : buf[k];                                    \
             }                                                                               \
             p[k] = p[k] + neg_lr * d;                                                       \
+        }                                                                                   \
+    }                                                                                       \
+    /* One copy of the loop per combination of options, each with its tests folded away, so \
+     * that every one vectorises (a test inside the loop keeps it scalar). */               \
+    static void NAME(const nb_sgd_options *o, T *restrict p, const T *restrict g,           \
+                     T *restrict buf, bool fresh, int64_t n) {                              \
+        const bool decay = o->weight_decay != 0;                                            \
+        if (o->momentum == 0) {                                                             \
+            if (decay) NAME##_loop(o, p, g, buf, n, true, false, false, false);             \
+            else NAME##_loop(o, p, g, buf, n, false, false, false, false);                  \
+            return;                                                                         \
+        }                                                                                   \
+        switch ((decay ? 1 : 0) | (fresh ? 2 : 0) | (o->nesterov ? 4 : 0)) {                \
+        case 0: NAME##_loop(o, p, g, buf, n, false, true, false, false); break;             \
+        case 1: NAME##_loop(o, p, g, buf, n, true, true, false, false); break;              \
+        case 2: NAME##_loop(o, p, g, buf, n, false, true, true, false); break;              \
+        case 3: NAME##_loop(o, p, g, buf, n, true, true, true, false); break;               \
+        case 4: NAME##_loop(o, p, g, buf, n, false, true, false, true); break;              \
+        case 5: NAME##_loop(o, p, g, buf, n, true, true, false, true); break;               \
+        case 6: NAME##_loop(o, p, g, buf, n, false, true, true, true); break;               \
+        default: NAME##_loop(o, p, g, buf, n, true, true, true, true); break;               \
         }                                                                                   \
     }
 DEFINE_SGD_UPDATE(float, sgd_update_f32)
