@@ -13,6 +13,8 @@ packages=(
   libcunit1-dev
   libcjson-dev
   hyperfine
+  valgrind   # make valgrind: memcheck over a few steps of every variant
+  clang libclang-rt-14-dev libomp-14-dev   # make fuzz: clang, its libFuzzer + sanitizer runtimes, its OpenMP
   python3-torch python3-numpy python3-matplotlib
 )
 

@@ -454,6 +454,12 @@ nb_status nb_plan_run(nb_plan *p, nb_plan_stage upto, const nb_feed *feeds, int 
         double t0 = nb_profile_start();
         nb_instr_exec(p, ins);
         nb_profile_record(nb_ikind_names[ins->kind], t0, ins->flops, ins->bytes);
+        /* --detect-anomaly: each instruction's outputs, in its stage (one branch when off) */
+        for (int j = 0; nb_anomaly_active && j < NB_INSTR_MAX_OUT; j++)
+            if (ins->out[j] >= 0 && nb_anomaly_check(nb_ikind_names[ins->kind], p->values[ins->out[j]].t) != NB_OK) {
+                nb_profile_set_phase(saved);
+                return nb_last_status();
+            }
     }
     nb_profile_set_phase(saved);
     if (loss) *loss = load_one(nb_tensor_data(p->values[p->loss].t), p->dtype);

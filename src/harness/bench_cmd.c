@@ -7,6 +7,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/timer.h"
+#include "harness/bench_compare.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/report.h"
@@ -132,6 +134,10 @@ static void run_sample(const bench_options *o, bench_case *c, bool timed) {
     if (c->error[0]) return;
     double seconds = 0;
     nb_status st = c->kernel ? run_nabla(o, c, &seconds) : run_torch(o, c, &seconds);
+    /* Interrupted: a nabla loop that stopped early, or a twin that may have had the same SIGINT
+     * (a terminal sends it to the whole process group), is no sample and no error either. A
+     * nabla loop that finished before the signal is a whole sample and is kept. */
+    if (nb_train_stop_requested && (st != NB_OK || !c->kernel)) return;
     if (st != NB_OK) {
         snprintf(c->error, sizeof c->error, "%s", nb_last_error());
         return;
@@ -173,7 +179,8 @@ static row_view view_of(const bench_case *cases, int n, const bench_case *c) {
     return r;
 }
 
-static nb_status write_reports(const bench_options *o, const bench_case *cases, int n, int rounds_done) {
+static nb_status write_reports(const bench_options *o, const bench_case *cases, int n, int rounds_done,
+                               bool interrupted) {
     cJSON *doc = cJSON_CreateObject();
     cJSON *ctx = cJSON_AddObjectToObject(doc, "context");
     nb_report_context(ctx);
@@ -190,6 +197,8 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     cJSON_AddNumberToObject(cfg, "repeats", (double)o->repeats);
     cJSON_AddNumberToObject(cfg, "warmup", (double)o->warmup);
     cJSON_AddNumberToObject(cfg, "rounds_done", rounds_done);
+    /* stopped by SIGINT: every sample listed is whole, but cases may have unequal counts */
+    cJSON_AddBoolToObject(cfg, "interrupted", interrupted);
     cJSON *list = cJSON_AddArrayToObject(doc, "cases");
     size_t csv_cap = 256 + (size_t)n * 256, md_cap = csv_cap;
     char *csv = malloc(csv_cap), *md = malloc(md_cap);
@@ -282,69 +291,29 @@ static void print_table(const bench_case *cases, int n) {
            NB_STATS_NOISY_CV * 100);
 }
 
+/* ---- SIGINT ------------------------------------------------------------------------------------- */
+
+/* The first SIGINT asks the running loop to stop before its next step (train.h) and the
+ * suite to start nothing more; SA_RESETHAND gives the second one its default effect, so a
+ * stuck run can still be killed from the terminal. */
+static void on_sigint(int sig) {
+    (void)sig;
+    nb_train_stop_requested = 1;
+}
+
+static void catch_sigint(bool on) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on ? on_sigint : SIG_DFL;
+    sa.sa_flags = on ? SA_RESETHAND : 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 /* ---- --compare OLD.json NEW.json ------------------------------------------------------------- */
 
-/* A bench.json read back: its cases' keys and timing samples. */
-typedef struct saved_case {
-    char key[160]; /* "variant kernel threads" */
-    double samples[MAX_REPEATS];
-    int n;
-} saved_case;
-
-static nb_status load_bench_json(const char *path, saved_case **cases, int *count) {
-    *cases = NULL;
-    *count = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return nb_error(NB_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    static char text[1 << 22];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    bool too_big = !feof(f);
-    fclose(f);
-    if (too_big) return nb_error(NB_ERR_FORMAT, "%s: larger than 4 MiB, not a bench.json", path);
-    text[len] = '\0';
-    cJSON *doc = cJSON_Parse(text);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "cases");
-    if (!cJSON_IsArray(list)) {
-        cJSON_Delete(doc);
-        return nb_error(NB_ERR_FORMAT, "%s: not a nabla bench.json (no \"cases\" list)", path);
-    }
-    int n = cJSON_GetArraySize(list);
-    *cases = calloc(n > 0 ? (size_t)n : 1, sizeof **cases);
-    if (!*cases) {
-        cJSON_Delete(doc);
-        return nb_error(NB_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    const cJSON *c;
-    nb_status st = NB_OK;
-    cJSON_ArrayForEach(c, list) {
-        const cJSON *variant = cJSON_GetObjectItemCaseSensitive(c, "variant");
-        const cJSON *kernel = cJSON_GetObjectItemCaseSensitive(c, "kernel");
-        const cJSON *threads = cJSON_GetObjectItemCaseSensitive(c, "threads");
-        const cJSON *samples = cJSON_GetObjectItemCaseSensitive(c, "samples_s");
-        if (!cJSON_IsString(variant) || !cJSON_IsString(kernel) || !cJSON_IsNumber(threads) || !cJSON_IsArray(samples)) {
-            st = nb_error(NB_ERR_FORMAT, "%s: case %d lacks variant, kernel, threads or samples_s", path, *count);
-            break;
-        }
-        saved_case *s = &(*cases)[(*count)++];
-        snprintf(s->key, sizeof s->key, "%s %s %d", variant->valuestring, kernel->valuestring, threads->valueint);
-        const cJSON *x;
-        cJSON_ArrayForEach(x, samples) {
-            if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || s->n == MAX_REPEATS) {
-                st = nb_error(NB_ERR_FORMAT, "%s: case %s has a bad sample", path, s->key);
-                break;
-            }
-            s->samples[s->n++] = x->valuedouble;
-        }
-        if (st != NB_OK) break;
-    }
-    cJSON_Delete(doc);
-    if (st != NB_OK) {
-        free(*cases);
-        *cases = NULL;
-        *count = 0;
-    }
-    return st;
-}
+/* A bench.json read back (harness/bench_compare.c): its cases' keys and timing samples. */
+typedef nb_bench_saved_case saved_case;
+_Static_assert(NB_BENCH_MAX_SAMPLES == MAX_REPEATS, "a saved case holds as many samples as --repeats allows");
 
 /* Per case: old and new medians, the change, and whether the samples differ significantly
  * (Mann-Whitney U, p < 0.05; with fewer than 9 samples a side the test has little power, as
@@ -352,7 +321,7 @@ static nb_status load_bench_json(const char *path, saved_case **cases, int *coun
 static int compare_runs(const char *old_path, const char *new_path) {
     saved_case *old = NULL, *new = NULL;
     int nold = 0, nnew = 0;
-    if (load_bench_json(old_path, &old, &nold) != NB_OK || load_bench_json(new_path, &new, &nnew) != NB_OK) {
+    if (nb_bench_json_load(old_path, &old, &nold) != NB_OK || nb_bench_json_load(new_path, &new, &nnew) != NB_OK) {
         free(old);
         return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
     }
@@ -419,6 +388,11 @@ int nb_cmd_bench(int argc, char **argv) {
         return NB_EXIT_OK;
     }
     int threads[16], nthreads = 0;
+    /* the lists are copied into 256- and 512-byte buffers below */
+    if (nb_cli_check_list("nabla bench", "threads", o.threads, 256) != NB_OK ||
+        nb_cli_check_list("nabla bench", "variants", o.variants, 512) != NB_OK ||
+        nb_cli_check_list("nabla bench", "kernels", o.kernels, 512) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
     if (parse_threads(o.threads, threads, &nthreads) != NB_OK || check_names("variants", o.variants, true) != NB_OK ||
         check_names("kernels", o.kernels, false) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
@@ -428,10 +402,6 @@ int nb_cmd_bench(int argc, char **argv) {
         o.iters = 50;
         o.repeats = 2;
         o.warmup = 0;
-    }
-    if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST) {
-        nb_error(NB_ERR_IO, "cannot create %s: %s", o.out_dir, strerror(errno));
-        return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
     }
 
     static bench_case cases[MAX_CASES];
@@ -453,6 +423,9 @@ int nb_cmd_bench(int argc, char **argv) {
         }
     }
     if (n == 0) return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: the filters leave no case to run");
+    /* --out is checked (and created, not its parents) only now that the flags are known to be
+     * good, and before anything runs: a bad one costs a moment, not a suite */
+    if (nb_report_prepare_dir(o.out_dir, false) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
     /* auto reads its tuning table (re-tuning a missing or stale one) before anything is timed */
     if (o.kernels && nb_cli_list_contains(o.kernels, "auto"))
         for (int t = 0; t < nthreads; t++)
@@ -467,16 +440,23 @@ int nb_cmd_bench(int argc, char **argv) {
     int ntorch = 0;
     for (int i = 0; i < n; i++) ntorch += !cases[i].kernel;
     int total = (n - ntorch) * (int)(o.warmup + o.repeats) + ntorch * (int)o.repeats, finished = 0;
+    nb_train_stop_requested = 0;
+    catch_sigint(true);
+    /* flushed: once this line is out, SIGINT is caught (tests/interrupt_bench.sh waits for it) */
     printf("nabla bench: %d cases x (%lld warm-up%s + %lld timed loops of %lld steps), %s\n", n, (long long)o.warmup,
            ntorch && o.warmup ? " (not the twins)" : "", (long long)o.repeats, (long long)o.iters,
            nb_dtype_name(o.dtype));
-    for (int round = 0; round < o.warmup + o.repeats; round++) {
+    fflush(stdout);
+    bool interrupted = false;
+    int rounds_done = 0;
+    for (int round = 0; round < o.warmup + o.repeats && !interrupted; round++) {
         bool timed = round >= o.warmup;
-        for (int j = 0; j < n; j++) {
+        for (int j = 0; j < n && !interrupted; j++) {
             /* rotate who goes first each round, so drift in the machine's load hits every case alike */
             bench_case *c = &cases[(j + round) % n];
             if (!timed && !c->kernel) continue;
             run_sample(&o, c, timed);
+            if ((interrupted = nb_train_stop_requested)) break;
             finished++;
             double elapsed = nb_now_seconds() - start;
             double left = elapsed / finished * (total - finished);
@@ -485,16 +465,36 @@ int nb_cmd_bench(int argc, char **argv) {
                        case_kernel(c), c->threads, elapsed, left);
             fflush(stdout);
         }
+        if (interrupted) break;
         if (!tty) {
             double elapsed = nb_now_seconds() - start;
             printf("  round %d/%lld done, elapsed %.0f s, about %.0f s left\n", round + 1,
                    (long long)(o.warmup + o.repeats), elapsed, finished ? elapsed / finished * (total - finished) : 0.0);
             fflush(stdout);
         }
-        if (timed && write_reports(&o, cases, n, round + 1 - (int)o.warmup) != NB_OK)
+        if (timed) rounds_done = round + 1 - (int)o.warmup;
+        if (timed && write_reports(&o, cases, n, rounds_done, false) != NB_OK) {
+            catch_sigint(false);
             return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+        }
     }
+    catch_sigint(false);
     if (tty) printf("\n");
+    if (interrupted) {
+        /* Keep every whole sample: the finished rounds and the cases of the cut round that
+         * completed. With none at all, the files of an earlier run are left as they were. */
+        int samples = 0;
+        for (int i = 0; i < n; i++) samples += cases[i].done;
+        printf("\ninterrupted: %d timed loop%s kept (%d complete round%s of %lld); partial results:\n", samples,
+               samples == 1 ? "" : "s", rounds_done, rounds_done == 1 ? "" : "s", (long long)o.repeats);
+        print_table(cases, n);
+        if (samples > 0 && write_reports(&o, cases, n, rounds_done, true) != NB_OK)
+            return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+        if (samples > 0) printf("wrote %s/bench.json, bench.csv, bench.md (partial)\n", o.out_dir);
+        fflush(stdout);
+        fprintf(stderr, "nabla bench: interrupted\n");
+        return NB_EXIT_INTERRUPTED;
+    }
     print_table(cases, n);
     printf("wrote %s/bench.json, bench.csv, bench.md\n", o.out_dir);
     for (int i = 0; i < n; i++)

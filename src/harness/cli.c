@@ -3,6 +3,7 @@
 
 #include "harness/commands.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +18,14 @@ static const nb_option *find_option(const nb_option *options, int count, const c
 static nb_status parse_value(const char *command, const nb_option *opt, const char *text) {
     char *end = NULL;
     if (*text == '\0') return nb_error(NB_ERR_ARG, "%s: --%s needs a value", command, opt->name);
+    /* strto* skip leading blanks and take hexadecimal ("0x10" as 16 for a double): a value
+     * is only what it plainly says in decimal, so both are refused. */
+    bool numeric = opt->kind == NB_OPT_INT || opt->kind == NB_OPT_UINT64 || opt->kind == NB_OPT_DOUBLE;
+    if (numeric && (isspace((unsigned char)text[0]) || strpbrk(text, "xX")))
+        return nb_error(NB_ERR_ARG, "%s: --%s expects %s, got '%s'", command, opt->name,
+                        opt->kind == NB_OPT_DOUBLE ? "a number" : opt->kind == NB_OPT_INT ? "an integer"
+                                                                                          : "a non-negative integer",
+                        text);
     switch (opt->kind) {
     case NB_OPT_INT: {
         errno = 0;
@@ -49,6 +58,10 @@ static nb_status parse_value(const char *command, const nb_option *opt, const ch
             return nb_error(NB_ERR_ARG, "%s: --%s expects a number, got '%s'", command, opt->name, text);
         if (!isfinite(v))
             return nb_error(NB_ERR_ARG, "%s: --%s must be finite, got '%s'", command, opt->name, text);
+        /* an underflow (1e-400) would silently become 0 or lose digits */
+        if (errno == ERANGE)
+            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range (too small for a double)", command, opt->name,
+                            text);
         if (v < opt->dmin || v > opt->dmax)
             return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range %g..%g", command, opt->name, text, opt->dmin,
                             opt->dmax);
@@ -93,6 +106,16 @@ nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_opti
         }
         NB_TRY(parse_value(command, opt, value));
     }
+    return NB_OK;
+}
+
+nb_status nb_cli_check_list(const char *command, const char *flag, const char *text, size_t max_len) {
+    if (!text) return NB_OK;
+    size_t len = strlen(text);
+    if (len >= max_len)
+        return nb_error(NB_ERR_ARG, "%s: --%s is longer than %zu characters", command, flag, max_len - 1);
+    if (len == 0 || text[0] == ',' || text[len - 1] == ',' || strstr(text, ",,"))
+        return nb_error(NB_ERR_ARG, "%s: --%s has an empty entry in '%s'", command, flag, text);
     return NB_OK;
 }
 

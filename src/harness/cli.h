@@ -49,6 +49,11 @@ typedef struct nb_option {
 nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count,
                        bool *help);
 
+/* A comma-separated list value (--threads 1,2, --kernels a,b): NB_ERR_ARG naming the flag
+ * when an entry is empty ("1,", ",2", "1,,2"; strtok would skip it silently) or the text is
+ * `max_len` characters or longer (the parsers copy it into a fixed buffer). */
+nb_status nb_cli_check_list(const char *command, const char *flag, const char *text, size_t max_len);
+
 /* Whether `name` is one of the comma-separated entries of `list` (a NULL list holds every
  * name), for --kernels / --variants filters. */
 bool nb_cli_list_contains(const char *list, const char *name);

@@ -4,7 +4,7 @@
 #ifndef NB_HARNESS_COMMANDS_H
 #define NB_HARNESS_COMMANDS_H
 
-enum { NB_EXIT_OK = 0, NB_EXIT_FAILURE = 1, NB_EXIT_USAGE = 2 };
+enum { NB_EXIT_OK = 0, NB_EXIT_FAILURE = 1, NB_EXIT_USAGE = 2, NB_EXIT_INTERRUPTED = 130 /* 128 + SIGINT */ };
 
 int nb_cmd_train(int argc, char **argv);
 int nb_cmd_kernels(int argc, char **argv);

@@ -360,6 +360,13 @@ int nb_cmd_kernels(int argc, char **argv) {
                      mode_names(table[i].modes));
             return nb_cmd_fail(NB_EXIT_USAGE, "kernels", message);
         }
+    /* empty entries ("1,") would be skipped by the splitter; long lists would be cut short */
+    if (nb_cli_check_list("nabla kernels", "shapes", o.shapes, 1024) != NB_OK ||
+        nb_cli_check_list("nabla kernels", "kernels", o.kernels, 512) != NB_OK ||
+        nb_cli_check_list("nabla kernels", "threads", o.threads, 512) != NB_OK ||
+        nb_cli_check_list("nabla kernels", "dtypes", o.dtypes, 256) != NB_OK ||
+        nb_cli_check_list("nabla kernels", "sizes", o.sizes, 512) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     switch (mode) {
     case MODE_BENCH: return run_bench(&o);
     case MODE_SWEEP: return run_sweep(&o);

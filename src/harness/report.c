@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kernels/blas.h"
@@ -71,4 +73,45 @@ nb_status nb_report_write_atomically(const char *path, const char *text) {
         return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     }
     return NB_OK;
+}
+
+nb_status nb_report_prepare_dir(const char *dir, bool parents) {
+    char buf[1024];
+    if (!dir || !*dir) return nb_error(NB_ERR_ARG, "the output directory is empty");
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf - 64)
+        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", dir);
+    for (char *p = parents ? buf + 1 : buf + strlen(buf);; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+        *p = c;
+        if (c == '\0') break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(ENOTDIR));
+    /* access(2) says yes to root everywhere; only creating a file tells (read-only mounts, /proc) */
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/.nabla-probe.%d", dir, (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return nb_error(NB_ERR_IO, "cannot write in %s: %s", dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return NB_OK;
+}
+
+nb_status nb_report_prepare_file(const char *path) {
+    struct stat st;
+    if (!path || !*path) return nb_error(NB_ERR_ARG, "the output file name is empty");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(EISDIR));
+    char dir[1024];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) return nb_report_prepare_dir(".", false);
+    if (slash == dir) slash[1] = '\0'; /* a file in / */
+    else *slash = '\0';
+    return nb_report_prepare_dir(dir, true);
 }

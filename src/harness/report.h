@@ -5,6 +5,7 @@
 #define NB_HARNESS_REPORT_H
 
 #include <cJSON.h>
+#include <stdbool.h>
 
 #include "base/error.h"
 
@@ -16,5 +17,14 @@ void nb_report_context(cJSON *ctx);
 
 /* Writes `text` to `path` through a temporary file in the same directory and rename(2). */
 nb_status nb_report_write_atomically(const char *path, const char *text);
+
+/* Before any work whose results go to `dir`: creates it when missing (its parents too when
+ * `parents`), then checks that it is a directory in which this process can create a file, by
+ * creating and removing one. A bad --out is then refused in a moment, not after the run. */
+nb_status nb_report_prepare_dir(const char *dir, bool parents);
+
+/* The same for a file about to be written: its directory (created with its parents) must
+ * take a new file, and the path must not be a directory. */
+nb_status nb_report_prepare_file(const char *path);
 
 #endif

@@ -3,6 +3,8 @@
 #ifndef NB_HARNESS_TRAIN_H
 #define NB_HARNESS_TRAIN_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "variants/variant.h"
@@ -15,12 +17,23 @@ typedef struct nb_train_result {
     int64_t steps;        /* steps completed */
     double loop_seconds;  /* wall time of the training loop only (setup excluded) */
     uint64_t flops;       /* matmul FLOPs counted during the loop */
+    bool interrupted;     /* stopped by nb_train_stop_requested, not by a failure */
 } nb_train_result;
+
+/* A loss above this many times the first step's loss stops the run as diverged (as does a
+ * non-finite one); see check_divergence in train.c for why the rule is safe. */
+#define NB_TRAIN_DIVERGENCE_FACTOR 1e6
+
+/* Set from a signal handler (nabla bench's SIGINT): the loop stops before its next step,
+ * the run returns an error with result->interrupted set. */
+extern volatile sig_atomic_t nb_train_stop_requested;
 
 /* Creates the variant, runs cfg->iters steps under the kernel and thread count already set
  * in the runtime, destroys it. The op profile and the auto kernel's record of choices are
  * reset when the loop starts, so they cover the steps only. On error the result holds the
- * steps done so far. */
+ * steps done so far. Errors while running: a step's own (an anomaly under
+ * nb_anomaly_enable, prefixed with the step), and NB_ERR_NUMERIC when the loss diverges
+ * (non-finite, or above NB_TRAIN_DIVERGENCE_FACTOR times the first). */
 nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
                        void *ctx, nb_train_result *result);
 void nb_train_result_free(nb_train_result *result);

@@ -27,6 +27,7 @@ typedef struct train_options {
     double lr;
     bool lr_given;
     bool json;
+    bool detect_anomaly;
 } train_options;
 
 /* ---- checks that need more than one flag ----------------------------------------------- */
@@ -36,7 +37,9 @@ static bool mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_o
 
 /* The bytes the largest variant keeps alive: every (rows, cols) buffer of the two-layer
  * net, counted generously (x, w1 and its gradient; eight (N, H) and eight (N, D_out)
- * buffers; w2 and its gradient). Refuses sizes that overflow or exceed physical memory, so
+ * buffers; w2 and its gradient), and the loss history. The rule: refuse when that exceeds
+ * the physical memory (sysconf pages x page size), since such a run would swap or be
+ * killed rather than fail cleanly. Refuses sizes that overflow or exceed physical memory, so
  * a typo in a dimension is a usage error, not an allocation failure halfway through. */
 static nb_status check_workload_fits(const nb_train_config *cfg) {
     int64_t terms[4], elems = 0;
@@ -50,6 +53,8 @@ static nb_status check_workload_fits(const nb_train_config *cfg) {
     ok = ok && !__builtin_add_overflow(elems, cfg->batch * 8 * cfg->d_out, &elems);
     int64_t bytes = 0;
     ok = ok && mul_ok(elems, (int64_t)nb_dtype_size(cfg->dtype), &bytes);
+    /* plus the loss of every step, kept for --json (8 bytes each) */
+    ok = ok && !__builtin_add_overflow(bytes, cfg->iters * 8, &bytes);
     double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (!ok || (physical > 0 && (double)bytes > physical))
         return nb_error(NB_ERR_ARG,
@@ -71,7 +76,14 @@ static void print_help(const nb_option *options, int count) {
            "variants: %s\nkernels:  %s\n\nflags:\n",
            variants, kernels);
     nb_cli_print_options(stdout, options, count);
-    printf("\nThe same seed, kernel, threads and dtype give the same losses bit for bit.\n");
+    printf("\nThe same seed, kernel, threads and dtype give the same losses bit for bit.\n"
+           "A run stops with exit 1 when it diverges: when the loss is nan or inf, or more than %.0g times\n"
+           "the first step's loss (normal runs of every variant stay below 1.5 times). With\n"
+           "--detect-anomaly every op's output is checked as it is written (forward, backward, update),\n"
+           "and the first nan or inf stops the run with the op, phase, step and shape that produced it.\n"
+           "Dimensions whose buffers and loss history would need more than this machine's physical\n"
+           "memory are refused before anything is allocated (exit 2), as is any bad flag or value.\n",
+           NB_TRAIN_DIVERGENCE_FACTOR);
 }
 
 /* Resolves the names and cross-flag checks after parsing; fills *variant and *kernel. */
@@ -200,6 +212,8 @@ int nb_cmd_train(int argc, char **argv) {
                        MAX_ITERS),
         NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32, as the tutorial)"),
         NB_OPT_FLAG_ROW("json", &o.json, "print one JSON object: config, every step's loss, timing"),
+        NB_OPT_FLAG_ROW("detect-anomaly", &o.detect_anomaly,
+                        "check every op's output; stop at the first nan/inf, naming op, phase, step, shape"),
     };
     const int count = (int)(sizeof options / sizeof options[0]);
     bool help = false;
@@ -219,10 +233,12 @@ int nb_cmd_train(int argc, char **argv) {
      * stderr says so). A broken table file is a failure to run, not a usage error. */
     if (kernel == nb_kernel_auto() && nb_tune_ensure(NULL, o.cfg.dtype, (int)o.threads, stderr) != NB_OK)
         return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
+    nb_anomaly_enable(o.detect_anomaly);
     print_ctx ctx = {.every = o.json ? 0 : o.print_every};
     nb_train_result result;
     nb_status status = nb_train_run(variant, &o.cfg, print_epoch, &ctx, &result);
     nb_auto_clear();
+    nb_anomaly_enable(false);
     if (status != NB_OK) {
         nb_train_result_free(&result);
         return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());

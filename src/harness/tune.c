@@ -211,10 +211,12 @@ static void set_item(cJSON *obj, const char *key, cJSON *item) {
         cJSON_AddItemToObject(obj, key, item);
 }
 
-static cJSON *context_json(const nb_tune_context *c) {
+static cJSON *context_json(const nb_tune_context *c, bool report_context) {
     cJSON *ctx = cJSON_CreateObject();
     if (!ctx) return NULL;
-    nb_report_context(ctx); /* compiler, flags, build type, date...: for the reader, not for staleness */
+    /* compiler, flags, build type, date...: for the reader, not for staleness (nb_tune_format
+     * leaves them out: it is the table alone, and nb_report_context runs git) */
+    if (report_context) nb_report_context(ctx);
     set_item(ctx, "cpu_model", cJSON_CreateString(c->cpu_model));
     set_item(ctx, "online_cpus", cJSON_CreateNumber(c->online_cpus));
     cJSON *env = cJSON_GetObjectItemCaseSensitive(ctx, "environment");
@@ -250,13 +252,14 @@ static cJSON *entry_json(const nb_tune_entry *e, const nb_tune_context *c) {
     return j;
 }
 
-nb_status nb_tune_write(const char *path, const nb_tune_table *t) {
+/* The table's text, cJSON_Print'ed (cJSON_free it), or NULL when out of memory. */
+static char *table_text(const nb_tune_table *t, bool report_context) {
     cJSON *root = cJSON_CreateObject();
     bool ok = root != NULL;
     if (ok) {
         cJSON_AddStringToObject(root, "format", NB_TUNE_FORMAT);
         cJSON_AddNumberToObject(root, "version", NB_TUNE_VERSION);
-        cJSON *ctx = context_json(&t->context);
+        cJSON *ctx = context_json(&t->context, report_context);
         ok = ctx != NULL;
         if (ok) cJSON_AddItemToObject(root, "context", ctx);
         cJSON *list = ok ? cJSON_AddArrayToObject(root, "entries") : NULL;
@@ -269,6 +272,21 @@ nb_status nb_tune_write(const char *path, const nb_tune_table *t) {
     }
     char *text = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
+    return text;
+}
+
+nb_status nb_tune_format(const nb_tune_table *t, char **text) {
+    *text = NULL;
+    char *json = table_text(t, false);
+    if (!json) return nb_error(NB_ERR_NOMEM, "out of memory formatting the tuning table");
+    /* cJSON_free and free are the same allocator only by default: hand back a malloc'd copy. */
+    *text = strdup(json);
+    cJSON_free(json);
+    return *text ? NB_OK : nb_error(NB_ERR_NOMEM, "out of memory formatting the tuning table");
+}
+
+nb_status nb_tune_write(const char *path, const nb_tune_table *t) {
+    char *text = table_text(t, true);
     if (!text) return nb_error(NB_ERR_NOMEM, "out of memory writing the tuning table %s", path);
     size_t len = strlen(text);
     char *with_newline = malloc(len + 2);
@@ -298,10 +316,15 @@ static nb_status bad(const reader *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    /* `what` may quote the file's own text (a key, a name): keep the message one line. */
+    for (char *c = what; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return nb_error(NB_ERR_FORMAT, "%s: %s%s%s %s", r->path, r->where, *r->where ? ": " : "", what, HINT);
 }
 
-static nb_status read_text(const char *path, char **out, bool *missing) {
+/* The bytes of the file (at most MAX_FILE_BYTES + 1 of them: one more tells a file that is
+ * too large), malloc'd in *out. */
+static nb_status read_text(const char *path, char **out, size_t *len, bool *missing) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -314,23 +337,21 @@ static nb_status read_text(const char *path, char **out, bool *missing) {
         fclose(f);
         return nb_error(NB_ERR_NOMEM, "%s: out of memory reading it", path);
     }
-    size_t len = fread(text, 1, MAX_FILE_BYTES + 1, f);
+    *len = fread(text, 1, MAX_FILE_BYTES + 1, f);
     bool failed = ferror(f) != 0;
     fclose(f);
-    nb_status st = NB_OK;
-    if (failed)
-        st = nb_error(NB_ERR_IO, "%s: read error", path);
-    else if (len > MAX_FILE_BYTES)
-        st = nb_error(NB_ERR_FORMAT, "%s: larger than %u MiB, not a tuning table %s", path, MAX_FILE_BYTES >> 20, HINT);
-    else if (memchr(text, '\0', len))
-        st = nb_error(NB_ERR_FORMAT, "%s: contains a NUL byte, not a tuning table %s", path, HINT);
-    if (st != NB_OK) {
+    if (failed) {
         free(text);
-        return st;
+        return nb_error(NB_ERR_IO, "%s: read error", path);
     }
-    text[len] = '\0';
     *out = text;
     return NB_OK;
+}
+
+static bool has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return true;
+    return false;
 }
 
 static nb_status get_item(const reader *r, const cJSON *obj, const char *key, const cJSON **out) {
@@ -344,6 +365,8 @@ static nb_status get_string(const reader *r, const cJSON *obj, const char *key, 
     NB_TRY(get_item(r, obj, key, &v));
     if (!cJSON_IsString(v)) return bad(r, "\"%s\" is not a string", key);
     if (strlen(v->valuestring) >= size) return bad(r, "\"%s\" is longer than %zu characters", key, size - 1);
+    /* The context's strings are quoted in staleness notes and reports, one line each. */
+    if (has_control(v->valuestring)) return bad(r, "\"%s\" holds a control character", key);
     snprintf(out, size, "%s", v->valuestring);
     return NB_OK;
 }
@@ -398,7 +421,8 @@ static nb_status read_context(reader *r, const cJSON *root, nb_tune_context *c) 
     if (!cJSON_IsArray(names) || cJSON_GetArraySize(names) < 1 || cJSON_GetArraySize(names) > NB_TUNE_MAX_KERNELS)
         return bad(r, "\"kernels\" is not a list of 1 to %d names", NB_TUNE_MAX_KERNELS);
     cJSON_ArrayForEach(name, names) {
-        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof c->kernels[0])
+        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= sizeof c->kernels[0] ||
+            has_control(name->valuestring))
             return bad(r, "\"kernels\" holds something other than a kernel name");
         if (kernel_index(c, name->valuestring) >= 0) return bad(r, "\"kernels\" names '%s' twice", name->valuestring);
         snprintf(c->kernels[c->kernel_count++], sizeof c->kernels[0], "%s", name->valuestring);
@@ -474,19 +498,38 @@ static nb_status read_table(reader *r, const cJSON *root, nb_tune_table *t) {
     return NB_OK;
 }
 
-nb_status nb_tune_read(const char *path, nb_tune_table *t, bool *missing) {
+nb_status nb_tune_parse(const char *text, size_t len, const char *path, nb_tune_table *t) {
     memset(t, 0, sizeof *t);
-    if (missing) *missing = false;
-    char *text;
-    NB_TRY(read_text(path, &text, missing));
+    if (!path) path = "(buffer)";
+    if (!text && len) return nb_error(NB_ERR_ARG, "%s: tune_parse: text is NULL", path);
+    if (len > MAX_FILE_BYTES)
+        return nb_error(NB_ERR_FORMAT, "%s: larger than %u MiB, not a tuning table %s", path, MAX_FILE_BYTES >> 20, HINT);
+    if (len && memchr(text, '\0', len))
+        return nb_error(NB_ERR_FORMAT, "%s: contains a NUL byte, not a tuning table %s", path, HINT);
+    /* cJSON wants a terminated string, and the caller's bytes need not be one. */
+    char *copy = malloc(len + 1);
+    if (!copy) return nb_error(NB_ERR_NOMEM, "%s: out of memory reading it", path);
+    if (len) memcpy(copy, text, len);
+    copy[len] = '\0';
     /* Require the text to end after the JSON value: a file with two tables glued together, or
      * junk after the table, is as broken as a truncated one. */
-    cJSON *root = cJSON_ParseWithOpts(text, NULL, true);
-    free(text);
+    cJSON *root = cJSON_ParseWithOpts(copy, NULL, true);
+    free(copy);
     reader r = {.path = path};
     nb_status st = root ? read_table(&r, root, t) : bad(&r, "not valid JSON (truncated or damaged)");
     cJSON_Delete(root);
     if (st != NB_OK) nb_tune_table_free(t);
+    return st;
+}
+
+nb_status nb_tune_read(const char *path, nb_tune_table *t, bool *missing) {
+    memset(t, 0, sizeof *t);
+    if (missing) *missing = false;
+    char *text;
+    size_t len = 0;
+    NB_TRY(read_text(path, &text, &len, missing));
+    nb_status st = nb_tune_parse(text, len, path, t);
+    free(text);
     return st;
 }
 

@@ -100,6 +100,14 @@ int nb_tune_entry_runner_up(const nb_tune_entry *e, const nb_tune_context *ctx);
  * from an unreadable or broken one. On failure *t is left empty. */
 nb_status nb_tune_read(const char *path, nb_tune_table *t, bool *missing);
 
+/* nb_tune_read's checks on the `len` bytes of a file's contents in memory (no terminating NUL
+ * needed), messages naming `path` (NULL: "(buffer)"). On failure *t is left empty. */
+nb_status nb_tune_parse(const char *text, size_t len, const char *path, nb_tune_table *t);
+
+/* The table as nb_tune_parse reads it, without the report context nb_tune_write adds (the
+ * staleness fields only), in a malloc'd string (*text, free() it). */
+nb_status nb_tune_format(const nb_tune_table *t, char **text);
+
 /* Writes the table atomically (nb_report_write_atomically), creating the parent directories.
  * The file's context is this run's report context (nb_report_context: compiler, flags, date...)
  * with the table's own staleness fields. */

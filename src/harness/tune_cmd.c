@@ -7,6 +7,7 @@
 
 #include "base/timer.h"
 #include "harness/cli.h"
+#include "harness/report.h"
 #include "harness/commands.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
@@ -96,6 +97,10 @@ static nb_status make_plan(const tune_options *o, tune_plan *p) {
         return nb_error(NB_ERR_ARG, "nabla tune: --show measures nothing: it takes --out FILE only");
     char online[32];
     snprintf(online, sizeof online, "1,%d", nb_runtime_default_threads());
+    /* the lists are copied into fixed buffers by the parsers */
+    NB_TRY(nb_cli_check_list("nabla tune", "threads", o->threads, 256));
+    NB_TRY(nb_cli_check_list("nabla tune", "dtypes", o->dtypes, 64));
+    NB_TRY(nb_cli_check_list("nabla tune", "shapes", o->shapes, 2048));
     NB_TRY(parse_threads(o->threads ? o->threads : online, p));
     NB_TRY(parse_dtypes(o->dtypes ? o->dtypes : "f32,f64", p));
     if (o->shapes)
@@ -180,6 +185,8 @@ static void start_table(const tune_plan *p, const nb_tune_context *now, nb_tune_
 static int tune(const tune_plan *p) {
     nb_tune_context now;
     nb_tune_context_current(&now);
+    /* a table that cannot be written is refused before minutes of measuring */
+    if (nb_report_prepare_file(p->path) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "tune", nb_last_error());
     nb_tune_table t;
     start_table(p, &now, &t);
     printf("nabla tune: %d products x %d dtypes x %d thread counts; %d repeats of >= %g s; naive only up to %lld "

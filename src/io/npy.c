@@ -280,6 +280,112 @@ static nb_status npy_parse_dict(const char *path, const unsigned char *text, siz
 
 /* ---- reader ------------------------------------------------------------------------- */
 
+/* The most bytes the preamble and header can take: magic, version, a 4-byte length, and the
+ * largest header accepted. Everything before the data is checked from this many bytes. */
+#define NPY_MAX_PREAMBLE (8 + 4 + (size_t)NPY_MAX_HEADER)
+
+/* Checks the preamble, the header and the data length of a .npy file of `total` bytes whose
+ * first `avail` bytes are in p (avail == total, or avail >= NPY_MAX_PREAMBLE: all that can
+ * precede the data). On success *h is the header and the data is the last *data_bytes bytes,
+ * from *data_offset. Shared by nb_npy_parse (a buffer) and nb_npy_read (a file read in two
+ * parts), so both accept and reject exactly the same bytes with the same messages. */
+static nb_status npy_check(const unsigned char *p, size_t avail, uint64_t total, const char *path, npy_header *h,
+                           size_t *data_offset, size_t *data_bytes) {
+    NB_ASSERT(avail == total || (avail < total && avail >= NPY_MAX_PREAMBLE));
+    /* Magic and version. */
+    if (total == 0) return npy_fail(NB_ERR_FORMAT, path, "empty file, not a .npy file");
+    size_t got = avail < 8 ? avail : 8;
+    if (memcmp(p, npy_magic, got < NPY_MAGIC_LEN ? got : NPY_MAGIC_LEN) != 0)
+        return npy_fail(NB_ERR_FORMAT, path, "not a .npy file (bad magic: the file must start with \\x93NUMPY)");
+    if (got < 8) return npy_fail(NB_ERR_FORMAT, path, "truncated preamble: the file has only %zu bytes", got);
+    unsigned major = p[6], minor = p[7];
+    size_t len_bytes = major == 1 ? 2 : (major == 2 || major == 3) ? 4 : 0;
+    if (len_bytes == 0 || minor != 0)
+        return npy_fail(NB_ERR_FORMAT, path, "unsupported .npy version %u.%u (nabla reads 1.0, 2.0, 3.0)",
+                        major, minor);
+
+    /* Header length, little-endian 2 bytes (1.0) or 4 (2.0, 3.0). */
+    if (avail < 8 + len_bytes)
+        return npy_fail(NB_ERR_FORMAT, path, "truncated preamble: the header length field is cut short");
+    uint32_t header_len = (uint32_t)p[8] | (uint32_t)p[9] << 8;
+    if (len_bytes == 4) header_len |= (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
+    uint64_t preamble = 8 + len_bytes + (uint64_t)header_len;
+    if (header_len > NPY_MAX_HEADER)
+        return npy_fail(NB_ERR_FORMAT, path, "header length %lu is over the %d-byte limit",
+                        (unsigned long)header_len, NPY_MAX_HEADER);
+    if (preamble > total)
+        return npy_fail(NB_ERR_FORMAT, path, "header length %lu goes beyond the end of the file (%llu bytes)",
+                        (unsigned long)header_len, (unsigned long long)total);
+    NB_ASSERT(preamble <= avail); /* preamble <= NPY_MAX_PREAMBLE and <= total */
+
+    /* The header itself, checked for its frame before its contents. */
+    const unsigned char *header = p + 8 + len_bytes;
+    if (header_len == 0 || header[header_len - 1] != '\n')
+        return npy_fail(NB_ERR_FORMAT, path, "header does not end with '\\n'");
+    if (preamble % NPY_MIN_ALIGN != 0)
+        return npy_fail(NB_ERR_FORMAT, path, "header padding: the preamble is %llu bytes, not a multiple of %d",
+                        (unsigned long long)preamble, NPY_MIN_ALIGN);
+    *h = (npy_header){0};
+    NB_TRY(npy_parse_dict(path, header, header_len - 1, h));
+
+    /* Data size: numel * itemsize without overflow. A zero dimension makes the array empty
+     * whatever the others, but the others must still be sizes a tensor can describe, so the
+     * product of the nonzero dimensions is bounded too (order does not matter). */
+    char shape_buf[128];
+    int64_t itemsize = (int64_t)nb_dtype_size(h->dtype);
+    int64_t bytes = itemsize;
+    bool empty = false;
+    for (int d = 0; d < h->ndim; d++) {
+        if (h->dims[d] == 0) {
+            empty = true;
+        } else if (bytes > INT64_MAX / h->dims[d]) {
+            return npy_fail(NB_ERR_FORMAT, path, "shape %s overflows: its byte size is over 2^63-1",
+                            npy_shape_str(shape_buf, sizeof shape_buf, h->dims, h->ndim));
+        } else {
+            bytes *= h->dims[d];
+        }
+    }
+    uint64_t expected = empty ? 0 : (uint64_t)bytes;
+    uint64_t available = total - preamble;
+    if (available < expected)
+        return npy_fail(NB_ERR_FORMAT, path, "truncated: expected %llu bytes of data, found %llu",
+                        (unsigned long long)expected, (unsigned long long)available);
+    if (available > expected)
+        return npy_fail(NB_ERR_FORMAT, path, "trailing bytes: expected %llu bytes of data, found %llu",
+                        (unsigned long long)expected, (unsigned long long)available);
+    /* expected == available <= total, which is a size_t for a buffer and a file's size for a
+     * file, whose data is then read in one call: both fit size_t. */
+    *data_offset = (size_t)preamble;
+    *data_bytes = (size_t)expected;
+    return NB_OK;
+}
+
+/* The tensor the checked header describes; its data still to be filled. */
+static nb_status npy_new_tensor(const npy_header *h, size_t data_bytes, const char *path, nb_tensor **out) {
+    nb_tensor *t = nb_tensor_empty(h->dtype, h->ndim, h->dims);
+    if (!t) return npy_fail(nb_last_status(), path, "%s", nb_last_error());
+    NB_ASSERT(data_bytes == (uint64_t)nb_tensor_numel(t) * nb_dtype_size(t->dtype));
+    *out = t;
+    return NB_OK;
+}
+
+nb_status nb_npy_parse(const void *data, size_t size, const char *name, nb_tensor **out) {
+    if (!out) return nb_error(NB_ERR_ARG, "npy_parse: out is NULL");
+    *out = NULL;
+    if (!name) name = "(buffer)";
+    if (!data && size) return nb_error(NB_ERR_ARG, "%s: npy_parse: data is NULL", name);
+    static const unsigned char nothing[1];
+    const unsigned char *p = data ? data : nothing;
+    npy_header h;
+    size_t offset, nbytes;
+    NB_TRY(npy_check(p, size, size, name, &h, &offset, &nbytes));
+    nb_tensor *t;
+    NB_TRY(npy_new_tensor(&h, nbytes, name, &t));
+    if (nbytes) memcpy(nb_tensor_data(t), p + offset, nbytes);
+    *out = t;
+    return NB_OK;
+}
+
 /* Reads exactly n bytes or reports how many there were; an I/O error is not a short file. */
 static nb_status npy_read_bytes(FILE *f, const char *path, void *buf, size_t n, size_t *got) {
     *got = fread(buf, 1, n, f);
@@ -294,94 +400,35 @@ static nb_status npy_read_file(FILE *f, const char *path, nb_tensor **out) {
     if (fstat(fileno(f), &st) != 0) return npy_fail(NB_ERR_IO, path, "cannot stat: %s", strerror(errno));
     if (S_ISDIR(st.st_mode)) return npy_fail(NB_ERR_IO, path, "is a directory, not a .npy file");
     if (!S_ISREG(st.st_mode)) return npy_fail(NB_ERR_IO, path, "not a regular file");
-    /* st_size >= 0 for a regular file; uint64 keeps the sums below free of overflow. */
+    /* st_size >= 0 for a regular file; uint64 keeps the sums in npy_check free of overflow. */
     uint64_t file_size = (uint64_t)st.st_size;
 
-    /* Magic and version. */
-    unsigned char pre[12];
+    /* Everything that can precede the data (at most NPY_MAX_PREAMBLE bytes) is read and
+     * checked first, as nb_npy_parse checks a buffer; the data then goes straight into the
+     * tensor, which is never allocated before its size has been checked against the file. */
+    size_t head_len = file_size < NPY_MAX_PREAMBLE ? (size_t)file_size : NPY_MAX_PREAMBLE;
+    unsigned char *head = malloc(head_len ? head_len : 1);
+    if (!head) return npy_fail(NB_ERR_NOMEM, path, "out of memory reading a %zu-byte header", head_len);
     size_t got;
-    NB_TRY(npy_read_bytes(f, path, pre, 8, &got));
-    if (got == 0) return npy_fail(NB_ERR_FORMAT, path, "empty file, not a .npy file");
-    if (memcmp(pre, npy_magic, got < NPY_MAGIC_LEN ? got : NPY_MAGIC_LEN) != 0)
-        return npy_fail(NB_ERR_FORMAT, path, "not a .npy file (bad magic: the file must start with \\x93NUMPY)");
-    if (got < 8) return npy_fail(NB_ERR_FORMAT, path, "truncated preamble: the file has only %zu bytes", got);
-    unsigned major = pre[6], minor = pre[7];
-    size_t len_bytes = major == 1 ? 2 : (major == 2 || major == 3) ? 4 : 0;
-    if (len_bytes == 0 || minor != 0)
-        return npy_fail(NB_ERR_FORMAT, path, "unsupported .npy version %u.%u (nabla reads 1.0, 2.0, 3.0)",
-                        major, minor);
-
-    /* Header length, little-endian 2 bytes (1.0) or 4 (2.0, 3.0). */
-    NB_TRY(npy_read_bytes(f, path, pre + 8, len_bytes, &got));
-    if (got < len_bytes)
-        return npy_fail(NB_ERR_FORMAT, path, "truncated preamble: the header length field is cut short");
-    uint32_t header_len = (uint32_t)pre[8] | (uint32_t)pre[9] << 8;
-    if (len_bytes == 4) header_len |= (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
-    uint64_t preamble = 8 + len_bytes + (uint64_t)header_len;
-    if (header_len > NPY_MAX_HEADER)
-        return npy_fail(NB_ERR_FORMAT, path, "header length %lu is over the %d-byte limit",
-                        (unsigned long)header_len, NPY_MAX_HEADER);
-    if (preamble > file_size)
-        return npy_fail(NB_ERR_FORMAT, path, "header length %lu goes beyond the end of the file (%llu bytes)",
-                        (unsigned long)header_len, (unsigned long long)file_size);
-
-    /* The header itself, checked for its frame before its contents. */
-    unsigned char *header = malloc(header_len ? header_len : 1);
-    if (!header)
-        return npy_fail(NB_ERR_NOMEM, path, "out of memory reading a %lu-byte header", (unsigned long)header_len);
-    nb_status status = npy_read_bytes(f, path, header, header_len, &got);
-    if (status == NB_OK && got < header_len) /* the file shrank since fstat */
-        status = npy_fail(NB_ERR_FORMAT, path, "header length %lu goes beyond the end of the file",
-                          (unsigned long)header_len);
-    if (status == NB_OK && (header_len == 0 || header[header_len - 1] != '\n'))
-        status = npy_fail(NB_ERR_FORMAT, path, "header does not end with '\\n'");
-    if (status == NB_OK && preamble % NPY_MIN_ALIGN != 0)
-        status = npy_fail(NB_ERR_FORMAT, path,
-                          "header padding: the preamble is %llu bytes, not a multiple of %d",
-                          (unsigned long long)preamble, NPY_MIN_ALIGN);
-    npy_header h = {0};
-    if (status == NB_OK) status = npy_parse_dict(path, header, header_len - 1, &h);
-    free(header);
+    nb_status status = npy_read_bytes(f, path, head, head_len, &got);
+    npy_header h;
+    size_t offset = 0, nbytes = 0;
+    /* A file that shrank since fstat is checked as what it now is. */
+    if (status == NB_OK)
+        status = npy_check(head, got, got < head_len ? got : file_size, path, &h, &offset, &nbytes);
+    free(head);
     if (status != NB_OK) return status;
 
-    /* Data size: numel * itemsize without overflow. A zero dimension makes the array empty
-     * whatever the others, but the others must still be sizes a tensor can describe, so the
-     * product of the nonzero dimensions is bounded too (order does not matter). */
-    char shape_buf[128];
-    int64_t itemsize = (int64_t)nb_dtype_size(h.dtype);
-    int64_t bytes = itemsize;
-    bool empty = false;
-    for (int d = 0; d < h.ndim; d++) {
-        if (h.dims[d] == 0) {
-            empty = true;
-        } else if (bytes > INT64_MAX / h.dims[d]) {
-            return npy_fail(NB_ERR_FORMAT, path, "shape %s overflows: its byte size is over 2^63-1",
-                            npy_shape_str(shape_buf, sizeof shape_buf, h.dims, h.ndim));
-        } else {
-            bytes *= h.dims[d];
-        }
-    }
-    uint64_t expected = empty ? 0 : (uint64_t)bytes;
-    uint64_t available = file_size - preamble;
-    if (available < expected)
-        return npy_fail(NB_ERR_FORMAT, path, "truncated: expected %llu bytes of data, found %llu",
-                        (unsigned long long)expected, (unsigned long long)available);
-    if (available > expected)
-        return npy_fail(NB_ERR_FORMAT, path, "trailing bytes: expected %llu bytes of data, found %llu",
-                        (unsigned long long)expected, (unsigned long long)available);
-
-    /* Now the allocation is bounded by the file's size. */
-    nb_tensor *t = nb_tensor_empty(h.dtype, h.ndim, h.dims);
-    if (!t) return npy_fail(nb_last_status(), path, "%s", nb_last_error());
-    NB_ASSERT(expected == (uint64_t)nb_tensor_numel(t) * nb_dtype_size(t->dtype)); /* fread's bound */
-    status = npy_read_bytes(f, path, nb_tensor_data(t), (size_t)expected, &got);
+    nb_tensor *t;
+    NB_TRY(npy_new_tensor(&h, nbytes, path, &t));
+    if (fseeko(f, (off_t)offset, SEEK_SET) != 0)
+        status = npy_fail(NB_ERR_IO, path, "cannot seek: %s", strerror(errno));
+    if (status == NB_OK) status = npy_read_bytes(f, path, nb_tensor_data(t), nbytes, &got);
     /* The file changed under us since fstat: report it as what it now is. */
-    if (status == NB_OK && got < expected)
-        status = npy_fail(NB_ERR_FORMAT, path, "truncated: expected %llu bytes of data, found %zu",
-                          (unsigned long long)expected, got);
+    if (status == NB_OK && got < nbytes)
+        status = npy_fail(NB_ERR_FORMAT, path, "truncated: expected %zu bytes of data, found %zu", nbytes, got);
     if (status == NB_OK && fgetc(f) != EOF)
-        status = npy_fail(NB_ERR_FORMAT, path, "trailing bytes after %llu bytes of data",
-                          (unsigned long long)expected);
+        status = npy_fail(NB_ERR_FORMAT, path, "trailing bytes after %zu bytes of data", nbytes);
     if (status == NB_OK && ferror(f)) status = npy_fail(NB_ERR_IO, path, "read error: %s", strerror(errno));
     if (status != NB_OK) {
         nb_tensor_free(t);
@@ -444,13 +491,16 @@ static bool npy_write_all(int fd, const void *data, size_t n) {
     return true;
 }
 
-nb_status nb_npy_write(const char *path, const nb_tensor *t) {
-    if (!path) return nb_error(NB_ERR_ARG, "npy_write: path is NULL");
-    if (!t) return nb_error(NB_ERR_ARG, "%s: npy_write: tensor is NULL", path);
+nb_status nb_npy_encode(const nb_tensor *t, void **bytes, size_t *size, const char *name) {
+    if (!name) name = "(buffer)";
+    if (!bytes || !size) return nb_error(NB_ERR_ARG, "%s: npy_encode: bytes or size is NULL", name);
+    *bytes = NULL;
+    *size = 0;
+    if (!t) return nb_error(NB_ERR_ARG, "%s: npy_write: tensor is NULL", name);
     if (t->dtype != NB_F32 && t->dtype != NB_F64)
-        return nb_error(NB_ERR_ARG, "%s: npy_write: unknown dtype %d", path, (int)t->dtype);
+        return nb_error(NB_ERR_ARG, "%s: npy_write: unknown dtype %d", name, (int)t->dtype);
     if (t->ndim < 0 || t->ndim > NB_MAX_DIMS)
-        return nb_error(NB_ERR_ARG, "%s: npy_write: rank %d is out of range 0..%d", path, t->ndim, NB_MAX_DIMS);
+        return nb_error(NB_ERR_ARG, "%s: npy_write: rank %d is out of range 0..%d", name, t->ndim, NB_MAX_DIMS);
 
     char header[10 + 256];
     memcpy(header, npy_magic, NPY_MAGIC_LEN);
@@ -462,8 +512,26 @@ nb_status nb_npy_write(const char *path, const nb_tensor *t) {
 
     /* Row-major bytes: t itself when contiguous (a shared view), else a packed copy. */
     nb_tensor *c = nb_tensor_contiguous(t);
-    if (!c) return npy_fail(nb_last_status(), path, "npy_write: %s", nb_last_error());
+    if (!c) return npy_fail(nb_last_status(), name, "npy_write: %s", nb_last_error());
     size_t nbytes = (size_t)nb_tensor_numel(c) * nb_dtype_size(c->dtype);
+    unsigned char *buf = malloc(10 + header_len + nbytes);
+    if (!buf) {
+        nb_tensor_free(c);
+        return npy_fail(NB_ERR_NOMEM, name, "out of memory");
+    }
+    memcpy(buf, header, 10 + header_len);
+    if (nbytes) memcpy(buf + 10 + header_len, nb_tensor_data(c), nbytes);
+    nb_tensor_free(c);
+    *bytes = buf;
+    *size = 10 + header_len + nbytes;
+    return NB_OK;
+}
+
+nb_status nb_npy_write(const char *path, const nb_tensor *t) {
+    if (!path) return nb_error(NB_ERR_ARG, "npy_write: path is NULL");
+    void *bytes;
+    size_t nbytes;
+    NB_TRY(nb_npy_encode(t, &bytes, &nbytes, path));
 
     /* A temporary file beside the target, renamed over it once complete and flushed to
      * disk: a reader (or a crash) sees the old file or the new one, never half of one.
@@ -472,7 +540,7 @@ nb_status nb_npy_write(const char *path, const nb_tensor *t) {
     size_t tmp_size = strlen(path) + 48;
     char *tmp = malloc(tmp_size);
     if (!tmp) {
-        nb_tensor_free(c);
+        free(bytes);
         return npy_fail(NB_ERR_NOMEM, path, "out of memory");
     }
     int fd = -1;
@@ -485,8 +553,7 @@ nb_status nb_npy_write(const char *path, const nb_tensor *t) {
     if (fd < 0) {
         status = npy_fail(NB_ERR_IO, path, "cannot create %s: %s", tmp, strerror(errno));
     } else {
-        bool ok = npy_write_all(fd, header, 10 + header_len) && npy_write_all(fd, nb_tensor_data(c), nbytes) &&
-                  fsync(fd) == 0;
+        bool ok = npy_write_all(fd, bytes, nbytes) && fsync(fd) == 0;
         int saved = errno;
         if (close(fd) != 0 && ok) {
             ok = false;
@@ -499,6 +566,6 @@ nb_status nb_npy_write(const char *path, const nb_tensor *t) {
         if (status != NB_OK) unlink(tmp);
     }
     free(tmp);
-    nb_tensor_free(c);
+    free(bytes);
     return status;
 }

@@ -14,7 +14,17 @@
  * format error: callers check them (nb_tensor_all_finite). */
 nb_status nb_npy_read(const char *path, nb_tensor **out);
 
+/* The same reader on the `size` bytes of a whole .npy file in memory: what nb_npy_read
+ * checks, with the same statuses, and messages that start with `name` (NULL: "(buffer)")
+ * where nb_npy_read's start with the path. Needs no terminating NUL and reads nothing past
+ * data + size (tests/fuzz/ feeds it arbitrary bytes). */
+nb_status nb_npy_parse(const void *data, size_t size, const char *name, nb_tensor **out);
+
 /* Writes t (any layout) as a version 1.0 .npy file of its dtype. */
 nb_status nb_npy_write(const char *path, const nb_tensor *t);
+
+/* The bytes nb_npy_write writes for t, in a malloc'd buffer (*bytes, free() it) of *size
+ * bytes; `name` (NULL: "(buffer)") starts the messages. */
+nb_status nb_npy_encode(const nb_tensor *t, void **bytes, size_t *size, const char *name);
 
 #endif

@@ -2,6 +2,7 @@
  * borrowed param array, the checked three-pass step, zero_grad and free. The update rules
  * are in sgd.c and adam.c. */
 #include "optim/optim_impl.h"
+#include "tensor/runtime.h"
 
 #include <string.h>
 
@@ -59,6 +60,9 @@ nb_status nb_optimizer_step(nb_optimizer *opt) {
     /* The updates write raw data and record nothing: no-grad by construction. */
     for (int i = 0; i < opt->nparams; i++)
         if (opt->params[i]->grad) opt->vtable->update(opt, i);
+    /* --detect-anomaly: the updated params, named by the optimizer (one branch when off) */
+    for (int i = 0; nb_anomaly_active && i < opt->nparams; i++)
+        if (opt->params[i]->grad) NB_TRY(nb_anomaly_check(opt->vtable->name, opt->params[i]->value));
     return NB_OK;
 }
 

@@ -232,7 +232,7 @@ static nb_status run(const char *opname, ew_op op, nb_tensor *out, const nb_tens
     /* bytes moved: out written, plus each distinct input read once */
     uint64_t n = (uint64_t)nb_tensor_numel(out), es = nb_dtype_size(out->dtype);
     nb_profile_record(opname, t0, 0, n * es * (b && b != a ? 3 : 2));
-    return NB_OK;
+    return nb_anomaly_check(opname, out);
 }
 
 /* ---- allocating forms ------------------------------------------------------------------- */

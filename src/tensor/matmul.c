@@ -99,7 +99,7 @@ nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, doub
     }
     nb_tensor_free(opa.copy);
     nb_tensor_free(opb.copy);
-    return NB_OK;
+    return nb_anomaly_check("mm", out);
 }
 
 nb_status nb_mm_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {

@@ -85,7 +85,7 @@ nb_status nb_sum_out(nb_tensor *out, const nb_tensor *a) {
     if (check_one_element_out("sum", out, a) != NB_OK || sum_all(a, &total) != NB_OK) return nb_last_status();
     store_one(out, total);
     nb_profile_record("sum", t0, 0, bytes_of(a));
-    return NB_OK;
+    return nb_anomaly_check("sum", out);
 }
 
 nb_status nb_mean_out(nb_tensor *out, const nb_tensor *a) {
@@ -94,7 +94,7 @@ nb_status nb_mean_out(nb_tensor *out, const nb_tensor *a) {
     int64_t n = nb_tensor_numel(a);
     store_one(out, n > 0 ? total / (double)n : NAN); /* the mean of nothing is NaN, as in PyTorch */
     nb_profile_record("mean", t0, 0, bytes_of(a));
-    return NB_OK;
+    return nb_anomaly_check("mean", out);
 }
 
 static nb_tensor *reduce_new(nb_status (*reduce_out)(nb_tensor *, const nb_tensor *), const nb_tensor *a) {
@@ -187,7 +187,7 @@ nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepd
         for (int64_t e = 0; e < count; e++) sum_dim_element(&f, out, a, e);
     }
     nb_profile_record("sum_dim", t0, 0, bytes_of(a));
-    return NB_OK;
+    return nb_anomaly_check("sum_dim", out);
 }
 
 nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim) {
@@ -277,7 +277,7 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
     double t0 = nb_profile_start();
     if (sum_leading_dims(dst, src, dshape, sshape, alpha)) {
         nb_profile_record("sum_to", t0, 0, bytes_of(src));
-        return NB_OK;
+        return nb_anomaly_check("sum_to", dst);
     }
     /* For each element of dst, sum (in double) the block of src that broadcast onto it. */
     int64_t span[4];
@@ -309,5 +309,5 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
                     }
                 }
     nb_profile_record("sum_to", t0, 0, bytes_of(src));
-    return NB_OK;
+    return nb_anomaly_check("sum_to", dst);
 }

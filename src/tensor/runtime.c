@@ -2,10 +2,13 @@
  * runtime.h. Plain globals: they are set by the CLI before any parallel work starts. */
 #include "tensor/runtime.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/timer.h"
+#include "tensor/tensor_impl.h"
 
 static int runtime_threads; /* 0 until set or first asked: then the online CPU count */
 static const nb_kernel *runtime_kernel;
@@ -102,4 +105,32 @@ int nb_profile_rows(const nb_profile_row **rows) {
 
 const char *nb_phase_name(nb_phase phase) {
     return phase == NB_PHASE_BACKWARD ? "backward" : phase == NB_PHASE_UPDATE ? "update" : "forward";
+}
+
+/* ---- anomaly detection ------------------------------------------------------------------------ */
+
+bool nb_anomaly_active;
+
+void nb_anomaly_enable(bool on) { nb_anomaly_active = on; }
+bool nb_anomaly_enabled(void) { return nb_anomaly_active; }
+
+nb_status nb_anomaly_scan(const char *op, const nb_tensor *out) {
+    if (!out || !out->storage) return NB_OK;
+    nb_offset_iter it;
+    int64_t off, index = 0;
+    double bad = 0;
+    bool found = false;
+    /* any layout (ops may write into views); only the elements of `out` itself are looked at */
+    for (nb_offset_iter_init(&it, out); !found && nb_offset_iter_next(&it, &off); index++) {
+        double v = nb_load(out, off);
+        if (!isfinite(v)) {
+            bad = v;
+            found = true;
+        }
+    }
+    if (!found) return NB_OK;
+    char shape[64];
+    return nb_error(NB_ERR_NUMERIC, "%s in the output of %s (%s pass), shape %s, element %lld",
+                    isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf", op, nb_phase_name(profile_phase),
+                    nb_tensor_describe(out, shape, sizeof shape), (long long)(index - 1));
 }

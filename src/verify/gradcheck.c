@@ -50,7 +50,7 @@ nb_status nb_gradcheck(nb_eval_fn *eval, void *ctx, nb_grad_entry *entries, int 
         double largest = 0; /* of the numeric gradient */
         for (int64_t j = 0; j < nb_tensor_numel(entries[e].value) && st == NB_OK; j++) {
             const double saved = v[j];
-            double plus, minus;
+            double plus = 0, minus = 0; /* read below even when eval failed */
             v[j] = saved + NB_GRADCHECK_EPS;
             st = eval(ctx, false, &plus);
             v[j] = saved - NB_GRADCHECK_EPS;

@@ -18,11 +18,12 @@
 #include "io/npy.h"
 
 #define HINT "(run `make reference` to regenerate the fixtures)"
+#define NB_REF_MAX_STRING 200
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
 /* Reads a whole small text file (a manifest). */
-static nb_status read_text(const char *path, char **out) {
+static nb_status read_text(const char *path, char **out, size_t *out_len) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return nb_error(NB_ERR_IO, "%s: cannot open: %s %s", path, strerror(errno), HINT);
@@ -55,6 +56,7 @@ static nb_status read_text(const char *path, char **out) {
     }
     buf[len] = '\0';
     *out = buf;
+    *out_len = len;
     return NB_OK;
 }
 
@@ -63,6 +65,15 @@ static nb_status read_text(const char *path, char **out) {
 static nb_status get_string(const cJSON *obj, const char *key, const char *path, const char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsString(v)) return nb_error(NB_ERR_FORMAT, "%s: \"%s\" is missing or not a string %s", path, key, HINT);
+    /* Messages quote these strings; the longest a fixture has is a case name (under 64), and
+     * a longer one would push the hint out of the message buffer (found by fuzz_manifest). */
+    if (strlen(v->valuestring) > NB_REF_MAX_STRING)
+        return nb_error(NB_ERR_FORMAT, "%s: \"%s\" is longer than %d characters %s", path, key, NB_REF_MAX_STRING, HINT);
+    /* Every string may end up in a message or a report row, which must stay one line. */
+    for (const unsigned char *c = (const unsigned char *)v->valuestring; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return nb_error(NB_ERR_FORMAT, "%s: \"%s\" holds a control character (byte 0x%02x) %s", path, key, *c,
+                            HINT);
     *out = v->valuestring;
     return NB_OK;
 }
@@ -100,14 +111,29 @@ static uint64_t fnv1a64(const unsigned char *p, size_t n) {
     return h;
 }
 
+/* Where the tensors a manifest names come from: the case directory and how to read a file. */
+typedef struct loader {
+    const char *dir;
+    nb_ref_tensor_reader *read;
+    void *ctx;
+} loader;
+
+/* The shipping reader: the .npy file itself. */
+static nb_status read_npy_file(void *ctx, const char *path, nb_dtype dtype, int ndim, const int64_t *shape,
+                               nb_tensor **out) {
+    (void)ctx, (void)dtype, (void)ndim, (void)shape;
+    return nb_npy_read(path, out);
+}
+
 /* A .npy file of the case: read, dtype and shape checked, finite. */
-static nb_status load_tensor(const char *dir, const char *file, nb_dtype dtype, int ndim, const int64_t *shape,
+static nb_status load_tensor(const loader *ld, const char *file, nb_dtype dtype, int ndim, const int64_t *shape,
                              nb_tensor **out) {
     char path[1024];
-    join_path(path, sizeof path, dir, file);
+    join_path(path, sizeof path, ld->dir, file);
     if (strchr(file, '/') || strstr(file, ".."))
         return nb_error(NB_ERR_FORMAT, "%s: file names must stay inside the case directory %s", path, HINT);
-    nb_status st = nb_npy_read(path, out);
+    *out = NULL;
+    nb_status st = ld->read(ld->ctx, path, dtype, ndim, shape, out);
     if (st != NB_OK) {
         char why[512]; /* nb_error writes the buffer nb_last_error reads: copy it first */
         snprintf(why, sizeof why, "%s", nb_last_error());
@@ -133,7 +159,7 @@ static nb_status load_tensor(const char *dir, const char *file, nb_dtype dtype, 
     return st;
 }
 
-static nb_status load_entry(const cJSON *e, const char *dir, const char *path, nb_dtype dtype, nb_ref_entry *out) {
+static nb_status load_entry(const cJSON *e, const loader *ld, const char *path, nb_dtype dtype, nb_ref_entry *out) {
     memset(out, 0, sizeof *out);
     const char *name = NULL, *file = NULL, *hash = NULL;
     NB_TRY(get_string(e, "name", path, &name));
@@ -145,14 +171,26 @@ static nb_status load_entry(const cJSON *e, const char *dir, const char *path, n
         return nb_error(NB_ERR_FORMAT, "%s: shape of \"%s\" is not a list of at most %d sizes %s", path, name, NB_MAX_DIMS,
                         HINT);
     out->ndim = cJSON_GetArraySize(shape);
+    /* Four sizes of up to 1e9 multiply past int64 (found by tests/fuzz/fuzz_manifest under
+     * UBSan): bound the product by numel's own limit, 2^62, and let a zero size make it 0. */
     int64_t numel = 1;
+    bool empty = false, too_many = false;
     for (int d = 0; d < out->ndim; d++) {
         const cJSON *s = cJSON_GetArrayItem(shape, d);
         if (!cJSON_IsNumber(s) || s->valuedouble != floor(s->valuedouble) || s->valuedouble < 0 || s->valuedouble > 1e9)
             return nb_error(NB_ERR_FORMAT, "%s: shape of \"%s\" has a bad size %s", path, name, HINT);
         out->shape[d] = (int64_t)s->valuedouble;
-        numel *= out->shape[d];
+        if (out->shape[d] == 0)
+            empty = true;
+        else if (numel > (INT64_MAX / 2) / out->shape[d])
+            too_many = true;
+        else
+            numel *= out->shape[d];
     }
+    if (empty)
+        numel = 0;
+    else if (too_many)
+        return nb_error(NB_ERR_FORMAT, "%s: shape of \"%s\" has more than 2^62 elements %s", path, name, HINT);
     NB_TRY(get_int(e, "numel", path, 0, INT64_MAX / 2, &out->numel));
     NB_TRY(get_int(e, "stride", path, 1, INT64_MAX / 2, &out->stride));
     if (out->numel != numel)
@@ -163,12 +201,12 @@ static nb_status load_entry(const cJSON *e, const char *dir, const char *path, n
     out->fnv1a64 = strtoull(hash, &end, 16);
     if (strlen(hash) != 16 || *end || errno)
         return nb_error(NB_ERR_FORMAT, "%s: fnv1a64 of \"%s\" is not 16 hex digits %s", path, name, HINT);
-    if (out->stride == 1) return load_tensor(dir, file, dtype, out->ndim, out->shape, &out->data);
+    if (out->stride == 1) return load_tensor(ld, file, dtype, out->ndim, out->shape, &out->data);
     int64_t samples = (numel + out->stride - 1) / out->stride;
-    return load_tensor(dir, file, dtype, 1, &samples, &out->data);
+    return load_tensor(ld, file, dtype, 1, &samples, &out->data);
 }
 
-static nb_status load_entries(const cJSON *root, const char *key, const char *dir, const char *path, nb_dtype dtype,
+static nb_status load_entries(const cJSON *root, const char *key, const loader *ld, const char *path, nb_dtype dtype,
                               nb_ref_entry *entries, int *count) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > NB_REF_MAX_ENTRIES)
@@ -177,7 +215,7 @@ static nb_status load_entries(const cJSON *root, const char *key, const char *di
     *count = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, list) {
-        NB_TRY(load_entry(e, dir, path, dtype, &entries[*count]));
+        NB_TRY(load_entry(e, ld, path, dtype, &entries[*count]));
         (*count)++;
     }
     return NB_OK;
@@ -210,7 +248,7 @@ static nb_status load_config(const cJSON *root, const char *path, nb_ref_case *c
     return NB_OK;
 }
 
-static nb_status load_case(const char *dir, const char *path, const cJSON *root, nb_ref_case *c) {
+static nb_status load_case(const loader *ld, const char *path, const cJSON *root, nb_ref_case *c) {
     if (!cJSON_IsObject(root)) return nb_error(NB_ERR_FORMAT, "%s: not a JSON object %s", path, HINT);
     const char *format = NULL, *name = NULL, *torch = NULL, *capability = NULL;
     NB_TRY(get_string(root, "format", path, &format));
@@ -238,10 +276,34 @@ static nb_status load_case(const char *dir, const char *path, const cJSON *root,
     if (count != c->cfg.iters)
         return nb_error(NB_ERR_FORMAT, "%s: %lld losses for %lld steps %s", path, (long long)count,
                         (long long)c->cfg.iters, HINT);
-    NB_TRY(load_tensor(dir, losses_file, NB_F64, 1, &count, &c->losses));
-    NB_TRY(load_entries(root, "initial", dir, path, c->cfg.dtype, c->initial, &c->ninitial));
-    NB_TRY(load_entries(root, "grad0", dir, path, c->cfg.dtype, c->grad0, &c->ngrad0));
-    return load_entries(root, "final", dir, path, c->cfg.dtype, c->final, &c->nfinal);
+    NB_TRY(load_tensor(ld, losses_file, NB_F64, 1, &count, &c->losses));
+    NB_TRY(load_entries(root, "initial", ld, path, c->cfg.dtype, c->initial, &c->ninitial));
+    NB_TRY(load_entries(root, "grad0", ld, path, c->cfg.dtype, c->grad0, &c->ngrad0));
+    return load_entries(root, "final", ld, path, c->cfg.dtype, c->final, &c->nfinal);
+}
+
+nb_status nb_ref_case_parse(const char *text, size_t len, const char *dir, nb_ref_tensor_reader *read, void *read_ctx,
+                            nb_ref_case *c) {
+    memset(c, 0, sizeof *c);
+    if (!dir) dir = ".";
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    char path[1024];
+    join_path(path, sizeof path, dir, "manifest.json");
+    if (!text && len) return nb_error(NB_ERR_ARG, "%s: ref_case_parse: text is NULL", path);
+    /* A terminated copy: cJSON reads up to the first NUL, as it always has for the file's
+     * text, and the caller's bytes need not end in one. */
+    char *copy = malloc(len + 1);
+    if (!copy) return nb_error(NB_ERR_NOMEM, "%s: out of memory reading it", path);
+    if (len) memcpy(copy, text, len);
+    copy[len] = '\0';
+    cJSON *root = cJSON_Parse(copy);
+    free(copy);
+    loader ld = {.dir = dir, .read = read ? read : read_npy_file, .ctx = read_ctx};
+    nb_status st = root ? load_case(&ld, path, root, c)
+                        : nb_error(NB_ERR_FORMAT, "%s: not valid JSON %s", path, HINT);
+    cJSON_Delete(root);
+    if (st != NB_OK) nb_ref_case_free(c);
+    return st;
 }
 
 nb_status nb_ref_case_load(const char *dir, nb_ref_case *c) {
@@ -250,13 +312,10 @@ nb_status nb_ref_case_load(const char *dir, nb_ref_case *c) {
     char path[1024];
     join_path(path, sizeof path, dir, "manifest.json");
     char *text;
-    NB_TRY(read_text(path, &text));
-    cJSON *root = cJSON_Parse(text);
+    size_t len = 0;
+    NB_TRY(read_text(path, &text, &len));
+    nb_status st = nb_ref_case_parse(text, len, dir, NULL, NULL, c);
     free(text);
-    nb_status st = root ? load_case(dir, path, root, c)
-                        : nb_error(NB_ERR_FORMAT, "%s: not valid JSON %s", path, HINT);
-    cJSON_Delete(root);
-    if (st != NB_OK) nb_ref_case_free(c);
     return st;
 }
 

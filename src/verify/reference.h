@@ -35,6 +35,19 @@ typedef struct nb_ref_case {
  * format, torch version, capability, dtype or shape, a NaN) is NB_ERR_IO or NB_ERR_FORMAT
  * with a message naming the file, what is wrong, and the hint to run `make reference`. */
 nb_status nb_ref_case_load(const char *dir, nb_ref_case *c);
+
+/* How the loader gets a tensor the manifest names: `path` is the case directory joined with
+ * the file name; dtype, ndim and shape are what the manifest says the file holds (the loader
+ * checks the result against them, the reader need not). Returns NB_OK with *out set, or a
+ * status with a message. nb_ref_case_load's reader is nb_npy_read. */
+typedef nb_status nb_ref_tensor_reader(void *ctx, const char *path, nb_dtype dtype, int ndim, const int64_t *shape,
+                                       nb_tensor **out);
+
+/* nb_ref_case_load on a manifest's `len` bytes in memory (no terminating NUL needed) for the
+ * case directory `dir` (NULL: "."), its tensors read with `read` (NULL: nb_npy_read), every
+ * check the same. tests/fuzz/ feeds it arbitrary bytes with a reader that makes tensors. */
+nb_status nb_ref_case_parse(const char *text, size_t len, const char *dir, nb_ref_tensor_reader *read, void *read_ctx,
+                            nb_ref_case *c);
 void nb_ref_case_free(nb_ref_case *c);
 
 /* The case directories under root (subdirectories with a manifest.json), sorted; free each

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""tests/determinism.py — nabla's losses are a function of the seed, kernel, threads and dtype.
+
+(a) Two runs with the same seed, kernel, threads and dtype give the same losses bit for bit,
+    for every variant x {naive, blocked, openmp, blas} x {f32, f64} (naive on a few steps),
+    while another seed gives other losses (so equal output is not an accident of the check).
+(b) The own kernels (blocked, openmp) give the same losses bit for bit at 1, 2 and 3 threads,
+    for every variant and dtype: nothing in a step (GEMM, elementwise loops, reductions,
+    optimizers) may depend on how the work is split between threads.
+
+Losses are compared as the --json text: shortest round-trip decimals, so equal text means equal
+doubles. tests/cli.sh already checks (a) for the tensors variant at small sizes; test_gemm.c checks
+the kernels alone across thread counts; this covers every variant at the seed's sizes, where
+the parallel paths are taken (tensors of 64000 and 100000 elements, above the 32768 grain).
+usage: tests/determinism.py --nabla build/nabla
+"""
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+VARIANTS = ["tensors", "autograd", "custom-function", "static-graph", "nn", "optim", "module", "dynamic"]
+
+
+def losses(nabla, variant, kernel, dtype, threads, seed, iters):
+    cmd = [nabla, "train", "--variant", variant, "--kernel", kernel, "--dtype", dtype, "--threads", str(threads),
+           "--seed", str(seed), "--iters", str(iters), "--json"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if run.returncode != 0:
+        raise SystemExit(f"FAIL: {' '.join(cmd)} exited {run.returncode}: {run.stderr.strip()}")
+    doc = json.loads(run.stdout)
+    assert doc["config"]["threads"] == threads and doc["config"]["kernel"] == kernel
+    # the raw text of the list, not the parsed floats: the comparison must be of every bit
+    text = run.stdout[run.stdout.index('"losses":'):]
+    return text[:text.index("]") + 1], doc["losses"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nabla", required=True)
+    ap.add_argument("--iters", type=int, default=40)
+    args = ap.parse_args()
+    failures = runs = 0
+
+    def fail(msg):
+        nonlocal failures
+        failures += 1
+        print("FAIL:", msg)
+
+    # (a) run to run
+    for variant in VARIANTS:
+        for kernel in ["naive", "blocked", "openmp", "blas"]:
+            iters = 3 if kernel == "naive" else args.iters
+            for dtype in ["f32", "f64"]:
+                a, values = losses(args.nabla, variant, kernel, dtype, 2, 3, iters)
+                b, _ = losses(args.nabla, variant, kernel, dtype, 2, 3, iters)
+                runs += 2
+                if a != b:
+                    fail(f"{variant} {kernel} {dtype} threads 2 seed 3: two runs differ")
+                elif len(values) != iters or not all(math.isfinite(v) for v in values):
+                    fail(f"{variant} {kernel} {dtype}: {len(values)} losses of {iters}, or a non-finite one")
+                else:
+                    print(f"ok   same losses twice: {variant} {kernel} {dtype} ({iters} steps)")
+        c, _ = losses(args.nabla, variant, "blocked", "f32", 2, 4, args.iters)
+        runs += 1
+        if c == losses(args.nabla, variant, "blocked", "f32", 2, 3, args.iters)[0]:
+            fail(f"{variant}: seeds 3 and 4 give the same losses")
+        runs += 1
+
+    # (b) across thread counts
+    for variant in VARIANTS:
+        for kernel in ["blocked", "openmp"]:
+            for dtype in ["f32", "f64"]:
+                texts = {t: losses(args.nabla, variant, kernel, dtype, t, 0, args.iters)[0] for t in (1, 2, 3)}
+                runs += 3
+                if len(set(texts.values())) != 1:
+                    first = json.loads("{" + texts[1] + "}")["losses"]
+                    for t in (2, 3):
+                        other = json.loads("{" + texts[t] + "}")["losses"]
+                        diff = next((i for i, (x, y) in enumerate(zip(first, other)) if x != y), None)
+                        if diff is not None:
+                            fail(f"{variant} {kernel} {dtype}: threads 1 and {t} differ from step {diff + 1} "
+                                 f"({first[diff]!r} vs {other[diff]!r})")
+                else:
+                    print(f"ok   same losses at 1, 2, 3 threads: {variant} {kernel} {dtype}")
+    print(f"{runs} runs, {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
