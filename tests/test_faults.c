@@ -17,6 +17,7 @@
 
 #include "base/alloc.h"
 #include "harness/train.h"
+#include "heap_wrap.h"
 #include "kernels/gemm.h"
 #include "tensor/runtime.h"
 #include "test_util.h"
@@ -39,20 +40,8 @@
  * from the objects linked in (this file and nabla's static libraries) comes here; calls made
  * inside shared libraries (libc, libgomp, OpenBLAS, CUnit) do not, so what is counted is
  * nabla's own use. While counting, allocations and frees are counted, and an armed countdown
- * fails the allocation it reaches (once) as the system would: NULL or ENOMEM with errno set. */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t align, size_t size);
-int __real_posix_memalign(void **p, size_t align, size_t size);
-void __real_free(void *p);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-void *__wrap_aligned_alloc(size_t align, size_t size);
-int __wrap_posix_memalign(void **p, size_t align, size_t size);
-void __wrap_free(void *p);
-
+ * fails the allocation it reaches (once) as the system would: NULL or ENOMEM with errno set
+ * (the prototypes are in heap_wrap.h). */
 static atomic_bool heap_counting;
 /* requests: calls, failed ones included; allocs: the calls that returned memory */
 static atomic_long heap_requests, heap_allocs, heap_frees, heap_countdown, heap_injected;
