@@ -2,6 +2,9 @@
  * back for `nabla bench --compare`, every field checked before it is used. */
 #include "harness/bench_compare.h"
 
+#include "harness/commands.h"
+#include "harness/stats.h"
+
 #include <cJSON.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -96,3 +99,44 @@ nb_status nb_bench_json_load(const char *path, nb_bench_saved_case **cases, int 
     free(text);
     return st;
 }
+
+/* ---- --compare OLD.json NEW.json ------------------------------------------------------------- */
+
+/* A bench.json read back (harness/bench_compare.c): its cases' keys and timing samples. */
+typedef nb_bench_saved_case saved_case;
+
+/* Per case: old and new medians, the change, and whether the samples differ significantly
+ * (Mann-Whitney U, p < 0.05; with fewer than 9 samples a side the test has little power, as
+ * Google Benchmark's compare.py warns). Then the geometric mean of new/old. */
+int nb_bench_compare_files(const char *old_path, const char *new_path) {
+    saved_case *old = NULL, *new = NULL;
+    int nold = 0, nnew = 0;
+    if (nb_bench_json_load(old_path, &old, &nold) != NB_OK || nb_bench_json_load(new_path, &new, &nnew) != NB_OK) {
+        free(old);
+        return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    }
+    printf("%-34s %10s %10s %8s %8s  %s\n", "case", "old_ms", "new_ms", "change", "p", "");
+    double ratios[NB_BENCH_MAX_CASES];
+    int nratios = 0, few = 0;
+    for (int i = 0; i < nnew; i++) {
+        const saved_case *b = &new[i], *a = NULL;
+        for (int j = 0; j < nold && !a; j++)
+            if (!strcmp(old[j].key, b->key)) a = &old[j];
+        if (!a || !a->n || !b->n) continue;
+        double ma = nb_stats_of(a->samples, a->n).median, mb = nb_stats_of(b->samples, b->n).median;
+        double p = nb_mann_whitney_p(a->samples, a->n, b->samples, b->n);
+        if (nratios < NB_BENCH_MAX_CASES) ratios[nratios++] = mb / ma;
+        few += a->n < 9 || b->n < 9;
+        printf("%-34s %10.3f %10.3f %+7.1f%% %8.4f  %s\n", b->key, ma * 1e3, mb * 1e3, (mb / ma - 1) * 100, p,
+               p < 0.05 ? (mb < ma ? "faster" : "slower") : "no significant change");
+    }
+    if (nratios)
+        printf("geometric mean of new/old: %.3f over %d cases\n", nb_geometric_mean(ratios, nratios), nratios);
+    else
+        printf("no case appears in both files\n");
+    if (few) printf("note: %d cases have fewer than 9 samples a side; the test has little power there\n", few);
+    free(old);
+    free(new);
+    return NB_EXIT_OK;
+}
+

@@ -10,6 +10,8 @@
 
 /* The most samples a case can hold: bench's --repeats limit (bench_cmd.c checks they agree). */
 #define NB_BENCH_MAX_SAMPLES 100
+/* The most cases a bench run holds (bench_cmd.c's matrix limit). */
+#define NB_BENCH_MAX_CASES 512
 /* The largest bench.json read: 4 MiB less the terminating NUL. */
 #define NB_BENCH_MAX_JSON_BYTES (((size_t)1 << 22) - 1)
 
@@ -28,5 +30,8 @@ nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb
 
 /* The same on the file at path: NB_ERR_IO when it cannot be read. */
 nb_status nb_bench_json_load(const char *path, nb_bench_saved_case **cases, int *count);
+
+/* `nabla bench --compare OLD NEW`: prints the comparison and returns the exit code. */
+int nb_bench_compare_files(const char *old_path, const char *new_path);
 
 #endif
