@@ -1,4 +1,5 @@
 /* src/main.c — the `nabla` command line: dispatches to the subcommands of src/harness. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,12 @@ static const command commands[] = {
 };
 
 int main(int argc, char **argv) {
+    /* Every line printed reaches a file or pipe when it is printed, not when a 4 KiB buffer
+     * fills: a run redirected to a file and then killed keeps the progress it reported. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which nabla reports, rather
+     * than killing the process halfway through a file. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Test-only switch (tests/cli.sh): a GEMM that adds this to one output element, to show
      * that nabla verify catches a wrong kernel. */
     const char *perturb = getenv("NABLA_TEST_PERTURB_GEMM");

@@ -7,17 +7,21 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/timer.h"
 #include "harness/bench_compare.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
+#include "harness/interrupt.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "harness/train.h"
@@ -42,7 +46,9 @@ typedef struct bench_case {
 typedef struct bench_options {
     const char *variants, *kernels, *threads, *dtype_name, *out_dir;
     int64_t repeats, warmup, iters;
+    bool repeats_given, warmup_given, iters_given; /* --quick never overrides a flag given */
     bool quick, no_torch;
+    char data_dir[PATH_MAX]; /* holds reference/, the twins */
     nb_dtype dtype;
 } bench_options;
 
@@ -96,22 +102,76 @@ static nb_status run_nabla(const bench_options *o, bench_case *c, double *second
     return st;
 }
 
+/* "exit status 3", "killed by SIGTERM": what a wait status says, in words. */
+static void describe_wait_status(int status, char *buf, size_t size) {
+    if (WIFEXITED(status))
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "wait status %d", status);
+}
+
+/* Runs argv[0] with its stdout and stderr into `out` (NUL-terminated, cut at `size` - 1
+ * bytes) and returns its wait status in *status. The child is registered with
+ * harness/interrupt.h, so a stop request reaches it too (SIGTERM): a twin never outlives
+ * nabla as an orphan. */
+static nb_status run_child(char *const argv[], char *out, size_t size, int *status) {
+    int fds[2];
+    if (pipe(fds) != 0) return nb_error(NB_ERR_IO, "cannot run %s: %s", argv[0], strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return nb_error(NB_ERR_IO, "cannot run %s: %s", argv[0], strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], argv);
+        dprintf(STDOUT_FILENO, "cannot execute %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    nb_interrupt_set_child(pid);
+    /* a request that came between fork and registration must still reach the child */
+    if (nb_interrupted()) kill(pid, SIGTERM);
+    close(fds[1]);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], out + len, len + 1 < size ? size - 1 - len : 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            /* the buffer is full: drain the rest so the child never blocks on a full pipe */
+            char sink[4096];
+            if (n == 0 && len + 1 >= size && read(fds[0], sink, sizeof sink) > 0) continue;
+            break;
+        }
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+    nb_interrupt_set_child(0);
+    return NB_OK;
+}
+
 /* The twin prints one JSON object; its timing.loop_seconds is measured inside Python around
  * the same loop nabla times. OMP and OpenBLAS thread counts are matched by the twin itself. */
 static nb_status run_torch(const bench_options *o, bench_case *c, double *seconds) {
-    char script[600], cmd[1200];
-    snprintf(script, sizeof script, "%s/reference/", NABLA_SOURCE_DIR);
-    size_t len = strlen(script);
-    for (const char *p = c->variant->name; *p && len < sizeof script - 4; p++) script[len++] = *p == '-' ? '_' : *p;
+    char script[PATH_MAX + 64], iters[32], threads[16];
+    int len = snprintf(script, sizeof script, "%s/reference/", o->data_dir);
+    for (const char *p = c->variant->name; *p && len < (int)sizeof script - 4; p++) script[len++] = *p == '-' ? '_' : *p;
     snprintf(script + len, sizeof script - len, ".py");
-    snprintf(cmd, sizeof cmd, "%s '%s' --iters %lld --threads %d --dtype %s --print-every 0 --json 2>&1", TORCH_PYTHON,
-             script, (long long)o->iters, c->threads, nb_dtype_name(o->dtype));
-    FILE *p = popen(cmd, "r");
-    if (!p) return nb_error(NB_ERR_IO, "cannot run %s", cmd);
+    snprintf(iters, sizeof iters, "%lld", (long long)o->iters);
+    snprintf(threads, sizeof threads, "%d", c->threads);
+    char *const argv[] = {TORCH_PYTHON, script, "--iters", iters, "--threads", threads, "--dtype",
+                          (char *)nb_dtype_name(o->dtype), "--print-every", "0", "--json", NULL};
     static char out[1 << 20];
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int rc = pclose(p);
+    int rc = 0;
+    NB_TRY(run_child(argv, out, sizeof out, &rc));
     cJSON *doc = rc == 0 ? cJSON_Parse(out) : NULL;
     const cJSON *timing = cJSON_GetObjectItemCaseSensitive(doc, "timing");
     const cJSON *loop = cJSON_GetObjectItemCaseSensitive(timing, "loop_seconds");
@@ -119,8 +179,13 @@ static nb_status run_torch(const bench_options *o, bench_case *c, double *second
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(doc, "version");
     nb_status st = NB_OK;
     if (!cJSON_IsNumber(loop)) {
-        out[strcspn(out, "\n")] = '\0'; /* its first line says why */
-        st = nb_error(NB_ERR_IO, "the PyTorch twin %s failed (exit %d): %.160s", script, rc, out);
+        char how[96];
+        describe_wait_status(rc, how, sizeof how);
+        /* a traceback's last line says why; its first says only "Traceback" */
+        size_t n = strlen(out);
+        while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) out[--n] = '\0';
+        const char *last = strrchr(out, '\n');
+        st = nb_error(NB_ERR_IO, "the PyTorch twin %s failed (%s): %.160s", script, how, last ? last + 1 : out);
     } else {
         *seconds = loop->valuedouble;
         c->flops = cJSON_IsNumber(flops) ? (uint64_t)flops->valuedouble : 0;
@@ -137,7 +202,7 @@ static void run_sample(const bench_options *o, bench_case *c, bool timed) {
     /* Interrupted: a nabla loop that stopped early, or a twin that may have had the same SIGINT
      * (a terminal sends it to the whole process group), is no sample and no error either. A
      * nabla loop that finished before the signal is a whole sample and is kept. */
-    if (nb_train_stop_requested && (st != NB_OK || !c->kernel)) return;
+    if (nb_interrupted() && (st != NB_OK || !c->kernel)) return;
     if (st != NB_OK) {
         snprintf(c->error, sizeof c->error, "%s", nb_last_error());
         return;
@@ -291,24 +356,6 @@ static void print_table(const bench_case *cases, int n) {
            NB_STATS_NOISY_CV * 100);
 }
 
-/* ---- SIGINT ------------------------------------------------------------------------------------- */
-
-/* The first SIGINT asks the running loop to stop before its next step (train.h) and the
- * suite to start nothing more; SA_RESETHAND gives the second one its default effect, so a
- * stuck run can still be killed from the terminal. */
-static void on_sigint(int sig) {
-    (void)sig;
-    nb_train_stop_requested = 1;
-}
-
-static void catch_sigint(bool on) {
-    struct sigaction sa = {0};
-    sa.sa_handler = on ? on_sigint : SIG_DFL;
-    sa.sa_flags = on ? SA_RESETHAND : 0;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
-
 /* ---- the command ---------------------------------------------------------------------------- */
 
 int nb_cmd_bench(int argc, char **argv) {
@@ -317,20 +364,21 @@ int nb_cmd_bench(int argc, char **argv) {
             return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --compare takes two files: OLD.json NEW.json");
         return nb_bench_compare_files(argv[1], argv[2]);
     }
-    bench_options o = {.threads = "1,2", .dtype_name = "f32", .out_dir = "bench/results", .repeats = 5, .warmup = 1,
-                       .iters = 500};
+    bench_options o = {.dtype_name = "f32", .out_dir = "bench/results", .repeats = 5, .warmup = 1, .iters = 500};
     bool help = false;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variants", &o.variants, "LIST", "comma-separated variants (default: all)"),
-        NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernels (default: all)"),
-        NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "thread counts (default 1,2)"),
-        NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed loops per case (default 5)", 1, MAX_REPEATS),
-        NB_OPT_INT_ROW("warmup", &o.warmup, "W", "untimed loops per nabla case first (default 1)", 0, 100),
-        NB_OPT_INT_ROW("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000),
+        NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernels (default: $NABLA_KERNEL, else all)"),
+        NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "thread counts (default: 1 and $OMP_NUM_THREADS or the usable CPUs)"),
+        NB_OPT_INT_ROW_SEEN("repeats", &o.repeats, "R", "timed loops per case (default 5)", 1, MAX_REPEATS,
+                            &o.repeats_given),
+        NB_OPT_INT_ROW_SEEN("warmup", &o.warmup, "W", "untimed loops per nabla case first (default 1)", 0, 100,
+                            &o.warmup_given),
+        NB_OPT_INT_ROW_SEEN("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000, &o.iters_given),
         NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32)"),
-        NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "where bench.json, .csv and .md go (default bench/results)"),
+        NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "where bench.json, .csv and .md go, created with its parents (default bench/results)"),
         NB_OPT_FLAG_ROW("no-torch", &o.no_torch, "leave out the PyTorch twins"),
-        NB_OPT_FLAG_ROW("quick", &o.quick, "a smoke run: 50 steps, 2 repeats, no warm-up, no naive"),
+        NB_OPT_FLAG_ROW("quick", &o.quick, "a smoke run: 50 steps, 2 repeats, no warm-up, no naive (flags given win)"),
     };
     const int count = (int)(sizeof options / sizeof options[0]);
     if (nb_cli_parse("nabla bench", argc, argv, options, count, &help) != NB_OK)
@@ -346,6 +394,17 @@ int nb_cmd_bench(int argc, char **argv) {
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
     }
+    /* one rule for every command: a flag given wins over NABLA_KERNEL and over --quick */
+    if (nb_env_kernels("nabla bench", o.kernels, &o.kernels) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
+    char default_threads[32];
+    if (!o.threads) {
+        int t = 1;
+        if (nb_env_default_threads("nabla bench", &t, NULL) != NB_OK)
+            return nb_cmd_fail(NB_EXIT_USAGE, "bench", nb_last_error());
+        snprintf(default_threads, sizeof default_threads, t > 1 ? "1,%d" : "%d", t);
+        o.threads = default_threads;
+    }
     int threads[16], nthreads = 0;
     /* the lists are copied into 256- and 512-byte buffers below */
     if (nb_cli_check_list("nabla bench", "threads", o.threads, 256) != NB_OK ||
@@ -358,9 +417,9 @@ int nb_cmd_bench(int argc, char **argv) {
     if (nb_dtype_parse(o.dtype_name, &o.dtype) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --dtype must be f32 or f64");
     if (o.quick) {
-        o.iters = 50;
-        o.repeats = 2;
-        o.warmup = 0;
+        if (!o.iters_given) o.iters = 50;
+        if (!o.repeats_given) o.repeats = 2;
+        if (!o.warmup_given) o.warmup = 0;
     }
 
     static bench_case cases[MAX_CASES];
@@ -375,16 +434,20 @@ int nb_cmd_bench(int argc, char **argv) {
                 const nb_kernel *kernel = k < nb_kernel_count() ? nb_kernel_at(k) : nb_kernel_auto();
                 bool wanted = kernel == nb_kernel_auto() ? o.kernels && nb_cli_list_contains(o.kernels, "auto")
                                                          : nb_cli_list_contains(o.kernels, kernel->name);
-                if (!wanted || (o.quick && !strcmp(kernel->name, "naive"))) continue;
+                /* --quick leaves naive out of the default matrix, never out of a --kernels list */
+                if (!wanted || (o.quick && !o.kernels && !strcmp(kernel->name, "naive"))) continue;
                 cases[n++] = (bench_case){.variant = variant, .kernel = kernel, .threads = threads[t]};
             }
             if (torch && n < MAX_CASES) cases[n++] = (bench_case){.variant = variant, .threads = threads[t]};
         }
     }
     if (n == 0) return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: the filters leave no case to run");
-    /* --out is checked (and created, not its parents) only now that the flags are known to be
-     * good, and before anything runs: a bad one costs a moment, not a suite */
-    if (nb_report_prepare_dir(o.out_dir, false) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    /* --out is checked (created with its parents, and given room) only now that the flags are
+     * known to be good, and before anything runs: a bad one costs a moment, not a suite */
+    if (nb_report_prepare_dir(o.out_dir, true) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    /* the twins live in reference/ beside the fixtures: found once, before anything is timed */
+    if (torch && nb_env_data_dir(o.data_dir, sizeof o.data_dir) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
     /* auto reads its tuning table (re-tuning a missing or stale one) before anything is timed */
     if (o.kernels && nb_cli_list_contains(o.kernels, "auto"))
         for (int t = 0; t < nthreads; t++)
@@ -399,9 +462,8 @@ int nb_cmd_bench(int argc, char **argv) {
     int ntorch = 0;
     for (int i = 0; i < n; i++) ntorch += !cases[i].kernel;
     int total = (n - ntorch) * (int)(o.warmup + o.repeats) + ntorch * (int)o.repeats, finished = 0;
-    nb_train_stop_requested = 0;
-    catch_sigint(true);
-    /* flushed: once this line is out, SIGINT is caught (tests/interrupt_bench.sh waits for it) */
+    nb_interrupt_catch();
+    /* flushed: once this line is out, SIGINT, SIGTERM and SIGHUP are caught (tests/interrupt_bench.sh waits for it) */
     printf("nabla bench: %d cases x (%lld warm-up%s + %lld timed loops of %lld steps), %s\n", n, (long long)o.warmup,
            ntorch && o.warmup ? " (not the twins)" : "", (long long)o.repeats, (long long)o.iters,
            nb_dtype_name(o.dtype));
@@ -415,7 +477,7 @@ int nb_cmd_bench(int argc, char **argv) {
             bench_case *c = &cases[(j + round) % n];
             if (!timed && !c->kernel) continue;
             run_sample(&o, c, timed);
-            if ((interrupted = nb_train_stop_requested)) break;
+            if ((interrupted = nb_interrupted())) break;
             finished++;
             double elapsed = nb_now_seconds() - start;
             double left = elapsed / finished * (total - finished);
@@ -433,11 +495,11 @@ int nb_cmd_bench(int argc, char **argv) {
         }
         if (timed) rounds_done = round + 1 - (int)o.warmup;
         if (timed && write_reports(&o, cases, n, rounds_done, false) != NB_OK) {
-            catch_sigint(false);
+            nb_interrupt_release();
             return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
         }
     }
-    catch_sigint(false);
+    nb_interrupt_release();
     if (tty) printf("\n");
     if (interrupted) {
         /* Keep every whole sample: the finished rounds and the cases of the cut round that
@@ -451,8 +513,8 @@ int nb_cmd_bench(int argc, char **argv) {
             return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
         if (samples > 0) printf("wrote %s/bench.json, bench.csv, bench.md (partial)\n", o.out_dir);
         fflush(stdout);
-        fprintf(stderr, "nabla bench: interrupted\n");
-        return NB_EXIT_INTERRUPTED;
+        fprintf(stderr, "nabla bench: interrupted by %s\n", nb_interrupt_signal_name());
+        return nb_interrupt_exit_code();
     }
     print_table(cases, n);
     printf("wrote %s/bench.json, bench.csv, bench.md\n", o.out_dir);

@@ -40,6 +40,9 @@ typedef struct nb_option {
 #define NB_OPT_INT_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX)                                          \
     {.name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
      .min = (MIN), .max = (MAX)}
+#define NB_OPT_INT_ROW_SEEN(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                \
+    {.name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
+     .min = (MIN), .max = (MAX), .seen = (SEEN)}
 #define NB_OPT_DOUBLE_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                 \
     {.name = (NAME), .kind = NB_OPT_DOUBLE, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
      .dmin = (MIN), .dmax = (MAX), .seen = (SEEN)}

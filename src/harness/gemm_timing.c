@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/timer.h"
+#include "harness/interrupt.h"
 #include "tensor/rng.h"
 
 nb_status nb_gemm_shape_parse(const char *text, nb_gemm_shape *out) {
@@ -95,12 +96,16 @@ nb_status nb_gemm_time_kernels(const nb_gemm_shape *s, const nb_kernel *const *k
         }
         /* Interleave kernels within each repeat, rotating who goes first, so drift in the
          * machine's load hits every kernel alike. */
-        for (int r = 0; r < cfg->repeats; r++)
+        for (int r = 0; r < cfg->repeats && !nb_interrupted(); r++)
             for (int j = 0; j < count; j++) {
                 int ki = (j + r) % count;
                 samples[(size_t)ki * (size_t)cfg->repeats + (size_t)r] = time_calls(kernels[ki], s, &ops, cfg->threads, calls[ki]);
             }
-        for (int ki = 0; ki < count; ki++) stats[ki] = nb_stats_of(samples + (size_t)ki * (size_t)cfg->repeats, cfg->repeats);
+        /* a stop request (harness/interrupt.h) ends the timing between two samples */
+        if (nb_interrupted())
+            st = nb_error(NB_ERR_ARG, "interrupted by %s", nb_interrupt_signal_name());
+        for (int ki = 0; ki < count && st == NB_OK; ki++)
+            stats[ki] = nb_stats_of(samples + (size_t)ki * (size_t)cfg->repeats, cfg->repeats);
     }
     operands_free(&ops);
     free(calls);

@@ -10,6 +10,8 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
+#include "harness/interrupt.h"
 #include "harness/gemm_timing.h"
 #include "harness/stats.h"
 #include "harness/sweep.h"
@@ -130,7 +132,9 @@ static int run_bench(const kernels_options *o) {
     nb_dtype dtype;
     if (nb_dtype_parse(o->dtype_name ? o->dtype_name : "f32", &dtype) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --dtype must be f32 or f64");
-    int threads = nb_runtime_default_threads();
+    int threads = 1;
+    if (nb_env_default_threads("nabla kernels", &threads, NULL) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     if (o->threads) {
         int64_t list[NB_SWEEP_MAX_THREADS];
         int n = 0;
@@ -150,8 +154,11 @@ static int run_bench(const kernels_options *o) {
     for (int si = 0; si < nshapes; si++) {
         const nb_gemm_shape *s = &shapes[si];
         nb_stats stats[64];
-        if (nb_gemm_time_kernels(s, kernels, nkernels, &timing, stats) != NB_OK)
-            return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
+        if (nb_gemm_time_kernels(s, kernels, nkernels, &timing, stats) != NB_OK) {
+            if (!nb_interrupted()) return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
+            fprintf(stderr, "nabla kernels: interrupted by %s\n", nb_interrupt_signal_name());
+            return nb_interrupt_exit_code();
+        }
         double blas_med = NAN;
         for (int ki = 0; ki < nkernels; ki++)
             if (kernels[ki] == blas) blas_med = stats[ki].median;
@@ -181,9 +188,12 @@ static nb_status parse_dtypes_threads(const kernels_options *o, const char *fall
     return NB_OK;
 }
 
-/* ISA x dtype x threads 1..online CPUs (powers of two and the count itself beyond 16). */
+/* ISA x dtype x threads 1..the default thread count (powers of two and the count itself
+ * beyond 16). */
 static int run_peak(const kernels_options *o) {
-    int online = nb_runtime_default_threads();
+    int online = 1;
+    if (nb_env_default_threads("nabla kernels", &online, NULL) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     char counts[256] = "";
     size_t len = 0;
     for (int t = 1; t <= online && len < sizeof counts - 16; t = online <= NB_SWEEP_MAX_THREADS ? t + 1 : t * 2)
@@ -194,8 +204,9 @@ static int run_peak(const kernels_options *o) {
     if (parse_dtypes_threads(o, counts, dtypes, &ndtypes, threads, &nthreads) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     nb_cpu_info cpu = nb_cpu_features();
-    printf("CPU: avx2+fma %s, avx512f %s (best: %s), %d online CPU%s\n", cpu.has_avx2_fma ? "yes" : "no",
-           cpu.has_avx512f ? "yes" : "no", cpu.best_name, online, online == 1 ? "" : "s");
+    printf("CPU: avx2+fma %s, avx512f %s (best: %s), %d online CPU%s, %d usable\n", cpu.has_avx2_fma ? "yes" : "no",
+           cpu.has_avx512f ? "yes" : "no", cpu.best_name, nb_runtime_online_cpus(),
+           nb_runtime_online_cpus() == 1 ? "" : "s", nb_runtime_usable_cpus());
     nb_peak_row rows[NB_CPU_ISA_COUNT * 2 * NB_SWEEP_MAX_THREADS];
     int n = nb_sweep_probe_peaks(dtypes, ndtypes, threads, nthreads, rows, (int)(sizeof rows / sizeof rows[0]));
     if (n == 0) {
@@ -219,7 +230,10 @@ static int run_sweep(const kernels_options *o) {
     /* --quick is a CI smoke run; every flag given explicitly still wins over it */
     const char *sizes = o->sizes ? o->sizes : o->quick ? "64,256" : "64,128,256,512,1024,2048";
     char online[32];
-    snprintf(online, sizeof online, "1,%d", nb_runtime_default_threads());
+    int default_threads = 1;
+    if (nb_env_default_threads("nabla kernels", &default_threads, NULL) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
+    snprintf(online, sizeof online, default_threads > 1 ? "1,%d" : "%d", default_threads);
     if (!cfg.repeats) cfg.repeats = o->quick ? 2 : 3;
     if (!o->min_time_seen) cfg.min_time = o->quick ? 0.01 : 0.05;
     int64_t list[NB_SWEEP_MAX_SIZES];
@@ -231,7 +245,7 @@ static int run_sweep(const kernels_options *o) {
     if (o->no_seed && o->no_squares)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --no-seed and --no-squares leave nothing to sweep");
     if (nb_sweep_run(&cfg) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
-    return NB_EXIT_OK;
+    return nb_interrupted() ? nb_interrupt_exit_code() : NB_EXIT_OK;
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -298,8 +312,8 @@ int nb_cmd_kernels(int argc, char **argv) {
         {NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernel names (default: all)"),
          MODE_BENCH | MODE_SWEEP},
         {NB_OPT_STRING_ROW("threads", &o.threads, "T|LIST",
-                           "bench: one count (default: online CPUs); sweep: a list (default 1 and online CPUs); "
-                           "peak: a list (default 1..online CPUs)"),
+                           "bench: one count (default: $OMP_NUM_THREADS, else the usable CPUs); sweep: a list "
+                           "(default 1 and that count); peak: a list (default 1..that count)"),
          MODE_BENCH | MODE_SWEEP | MODE_PEAK},
         {NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed samples per kernel and shape (bench 5, sweep 3)", 1,
                         NB_GEMM_MAX_REPEATS),
@@ -367,10 +381,13 @@ int nb_cmd_kernels(int argc, char **argv) {
         nb_cli_check_list("nabla kernels", "dtypes", o.dtypes, 256) != NB_OK ||
         nb_cli_check_list("nabla kernels", "sizes", o.sizes, 512) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
-    switch (mode) {
-    case MODE_BENCH: return run_bench(&o);
-    case MODE_SWEEP: return run_sweep(&o);
-    case MODE_PEAK: return run_peak(&o);
-    default: list_kernels(); return NB_EXIT_OK;
-    }
+    /* comparing kernels is this command's job: NABLA_KERNEL does not narrow it, and says so */
+    if ((mode == MODE_BENCH || mode == MODE_SWEEP) && !o.kernels) nb_env_note_kernel_ignored("nabla kernels");
+    /* SIGINT, SIGTERM, SIGHUP stop the timing between two samples; a sweep keeps its finished rows */
+    nb_interrupt_catch();
+    int code = mode == MODE_BENCH ? run_bench(&o) : mode == MODE_SWEEP ? run_sweep(&o) : mode == MODE_PEAK ? run_peak(&o) : -1;
+    nb_interrupt_release();
+    if (code >= 0) return code;
+    list_kernels();
+    return NB_EXIT_OK;
 }

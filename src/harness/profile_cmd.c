@@ -9,6 +9,7 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
 #include "harness/train.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
@@ -74,13 +75,16 @@ int nb_cmd_profile(int argc, char **argv) {
     nb_train_config cfg;
     nb_train_config_default(&cfg);
     const char *kernel_name = NULL, *dtype_name = "f32";
-    int64_t threads = nb_runtime_default_threads();
+    int default_threads = 1;
+    if (nb_env_default_threads("nabla profile", &default_threads, NULL) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
+    int64_t threads = default_threads;
     bool help = false;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variant", &cfg.variant, "NAME", "training variant (default tensors)"),
         NB_OPT_STRING_ROW("kernel", &kernel_name, "NAME",
                           "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
-        NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: online CPUs)", 1, NB_MAX_THREADS),
+        NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: $OMP_NUM_THREADS, else the usable CPUs)", 1, NB_MAX_THREADS),
         NB_OPT_INT_ROW("iters", &cfg.iters, "I", "training steps (default 500)", 1, 1000000),
         NB_OPT_STRING_ROW("dtype", &dtype_name, "f32|f64", "element type (default f32)"),
     };
@@ -98,7 +102,9 @@ int nb_cmd_profile(int argc, char **argv) {
     }
     const nb_variant *variant = nb_variant_find(cfg.variant);
     const char *chosen = NULL;
-    const nb_kernel *kernel = nb_kernel_select(kernel_name, &chosen);
+    if (nb_env_kernels("nabla profile", kernel_name, &chosen) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
+    const nb_kernel *kernel = nb_kernel_select(chosen, &chosen);
     char names[256];
     if (!variant) {
         nb_variant_names(names, sizeof names);

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "kernels/blas.h"
+#include "nabla_build_info.h"
 #include "tensor/runtime.h"
 
 static void cpu_model(char *model, size_t size) {
@@ -49,12 +51,8 @@ void nb_report_context(cJSON *ctx) {
     cJSON_AddStringToObject(ctx, "c_flags", NABLA_C_FLAGS);
     cJSON_AddStringToObject(ctx, "build_type", NABLA_BUILD_TYPE);
     cJSON_AddStringToObject(ctx, "nabla_version", NABLA_VERSION);
-    char rev[64] = "unknown", cmd[700];
-    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", NABLA_SOURCE_DIR);
-    FILE *g = popen(cmd, "r");
-    if (g && fgets(rev, sizeof rev, g)) rev[strcspn(rev, "\n")] = '\0';
-    if (g) pclose(g);
-    cJSON_AddStringToObject(ctx, "git_revision", rev);
+    cJSON_AddStringToObject(ctx, "git_revision", NABLA_GIT_REVISION);
+    cJSON_AddBoolToObject(ctx, "git_dirty", NABLA_GIT_DIRTY);
     char date[32];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -62,17 +60,7 @@ void nb_report_context(cJSON *ctx) {
 }
 
 nb_status nb_report_write_atomically(const char *path, const char *text) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return NB_OK;
+    return nb_file_write_text_atomic(path, text);
 }
 
 nb_status nb_report_prepare_dir(const char *dir, bool parents) {
@@ -91,14 +79,8 @@ nb_status nb_report_prepare_dir(const char *dir, bool parents) {
     struct stat st;
     if (stat(dir, &st) != 0) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode)) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(ENOTDIR));
-    /* access(2) says yes to root everywhere; only creating a file tells (read-only mounts, /proc) */
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/.nabla-probe.%d", dir, (int)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return nb_error(NB_ERR_IO, "cannot write in %s: %s", dir, strerror(errno));
-    close(fd);
-    unlink(probe);
-    return NB_OK;
+    /* room for the largest report nabla writes (a bench.json of a full matrix is ~100 KiB) */
+    return nb_file_check_writable_dir(dir, NB_REPORT_PROBE_BYTES);
 }
 
 nb_status nb_report_prepare_file(const char *path) {

@@ -14,6 +14,7 @@
 
 #include "base/timer.h"
 #include "harness/gemm_timing.h"
+#include "harness/interrupt.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "kernels/peak.h"
@@ -369,24 +370,6 @@ static nb_status write_reports(sweep_state *s, bool complete) {
     return st;
 }
 
-/* mkdir -p: every missing directory along `path`. */
-static nb_status make_dirs(const char *path) {
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf - 16)
-        return nb_error(NB_ERR_ARG, "--out path is too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        char c = *p;
-        if (c != '/' && c != '\0') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-        *p = c;
-        if (c == '\0') break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return nb_error(NB_ERR_IO, "cannot create %s: not a directory", path);
-    return NB_OK;
-}
-
 /* ---- the terminal table ------------------------------------------------------------------- */
 
 #define ROW_FORMAT "%-6s %-25s %-17s %-5s %3s %-8s %11s %9s %8s %7s %7s\n"
@@ -446,7 +429,8 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
         if (cfg->threads[t] < s.min_threads) s.min_threads = cfg->threads[t];
     bool tty = isatty(STDOUT_FILENO);
     double start = nb_now_seconds();
-    nb_status st = make_dirs(cfg->out_dir);
+    /* created with its parents, and checked to take the results, before anything is timed */
+    nb_status st = nb_report_prepare_dir(cfg->out_dir, true);
     if (st == NB_OK) st = plan_cells(&s);
     if (st == NB_OK && s.ncells == 0) st = nb_error(NB_ERR_ARG, "nothing to sweep: --no-seed and --no-squares together");
     if (st == NB_OK) {
@@ -469,7 +453,9 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
         print_header();
         fflush(stdout);
     }
-    for (int i = 0; st == NB_OK && i < s.ncells; i++) {
+    /* a stop request (SIGINT, SIGTERM, SIGHUP) ends the sweep between two products; the files
+     * hold every product finished before it */
+    for (int i = 0; st == NB_OK && i < s.ncells && !nb_interrupted(); i++) {
         const sweep_cell *c = &s.cells[i];
         if (tty) {
             char label[64];
@@ -481,12 +467,16 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
         }
         int first = 0;
         st = run_cell(&s, c, &first);
+        if (st != NB_OK && nb_interrupted()) st = NB_OK; /* the cut product is not a row */
         if (tty) printf("\r\033[K"); /* the rows of this product take the progress line's place */
         for (int r = first; r < s.nrows; r++) print_row(&s.rows[r]);
         if (st == NB_OK) st = write_reports(&s, i + 1 == s.ncells);
         fflush(stdout);
     }
-    if (st == NB_OK) {
+    if (st == NB_OK && nb_interrupted()) {
+        printf("interrupted by %s: %s/sweep.json, sweep.csv, sweep.md hold the %d rows finished\n",
+               nb_interrupt_signal_name(), cfg->out_dir, s.nrows);
+    } else if (st == NB_OK) {
         if (s.naive_skipped)
             printf("naive left out of %d square product%s above %lld (--naive-max)\n", s.naive_skipped,
                    s.naive_skipped == 1 ? "" : "s", (long long)cfg->naive_max);

@@ -24,7 +24,7 @@ typedef struct nb_train_result {
  * non-finite one); see check_divergence in train.c for why the rule is safe. */
 #define NB_TRAIN_DIVERGENCE_FACTOR 1e6
 
-/* Set from a signal handler (nabla bench's SIGINT): the loop stops before its next step,
+/* Set from a signal handler (harness/interrupt.h: SIGINT, SIGTERM, SIGHUP): the loop stops before its next step,
  * the run returns an error with result->interrupted set. */
 extern volatile sig_atomic_t nb_train_stop_requested;
 

@@ -8,7 +8,9 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
 #include "harness/format.h"
+#include "harness/interrupt.h"
 #include "harness/train.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
@@ -95,11 +97,11 @@ static nb_status resolve(train_options *o, const nb_variant **variant, const nb_
         return nb_error(NB_ERR_ARG, "nabla train: unknown variant '%s' (expected one of: %s)", o->cfg.variant, names);
     }
     const char *chosen = NULL;
-    *kernel = nb_kernel_select(o->kernel_name, &chosen);
+    NB_TRY(nb_env_kernels("nabla train", o->kernel_name, &chosen));
+    *kernel = nb_kernel_select(chosen, &chosen);
     if (!*kernel) {
         nb_tune_kernel_choices(names, sizeof names);
-        return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s'%s (expected one of: %s)", chosen ? chosen : "",
-                        o->kernel_name ? "" : " in NABLA_KERNEL", names);
+        return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
     }
     if (nb_dtype_parse(o->dtype_name, &o->cfg.dtype) != NB_OK)
         return nb_error(NB_ERR_ARG, "nabla train: --dtype must be f32 or f64, got '%s'", o->dtype_name);
@@ -162,6 +164,8 @@ static void print_json(const train_options *o, const nb_variant *variant, const 
     nb_json_key(&j, "print_every");
     nb_json_int(&j, o->print_every);
     nb_json_object_end(&j);
+    nb_json_key(&j, "interrupted");
+    nb_json_bool(&j, r->interrupted);
     nb_json_key(&j, "losses");
     nb_json_array_begin(&j);
     for (int64_t t = 0; t < r->steps; t++) nb_json_number(&j, r->losses[t]);
@@ -192,14 +196,19 @@ static void print_summary(const train_options *o, const nb_variant *variant, con
 /* ---- the command --------------------------------------------------------------------------- */
 
 int nb_cmd_train(int argc, char **argv) {
-    train_options o = {.dtype_name = "f32", .threads = nb_runtime_default_threads(), .print_every = 50};
+    train_options o = {.dtype_name = "f32", .print_every = 50};
     nb_train_config_default(&o.cfg);
+    int default_threads = 1;
+    if (nb_env_default_threads("nabla train", &default_threads, NULL) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "train", nb_last_error());
+    o.threads = default_threads;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variant", &o.cfg.variant, "NAME", "training variant (default tensors)"),
         NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME",
                           "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
-        NB_OPT_INT_ROW("threads", &o.threads, "T", "threads for kernels and elementwise ops (default: online CPUs)",
-                       1, NB_MAX_THREADS),
+        NB_OPT_INT_ROW("threads", &o.threads, "T",
+                       "threads for kernels and elementwise ops (default: $OMP_NUM_THREADS, else the usable CPUs)", 1,
+                       NB_MAX_THREADS),
         NB_OPT_UINT64_ROW("seed", &o.cfg.seed, "S", "torch.manual_seed(S) before the first draw (default 0)"),
         NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, MAX_DIM),
         NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, MAX_DIM),
@@ -236,9 +245,25 @@ int nb_cmd_train(int argc, char **argv) {
     nb_anomaly_enable(o.detect_anomaly);
     print_ctx ctx = {.every = o.json ? 0 : o.print_every};
     nb_train_result result;
+    /* SIGINT, SIGTERM and SIGHUP stop the loop before its next step: the lines printed so far
+     * are out (stdout is line-buffered, main.c), then the summary or JSON of the steps done */
+    nb_interrupt_catch();
     nb_status status = nb_train_run(variant, &o.cfg, print_epoch, &ctx, &result);
+    nb_interrupt_release();
     nb_auto_clear();
     nb_anomaly_enable(false);
+    if (result.interrupted) {
+        if (o.json)
+            print_json(&o, variant, kernel, &result);
+        else
+            print_summary(&o, variant, kernel, &result);
+        fflush(stdout);
+        fprintf(stderr, "nabla train: interrupted by %s after %lld of %lld steps\n", nb_interrupt_signal_name(),
+                (long long)result.steps, (long long)o.cfg.iters);
+        int code = nb_interrupt_exit_code();
+        nb_train_result_free(&result);
+        return code;
+    }
     if (status != NB_OK) {
         nb_train_result_free(&result);
         return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());

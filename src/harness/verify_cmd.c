@@ -2,11 +2,14 @@
  * variant, every kernel; f64 against finite differences, f32 against f64) and the PyTorch
  * reference cases (every case with every kernel), prints one row per check and a summary,
  * and exits 1 if any row failed. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
+#include "harness/interrupt.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
 #include "verify/reference.h"
@@ -72,17 +75,17 @@ static nb_status run_reference(const char *root, const nb_kernel *const *kernels
 }
 
 int nb_cmd_verify(int argc, char **argv) {
-    const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NABLA_SOURCE_DIR "/reference/fixtures";
+    const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NULL;
     bool ops_only = false, models_only = false, grad_only = false, reference_only = false, quiet = false, help = false;
     const nb_option options[] = {
-        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels, auto too (default: all but auto)"),
+        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels, auto too (default: $NABLA_KERNEL, else all but auto)"),
         NB_OPT_STRING_ROW("variants", &variants, "LIST", "comma-separated variants (default: all)"),
         NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "gradient checks: f64 finite differences, f32 against f64, or both"),
         NB_OPT_FLAG_ROW("ops-only", &ops_only, "gradient checks of the ops only"),
         NB_OPT_FLAG_ROW("models-only", &models_only, "gradient checks of the variants only"),
         NB_OPT_FLAG_ROW("grad-only", &grad_only, "the gradient checks only, no PyTorch reference"),
         NB_OPT_FLAG_ROW("reference-only", &reference_only, "the PyTorch reference cases only"),
-        NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR", "the reference cases (default: the source tree's reference/fixtures)"),
+        NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR", "the reference cases (default: reference/fixtures in nabla's data directory)"),
         NB_OPT_FLAG_ROW("quiet", &quiet, "print failing rows only, then the summary"),
     };
     const int count = (int)(sizeof options / sizeof options[0]);
@@ -106,6 +109,17 @@ int nb_cmd_verify(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --ops-only and --models-only exclude each other");
     if (grad_only && reference_only)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --grad-only and --reference-only exclude each other");
+    /* one rule for every command: --kernels, else NABLA_KERNEL, else every kernel */
+    if (nb_env_kernels("nabla verify", kernels, &kernels) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
+    /* the fixtures are found (or refused) before the first check runs, not after minutes of them */
+    char fixtures_dir[PATH_MAX + 32];
+    if (!grad_only && !fixtures) {
+        char data[PATH_MAX];
+        if (nb_env_data_dir(data, sizeof data) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+        snprintf(fixtures_dir, sizeof fixtures_dir, "%s/reference/fixtures", data);
+        fixtures = fixtures_dir;
+    }
     if (check_names("kernels", kernels, kernel_exists) != NB_OK || check_names("variants", variants, variant_exists) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
 
@@ -121,11 +135,13 @@ int nb_cmd_verify(int argc, char **argv) {
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);
     nb_status st = NB_OK;
-    for (int k = 0; k < nselected && st == NB_OK && !reference_only; k++) {
+    /* a stop request (SIGINT, SIGTERM, SIGHUP) ends the run between two checks */
+    nb_interrupt_catch();
+    for (int k = 0; k < nselected && st == NB_OK && !reference_only && !nb_interrupted(); k++) {
         const nb_kernel *kernel = selected[k];
         nb_runtime_set_kernel(kernel);
         if (!models_only && f64) st = nb_verify_ops(kernel->name, print_row, &tally);
-        for (int v = 0; v < nb_variant_count() && st == NB_OK && !ops_only; v++) {
+        for (int v = 0; v < nb_variant_count() && st == NB_OK && !ops_only && !nb_interrupted(); v++) {
             const nb_variant *variant = nb_variant_at(v);
             if (!nb_cli_list_contains(variants, variant->name)) continue;
             if (f64) st = nb_verify_variant_f64(variant, kernel->name, print_row, &tally);
@@ -133,8 +149,14 @@ int nb_cmd_verify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    if (st == NB_OK && !grad_only) st = run_reference(fixtures, selected, nselected, variants, &tally);
+    if (st == NB_OK && !grad_only && !nb_interrupted()) st = run_reference(fixtures, selected, nselected, variants, &tally);
+    nb_interrupt_release();
     nb_auto_clear();
+    if (nb_interrupted()) {
+        printf("verify: interrupted by %s after %d checks, %d failed\n", nb_interrupt_signal_name(), tally.rows,
+               tally.failed);
+        return nb_interrupt_exit_code();
+    }
     if (st != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
     printf("verify: %d checks, %d failed\n", tally.rows, tally.failed);
     return tally.failed ? NB_EXIT_FAILURE : NB_EXIT_OK;

@@ -1,8 +1,10 @@
 /* src/tensor/runtime.c — kernel choice, thread count and the FLOP counter behind
  * runtime.h. Plain globals: they are set by the CLI before any parallel work starts. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "tensor/runtime.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,16 +12,27 @@
 #include "base/timer.h"
 #include "tensor/tensor_impl.h"
 
-static int runtime_threads; /* 0 until set or first asked: then the online CPU count */
+static int runtime_threads; /* 0 until set or first asked: then the usable CPU count */
 static const nb_kernel *runtime_kernel;
 static uint64_t runtime_flops;
 static double gemm_perturbation;
 
-int nb_runtime_default_threads(void) {
+int nb_runtime_online_cpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) return 1;
-    return n > NB_MAX_THREADS ? NB_MAX_THREADS : (int)n;
+    return n < 1 ? 1 : n > NB_MAX_THREADS ? NB_MAX_THREADS : (int)n;
 }
+
+int nb_runtime_usable_cpus(void) {
+    /* The CPUs this process may run on: taskset, numactl, a cgroup cpuset or a container
+     * narrow it below the online count, and threads beyond it only take turns on one core
+     * (under `taskset -c 0`, 2 threads ran 29% slower than 1). */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return nb_runtime_online_cpus();
+    int n = CPU_COUNT(&set);
+    return n < 1 ? 1 : n > NB_MAX_THREADS ? NB_MAX_THREADS : n;
+}
+
+int nb_runtime_default_threads(void) { return nb_runtime_usable_cpus(); }
 
 nb_status nb_runtime_set_threads(int n) {
     if (n < 1 || n > NB_MAX_THREADS)

@@ -27,9 +27,15 @@
 typedef void nb_range_fn(void *ctx, int64_t lo, int64_t hi);
 void nb_parallel_range(int64_t n, nb_range_fn *body, void *ctx);
 
-/* 1 <= n <= NB_MAX_THREADS, else NB_ERR_ARG. The default is the number of online CPUs. */
+/* 1 <= n <= NB_MAX_THREADS, else NB_ERR_ARG. Until set, the usable CPU count. */
 nb_status nb_runtime_set_threads(int n);
 int nb_runtime_threads(void);
+/* The machine's online CPUs (a fact about the machine, for reports and the tuning table's
+ * context), and the CPUs this process may run on (its affinity mask: taskset, cpusets), which
+ * is the library's default thread count. The CLI's default also honours OMP_NUM_THREADS
+ * (harness/env.h). Both are capped at NB_MAX_THREADS. */
+int nb_runtime_online_cpus(void);
+int nb_runtime_usable_cpus(void);
 int nb_runtime_default_threads(void);
 
 /* The kernel mm uses; NULL restores the registry's default. */

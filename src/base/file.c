@@ -1,0 +1,54 @@
+/* src/base/file.c — see file.h: atomic file writes (temporary file, fsync, rename) and the
+ * up-front check that an output directory takes a file. */
+#include "base/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ctx) {
+    if (!path || !*path || !write) return nb_error(NB_ERR_ARG, "file write: no path or writer");
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
+        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    /* the writer may have set its own message; keep it when it says no */
+    bool wrote = write(f, ctx);
+    int err = 0;
+    if (wrote && (fflush(f) != 0 || ferror(f))) err = errno ? errno : EIO;
+    /* fsync before rename: after a crash the new name must not point at blocks never written */
+    if (wrote && !err && fsync(fileno(f)) != 0) err = errno;
+    if (fclose(f) != 0 && wrote && !err) err = errno ? errno : EIO;
+    if (wrote && !err && rename(tmp, path) != 0) err = errno;
+    if (!wrote || err) {
+        unlink(tmp);
+        if (wrote) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(err));
+        return nb_last_status() != NB_OK ? nb_last_status() : nb_error(NB_ERR_IO, "cannot write %s", path);
+    }
+    return NB_OK;
+}
+
+static bool write_text(FILE *f, void *ctx) { return fputs(ctx, f) >= 0; }
+
+nb_status nb_file_write_text_atomic(const char *path, const char *text) {
+    return nb_file_write_atomic(path, write_text, (void *)text);
+}
+
+nb_status nb_file_check_writable_dir(const char *dir, size_t bytes) {
+    char probe[4200];
+    if (snprintf(probe, sizeof probe, "%s/.nabla-probe.%d", dir, (int)getpid()) >= (int)sizeof probe)
+        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", dir);
+    /* access(2) says yes to root everywhere; only creating a file tells (read-only mounts, /proc) */
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return nb_error(NB_ERR_IO, "cannot write in %s: %s", dir, strerror(errno));
+    int err = bytes ? posix_fallocate(fd, 0, (off_t)bytes) : 0;
+    close(fd);
+    unlink(probe);
+    /* EOPNOTSUPP / EINVAL: the file system cannot reserve space; the write itself will tell */
+    if (err == ENOSPC || err == EFBIG || err == EDQUOT)
+        return nb_error(NB_ERR_IO, "cannot write in %s: %s (%zu KiB are needed for the results)", dir, strerror(err),
+                        bytes >> 10);
+    return NB_OK;
+}

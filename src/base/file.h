@@ -1,0 +1,30 @@
+/* src/base/file.h — the one way nabla writes a file: into a temporary file beside the target,
+ * flushed to disk, then renamed over it, so a reader (or a run cut off by a signal, a full disk
+ * or a crash) sees the old file or the new one, never half of one. */
+#ifndef NB_BASE_FILE_H
+#define NB_BASE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+/* Writes the body through `write(f, ctx)`, which returns false on a failure it has already
+ * reported with nb_error (or true; stream errors are caught here either way). The temporary
+ * file is `<path>.tmp.<pid>` in the same directory (rename(2) is atomic only within one file
+ * system); it is removed on every failure. NB_ERR_IO names the path and the reason: a full
+ * disk (ENOSPC), a file-size limit (EFBIG), a read-only location. */
+typedef bool nb_file_writer(FILE *f, void *ctx);
+nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ctx);
+
+/* The same for a string. */
+nb_status nb_file_write_text_atomic(const char *path, const char *text);
+
+/* Checks, before any work whose output goes to `dir`, that the directory takes a new file of
+ * `bytes` bytes: creates a probe file there, reserves that much space in it (posix_fallocate;
+ * a file system that cannot reserve is trusted), and removes it. A full disk, a read-only mount
+ * or a file-size limit is then refused in a moment, not after minutes of measuring. */
+nb_status nb_file_check_writable_dir(const char *dir, size_t bytes);
+
+#endif
