@@ -14,17 +14,20 @@ nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ct
         return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    /* the writer may have set its own message; keep it when it says no */
+    /* A stream error (a full disk: ENOSPC or EFBIG) wins over the writer's own verdict; when
+     * only the writer says no, its own message is kept. */
+    nb_clear_error();
+    errno = 0;
     bool wrote = write(f, ctx);
     int err = 0;
-    if (wrote && (fflush(f) != 0 || ferror(f))) err = errno ? errno : EIO;
+    if (ferror(f) || fflush(f) != 0) err = errno ? errno : EIO;
     /* fsync before rename: after a crash the new name must not point at blocks never written */
     if (wrote && !err && fsync(fileno(f)) != 0) err = errno;
-    if (fclose(f) != 0 && wrote && !err) err = errno ? errno : EIO;
+    if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
     if (wrote && !err && rename(tmp, path) != 0) err = errno;
     if (!wrote || err) {
         unlink(tmp);
-        if (wrote) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(err));
+        if (err) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(err));
         return nb_last_status() != NB_OK ? nb_last_status() : nb_error(NB_ERR_IO, "cannot write %s", path);
     }
     return NB_OK;

@@ -1,6 +1,7 @@
 /* src/graph/dump.c — showing a compiled plan: its summary figures, a text dump (values with
  * their buffers and live ranges, the schedule with fused groups, the memory plan) and the
  * same as Graphviz DOT, for `nabla graph --dump` and docs/static-graph.md. */
+#include "base/file.h"
 #include "graph/graph_impl.h"
 
 #include <errno.h>
@@ -164,10 +165,9 @@ static void dot_escape(FILE *f, const char *s) {
     }
 }
 
-nb_status nb_plan_write_dot(const nb_plan *p, const char *path) {
-    if (!p || !path) return nb_error(NB_ERR_ARG, "plan dot: %s is NULL", p ? "path" : "plan");
-    FILE *f = fopen(path, "w");
-    if (!f) return nb_error(NB_ERR_IO, "plan dot: cannot write %s: %s", path, strerror(errno));
+/* The DOT text of plan `ctx` into f (base/file.h's writer: stream errors are caught there). */
+static bool write_dot(FILE *f, void *ctx) {
+    const nb_plan *p = ctx;
     fprintf(f, "digraph plan {\n  rankdir=TB;\n  node [fontname=\"monospace\", fontsize=10];\n");
     fprintf(f, "  edge [fontname=\"monospace\", fontsize=9];\n");
     /* values */
@@ -206,7 +206,11 @@ nb_status nb_plan_write_dot(const nb_plan *p, const char *path) {
             if (ins->out[k] >= 0) fprintf(f, "  i%d -> v%d;\n", i, ins->out[k]);
     }
     fprintf(f, "}\n");
-    bool failed = ferror(f) != 0;
-    if (fclose(f) != 0 || failed) return nb_error(NB_ERR_IO, "plan dot: error writing %s", path);
-    return NB_OK;
+    return true;
+}
+
+nb_status nb_plan_write_dot(const nb_plan *p, const char *path) {
+    if (!p || !path) return nb_error(NB_ERR_ARG, "plan dot: %s is NULL", p ? "path" : "plan");
+    /* atomically: a full disk or a signal never leaves half a graph under the name */
+    return nb_file_write_atomic(path, write_dot, (void *)p);
 }

@@ -8,6 +8,7 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/report.h"
 #include "variants/static_graph.h"
 
 #define MAX_DIM ((int64_t)1 << 24)
@@ -81,6 +82,9 @@ int nb_cmd_graph(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
     }
     if (check_fits(&o.cfg) != NB_OK) return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
+    /* the DOT file's place is checked before the graph is built, not after */
+    if (o.dot_path && nb_report_prepare_file(o.dot_path) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_FAILURE, "graph", nb_last_error());
     o.cfg.lr = o.lr_given ? o.lr : -1.0;
     o.cfg.grad_check = o.grad_x;
 
