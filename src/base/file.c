@@ -4,16 +4,34 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ctx) {
     if (!path || !*path || !write) return nb_error(NB_ERR_ARG, "file write: no path or writer");
+    /* The temporary file's name is unique to this process and call, and it is created with
+     * O_EXCL: two writers of one path (threads, or processes) never share a temporary file,
+     * and the last rename wins whole. open, not mkstemp: the file gets the umask's mode. */
+    static atomic_uint counter;
     char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1)) >=
+            (int)sizeof tmp)
+            return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(err));
+    }
     /* A stream error (a full disk: ENOSPC or EFBIG) wins over the writer's own verdict; when
      * only the writer says no, its own message is kept. */
     nb_clear_error();
@@ -24,9 +42,15 @@ nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ct
     /* fsync before rename: after a crash the new name must not point at blocks never written */
     if (wrote && !err && fsync(fileno(f)) != 0) err = errno;
     if (fclose(f) != 0 && !err) err = errno ? errno : EIO;
-    if (wrote && !err && rename(tmp, path) != 0) err = errno;
-    if (!wrote || err) {
+    bool renamed = false, rename_failed = false;
+    if (wrote && !err) {
+        renamed = rename(tmp, path) == 0;
+        rename_failed = !renamed;
+        if (rename_failed) err = errno;
+    }
+    if (!renamed) {
         unlink(tmp);
+        if (rename_failed) return nb_error(NB_ERR_IO, "cannot rename %s into place: %s", path, strerror(err));
         if (err) return nb_error(NB_ERR_IO, "cannot write %s: %s", path, strerror(err));
         return nb_last_status() != NB_OK ? nb_last_status() : nb_error(NB_ERR_IO, "cannot write %s", path);
     }

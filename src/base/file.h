@@ -12,8 +12,8 @@
 
 /* Writes the body through `write(f, ctx)`, which returns false on a failure it has already
  * reported with nb_error (or true; stream errors are caught here either way). The temporary
- * file is `<path>.tmp.<pid>` in the same directory (rename(2) is atomic only within one file
- * system); it is removed on every failure. NB_ERR_IO names the path and the reason: a full
+ * file is in the same directory (rename(2) is atomic only within one file
+ * system), named `<path>.tmp-<pid>-<n>` and created exclusively; it is removed on every failure. NB_ERR_IO names the path and the reason: a full
  * disk (ENOSPC), a file-size limit (EFBIG), a read-only location. */
 typedef bool nb_file_writer(FILE *f, void *ctx);
 nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ctx);

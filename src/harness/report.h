@@ -9,8 +9,9 @@
 
 #include "base/error.h"
 
-/* Adds the measurement context to `ctx`: cpu_model, online_cpus, environment (OPENBLAS_*,
- * OMP_NUM_THREADS, NABLA_KERNEL; null when unset), openblas_config, openblas_core,
+/* Adds the measurement context to `ctx`: cpu_model, online_cpus, usable_cpus (the affinity
+ * mask's), environment (OPENBLAS_*, OMP_NUM_THREADS, NABLA_KERNEL, NABLA_ISA, NABLA_DATA_DIR;
+ * null when unset), openblas_config, openblas_core,
  * openblas_threading (sequential|pthreads|openmp), compiler, c_flags, build_type,
  * nabla_version, git_revision and git_dirty (captured at build time), date (UTC, ISO 8601). */
 void nb_report_context(cJSON *ctx);

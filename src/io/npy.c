@@ -4,14 +4,14 @@
 #include "io/npy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/file.h"
 
 /* Tensor storage is copied to and from the file byte for byte, which is only right when the
  * host's floats are the file's: IEEE binary32/binary64, little-endian. */
@@ -477,20 +477,6 @@ static size_t npy_format_header(char *buf, size_t size, const nb_tensor *t) {
     return len;
 }
 
-static bool npy_write_all(int fd, const void *data, size_t n) {
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 nb_status nb_npy_encode(const nb_tensor *t, void **bytes, size_t *size, const char *name) {
     if (!name) name = "(buffer)";
     if (!bytes || !size) return nb_error(NB_ERR_ARG, "%s: npy_encode: bytes or size is NULL", name);
@@ -527,45 +513,25 @@ nb_status nb_npy_encode(const nb_tensor *t, void **bytes, size_t *size, const ch
     return NB_OK;
 }
 
+typedef struct npy_bytes {
+    const void *data;
+    size_t size;
+} npy_bytes;
+
+static bool write_bytes(FILE *f, void *ctx) {
+    const npy_bytes *b = ctx;
+    return fwrite(b->data, 1, b->size, f) == b->size;
+}
+
 nb_status nb_npy_write(const char *path, const nb_tensor *t) {
     if (!path) return nb_error(NB_ERR_ARG, "npy_write: path is NULL");
     void *bytes;
     size_t nbytes;
     NB_TRY(nb_npy_encode(t, &bytes, &nbytes, path));
 
-    /* A temporary file beside the target, renamed over it once complete and flushed to
-     * disk: a reader (or a crash) sees the old file or the new one, never half of one.
-     * open(O_EXCL) rather than mkstemp, so the file gets the usual umask-derived mode. */
-    static atomic_uint counter;
-    size_t tmp_size = strlen(path) + 48;
-    char *tmp = malloc(tmp_size);
-    if (!tmp) {
-        free(bytes);
-        return npy_fail(NB_ERR_NOMEM, path, "out of memory");
-    }
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, tmp_size, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    nb_status status = NB_OK;
-    if (fd < 0) {
-        status = npy_fail(NB_ERR_IO, path, "cannot create %s: %s", tmp, strerror(errno));
-    } else {
-        bool ok = npy_write_all(fd, bytes, nbytes) && fsync(fd) == 0;
-        int saved = errno;
-        if (close(fd) != 0 && ok) {
-            ok = false;
-            saved = errno;
-        }
-        if (!ok)
-            status = npy_fail(NB_ERR_IO, path, "cannot write %s: %s", tmp, strerror(saved));
-        else if (rename(tmp, path) != 0)
-            status = npy_fail(NB_ERR_IO, path, "cannot rename %s into place: %s", tmp, strerror(errno));
-        if (status != NB_OK) unlink(tmp);
-    }
-    free(tmp);
+    /* base/file.h: a reader (or a crash, or a full disk) sees the old file or the new one */
+    npy_bytes data = {bytes, nbytes};
+    nb_status status = nb_file_write_atomic(path, write_bytes, &data);
     free(bytes);
     return status;
 }
