@@ -10,6 +10,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/env.h"
+#include "harness/interrupt.h"
 #include "harness/train.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
@@ -126,8 +127,16 @@ int nb_cmd_profile(int argc, char **argv) {
     nb_profile_reset();
     nb_profile_enable(true);
     nb_train_result r;
+    nb_interrupt_catch(); /* SIGINT, SIGTERM, SIGHUP: stop the loop, say so, 128 + the signal */
     nb_status st = nb_train_run(variant, &cfg, NULL, NULL, &r);
+    nb_interrupt_release();
     nb_profile_enable(false);
+    if (r.interrupted) {
+        nb_auto_clear();
+        nb_train_result_free(&r);
+        fprintf(stderr, "nabla profile: interrupted by %s\n", nb_interrupt_signal_name());
+        return nb_interrupt_exit_code();
+    }
     if (st != NB_OK) {
         nb_auto_clear();
         nb_train_result_free(&r);
