@@ -77,7 +77,7 @@ if ! wait_rounds "$out" 1; then fail "SIGINT: no round finished in 10 s"; else
        || ! grep -q '^tensors  *naive  *1 ' "$tmp/stdout" || ! grep -q '^autograd  *blocked  *1 ' "$tmp/stdout" \
        || ! grep -q 'bench.md (partial)$' "$tmp/stdout"; then
     fail "SIGINT: no partial summary on stdout: $(tail -8 "$tmp/stdout")"
-  elif [ "$(cat "$tmp/stderr")" != "nabla bench: interrupted" ]; then fail "SIGINT: stderr: $(cat "$tmp/stderr")"
+  elif [ "$(cat "$tmp/stderr")" != "nabla bench: interrupted by SIGINT" ]; then fail "SIGINT: stderr: $(cat "$tmp/stderr")"
   elif ! summary=$(check_files "$out" 1 2>&1); then fail "SIGINT: files: $summary"
   elif ls "$out" | grep -q '\.tmp\.'; then fail "SIGINT: temporary files left: $(ls "$out")"
   else echo "ok   SIGINT: exit 130 after $ms ms, partial table on stdout, $summary"; fi
