@@ -7,12 +7,18 @@ Each case runs a twin's train() (reference/<variant>.py) in this process with a 
     /usr/bin/python3 reference/generate.py --cases 'nn-*'     # a subset, by shell-style glob
     /usr/bin/python3 reference/generate.py --check reference/fixtures
                   # regenerate into a scratch directory and compare; exit 1 on any difference
+    python3 reference/generate.py --list                      # the case names; needs no torch
+
+Generating also rewrites reference/cases.txt, the committed list of every case name that
+CMake compiles into nabla: `nabla verify` expects exactly those cases, so a case missing from
+the fixtures fails it. --check fails when cases.txt is not what this script would write.
 
 torch runs with one thread and ATEN_CPU_CAPABILITY=default, so the output is deterministic
 on a given machine: the same run twice writes identical bytes. Debian's torch is importable
 only from /usr/bin/python3.
 """
 import argparse
+import difflib
 import fnmatch
 import importlib.util
 import json
@@ -35,8 +41,9 @@ THREADS = 1
 REQUESTED_CAPABILITY = os.environ.get("ATEN_CPU_CAPABILITY")
 twin.prepare_environment(THREADS)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+# numpy and torch are imported by import_torch(), after the environment above is set: the
+# case list (--list, cases.txt) comes from the twins' constants alone, so it needs neither.
+np = torch = None
 
 FORMAT = "nabla-reference/1"
 # The format pins the torch release: torch promises no RNG stability across releases, and
@@ -47,7 +54,7 @@ SAMPLE_LIMIT = 4096
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 MASK64 = (1 << 64) - 1
-NPY_DTYPES = {"f32": np.dtype("<f4"), "f64": np.dtype("<f8")}
+NPY_DTYPES = {"f32": "<f4", "f64": "<f8"}
 # Manifest fields that may differ between a correct regeneration and the committed fixtures
 # without the tensors differing. None is expected to: every field is fixed by the case or
 # by the pinned torch, and openblas_coretype changes the OpenBLAS kernels, hence the data.
@@ -70,6 +77,21 @@ PARAM_NAMES = {
 SEED_DIMS = (64, 1000, 100, 10)  # the tutorial's N, D_in, H, D_out
 ODD_DIMS = (7, 13, 5, 3)         # every dimension distinct, odd and prime: no lucky blocking
 TINY_DIMS = (1, 3, 8, 1)         # a batch and an output of one
+# The committed list of every case name, in case_configs() order; CMake compiles it into
+# nabla (src/CMakeLists.txt), which then knows which cases must exist without listing the
+# fixtures directory. Its header lines start with '#'.
+CASES_FILE = os.path.join(HERE, "cases.txt")
+CASES_HEADER = ("# reference/cases.txt: every PyTorch reference case `nabla verify` expects, one fixtures/\n"
+                "# directory name a line, in generate.py's order. reference/generate.py writes it: do not\n"
+                "# edit it by hand. CMake compiles it into nabla; a case missing on disk fails verify.\n")
+
+
+def import_torch():
+    """Imports numpy and torch into this module's globals; twin.prepare_environment has
+    already run (at import), as it must before torch is imported."""
+    global np, torch
+    import numpy as np  # noqa: F811
+    import torch  # noqa: F811
 
 
 def load_twins():
@@ -105,6 +127,54 @@ def case_name(c):
             f"{c['batch']}x{c['d_in']}x{c['hidden']}x{c['d_out']}-i{c['iters']}")
 
 
+def cases_text(configs):
+    """cases.txt's exact contents for these (all) configs."""
+    return CASES_HEADER + "".join(case_name(c) + "\n" for c in configs)
+
+
+def write_cases_file(configs, path=CASES_FILE):
+    """Rewrites cases.txt, atomically, and only when its contents change: CMake reconfigures
+    on its timestamp (CMAKE_CONFIGURE_DEPENDS), and every build would otherwise redo that."""
+    text = cases_text(configs)
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=".cases-", suffix=".txt", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    print(f"{path}: {len(configs)} cases", flush=True)
+
+
+def check_cases_file(configs, path=CASES_FILE):
+    """Prints whether cases.txt is what write_cases_file would write; returns the number of
+    failures (0 or 1). A stale list would make nabla expect cases generate.py no longer
+    makes, or miss new ones."""
+    want = cases_text(configs)
+    try:
+        with open(path, encoding="utf-8") as f:
+            have = f.read()
+    except OSError as e:
+        print(f"check {os.path.basename(path)}: DIFFERS\n  unreadable ({e})")
+        return 1
+    if have == want:
+        print(f"check {os.path.basename(path)}: OK ({len(configs)} cases)")
+        return 0
+    print(f"check {os.path.basename(path)}: DIFFERS (rewrite it with `make reference`)")
+    for line in difflib.unified_diff(have.splitlines(), want.splitlines(), "committed", "generate.py", lineterm="", n=0):
+        print(f"  {line}")
+    return 1
+
+
 def capability():
     """torch 1.13 has no API for its CPU dispatch level; its build summary reports it."""
     for line in torch.__config__.show().splitlines():
@@ -127,7 +197,7 @@ class FixtureRecorder(twin.Recorder):
 
     def __init__(self, variant, dtype):
         self.variant = variant
-        self.dtype = NPY_DTYPES[dtype]
+        self.dtype = np.dtype(NPY_DTYPES[dtype])
         self.phases = {}
 
     def _keep(self, phase, tensors, expected):
@@ -342,8 +412,10 @@ def compare_npy(fresh_path, committed_path):
     return f"{diff.size} of {a.size} values differ (first at index {diff[0]}, largest |difference| {worst:.3e})"
 
 
-def check(committed, twins, configs, globs, env):
+def check(committed, twins, configs, all_configs, globs, env):
     """Regenerates into a scratch directory and compares case by case; returns the exit code."""
+    # The list first: it is the full one whatever the globs, and costs nothing to compare.
+    list_failed = check_cases_file(all_configs)
     failed = 0
     coretype_differs = False
     with tempfile.TemporaryDirectory(prefix="nabla-reference-") as scratch:
@@ -367,15 +439,17 @@ def check(committed, twins, configs, globs, env):
             print(f"check {d}: DIFFERS\n  committed but no longer generated")
         failed += len(stale)
     print(fixture_summary(committed) if os.path.isdir(committed) else f"{committed}: missing")
-    if failed:
+    if failed or list_failed:
         hint = ""
         if coretype_differs:
             hint = (f"; OPENBLAS_CORETYPE is {env['openblas_coretype']!r} here, not the recorded one, "
                     "and OpenBLAS's f32/f64 kernels differ between core types")
-        print(f"FAIL: {failed} case(s) differ from {committed}{hint}; "
+        what = [f"{failed} case(s) differ from {committed}"] if failed else []
+        what += [f"{os.path.relpath(CASES_FILE)} is not the generator's list"] if list_failed else []
+        print(f"FAIL: {' and '.join(what)}{hint}; "
               "regenerate with `make reference` if the change is intended")
         return 1
-    print(f"OK: {len(names)} case(s) identical to {committed}")
+    print(f"OK: {len(names)} case(s) identical to {committed}, and {os.path.basename(CASES_FILE)} is the generator's list")
     return 0
 
 
@@ -387,18 +461,22 @@ def main():
                    help="only the cases whose name matches (repeatable; default: all)")
     p.add_argument("--check", metavar="DIR",
                    help="regenerate into a scratch directory and compare with DIR instead of writing")
-    p.add_argument("--list", action="store_true", help="print the case names and exit")
+    p.add_argument("--list", action="store_true",
+                   help="print the case names (cases.txt without its header) and exit; needs no torch")
     args = p.parse_args()
 
     twins = load_twins()
     globs = args.cases or ["*"]
-    configs = [c for c in case_configs(twins) if any(fnmatch.fnmatchcase(case_name(c), g) for g in globs)]
+    all_configs = case_configs(twins)
+    configs = [c for c in all_configs if any(fnmatch.fnmatchcase(case_name(c), g) for g in globs)]
     if not configs:
         p.error(f"no case matches {globs}; see --list")
     if args.list:
         for c in configs:
             print(case_name(c))
         return 0
+
+    import_torch()
 
     if REQUESTED_CAPABILITY not in (None, "", "default"):
         sys.exit(f"generate.py: ATEN_CPU_CAPABILITY={REQUESTED_CAPABILITY} in the environment; the "
@@ -416,8 +494,11 @@ def main():
 
     start = time.perf_counter()
     if args.check:
-        code = check(args.check, twins, configs, globs, env)
+        code = check(args.check, twins, configs, all_configs, globs, env)
     else:
+        # The whole list, whatever the globs: it names what generate.py makes, so a case added
+        # here and not generated yet makes `nabla verify` say so rather than skip it.
+        write_cases_file(all_configs)
         generate(args.out, twins, configs, env)
         print(fixture_summary(args.out))
         code = 0

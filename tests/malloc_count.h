@@ -15,4 +15,14 @@ long nb_test_count_end(void);
 /* The non-NULL frees counted in the last window. */
 long nb_test_counted_frees(void);
 
+/* Bytes, always tracked: every block the wrapped functions hand out counts with its usable
+ * size (malloc_usable_size: what the C library really set aside, at least the request) until
+ * it is freed. A peak window starts at the bytes live then; nb_test_peak_end returns the most
+ * bytes live at once since, above that start. (A block some shared library allocated and
+ * nabla frees would lower the count; nabla's code does not do that.) */
+void nb_test_peak_begin(void);
+long long nb_test_peak_end(void);
+/* The bytes live now, as tracked (for checks that everything came back). */
+long long nb_test_live_bytes(void);
+
 #endif

@@ -3,7 +3,9 @@
  * double-free check; and the promise it was built for: after a warm-up, a training step of
  * every variant asks the system for nothing. System allocations are counted twice, by
  * nb_alloc_stats and by wrapping malloc and its relatives at link time (tests/CMakeLists.txt),
- * so an allocator that lies in its counters, or a layer that bypasses it, fails as well. */
+ * so an allocator that lies in its counters, or a layer that bypasses it, fails as well. And
+ * every variant's declared footprint (nb_variant.footprint) against the heap peak of a real
+ * run, which the malloc wrapper also tracks: never below it, never far above it. */
 #include <math.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,6 +17,7 @@
 #include "base/alloc.h"
 #include "tensor/runtime.h"
 #include "variants/module_net.h"
+#include "variants/static_graph.h"
 #include "variants/variant.h"
 
 static nb_alloc_counts stats(void) {
@@ -429,6 +432,174 @@ static void test_every_variant_without_cache(void) {
     nb_runtime_set_kernel(NULL);
 }
 
+/* ---- declared footprints against the heap ------------------------------------------------------ */
+
+/* (N, D_in, H, D_out), odd on purpose: a tiny one, where the bookkeeping allowance is most of
+ * the count; one where the weights dominate; one where the activations do (with gradient
+ * checks on, so x's gradient is counted too). */
+static const struct footprint_case {
+    int64_t dims[4];
+    bool grad_check;
+} footprint_cases[] = {
+    {{3, 7, 5, 2}, false},
+    {{65, 513, 257, 9}, false},
+    {{257, 9, 129, 3}, true},
+};
+enum { FOOTPRINT_STEPS = 3 };
+/* The upper bound is declared <= FOOTPRINT_FACTOR * measured + FOOTPRINT_SLACK: the slack
+ * covers the fixed bookkeeping allowance (NB_FP_BOOKKEEPING, 128 KiB) over the little a tiny
+ * run really uses; the factor covers counting a step's temporaries as all live at once. */
+#define FOOTPRINT_FACTOR 4
+#define FOOTPRINT_SLACK ((long long)256 << 10)
+
+typedef nb_status footprint_create_fn(const nb_variant *v, const nb_train_config *cfg, void **state);
+
+static nb_status create_plain(const nb_variant *v, const nb_train_config *cfg, void **state) {
+    return v->create(cfg, nb_variant_lr(v, cfg), state);
+}
+
+/* The static graph as `nabla graph --no-fusion --no-reuse` compiles it. */
+static nb_status create_unfused(const nb_variant *v, const nb_train_config *cfg, void **state) {
+    return nb_static_graph_create(cfg, nb_variant_lr(v, cfg), true, true, state);
+}
+
+/* One run as nb_train_run makes it: the loss history, create, the steps, destroy. The
+ * dynamic variant trains until a step has drawn the deepest graph (its gradient-check
+ * models use a fixed depth). Returns false, with a failure recorded, when a call fails. */
+static bool footprint_run(const nb_variant *v, const nb_train_config *cfg, footprint_create_fn *create) {
+    double *losses = calloc((size_t)cfg->iters, sizeof *losses);
+    void *state = NULL;
+    if (!losses || create(v, cfg, &state) != NB_OK) {
+        FAILF("%s: create: %s", v->name, nb_last_error());
+        free(losses);
+        return false;
+    }
+    bool dynamic = v == &nb_variant_dynamic && !cfg->grad_check, deepest = !dynamic, ok = true;
+    for (int64_t t = 0; ok && (t < FOOTPRINT_STEPS || !deepest) && t < cfg->iters; t++) {
+        if (dynamic && next_depth(state) == 3) deepest = true;
+        if (v->step(state, t, &losses[t]) != NB_OK) {
+            FAILF("%s %s: step %lld: %s", v->name, nb_dtype_name(cfg->dtype), (long long)t, nb_last_error());
+            ok = false;
+        }
+    }
+    if (ok && !deepest) FAILF("%s: %lld steps never drew the deepest graph", v->name, (long long)cfg->iters);
+    v->destroy(state);
+    free(losses);
+    return ok;
+}
+
+/* The most heap bytes one run holds at once, through the malloc wrapper (the allocator's
+ * blocks as the C library sized them, the cache included), against what the variant
+ * declares, both ways. A first run before the measured one leaves behind what is not the
+ * variant's and is made once per process (the blocked kernel's packing buffer, grown to the
+ * largest product so far and kept), and the cache is emptied before the measured run, so
+ * that run gets every block from the system. */
+static void check_footprint(const nb_variant *v, nb_train_config cfg, footprint_create_fn *create, int64_t declared,
+                            const char *label) {
+    if (!footprint_run(v, &cfg, create)) return;
+    nb_alloc_trim();
+    nb_alloc_counts before = stats();
+    nb_test_peak_begin();
+    bool ok = footprint_run(v, &cfg, create);
+    long long measured = nb_test_peak_end();
+    nb_alloc_trim();
+    if (!ok) return;
+    CU_ASSERT_EQUAL(stats().live_blocks, before.live_blocks);
+    printf("\n    %-15s %s %s N%lld D%lld H%lld O%lld%s: %9lld bytes measured, %9lld declared (%.2fx)", v->name,
+           label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden,
+           (long long)cfg.d_out, cfg.grad_check ? " grad-check" : "", measured, (long long)declared,
+           measured ? (double)declared / (double)measured : 0.0);
+    if (measured > declared)
+        FAILF("%s %s %s N%lld D%lld H%lld O%lld: the run held %lld bytes, more than the %lld its footprint declares",
+              v->name, label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in,
+              (long long)cfg.hidden, (long long)cfg.d_out, measured, (long long)declared);
+    if (declared > FOOTPRINT_FACTOR * measured + FOOTPRINT_SLACK)
+        FAILF("%s %s %s N%lld D%lld H%lld O%lld: declares %lld bytes, more than %d x the %lld measured + %lld",
+              v->name, label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in,
+              (long long)cfg.hidden, (long long)cfg.d_out, (long long)declared, FOOTPRINT_FACTOR, measured,
+              FOOTPRINT_SLACK);
+}
+
+static nb_train_config footprint_config(const nb_variant *v, const struct footprint_case *c, nb_dtype dt) {
+    nb_train_config cfg = small_config(v, dt);
+    cfg.batch = c->dims[0];
+    cfg.d_in = c->dims[1];
+    cfg.hidden = c->dims[2];
+    cfg.d_out = c->dims[3];
+    cfg.grad_check = c->grad_check;
+    cfg.iters = MAX_WARMUP;
+    return cfg;
+}
+
+static void test_every_variant_footprint(void) {
+    nb_runtime_set_kernel(nb_kernel_find("blocked"));
+    nb_runtime_set_threads(1);
+    for (int i = 0; i < nb_variant_count(); i++) {
+        const nb_variant *v = nb_variant_at(i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v->footprint);
+        for (size_t c = 0; c < sizeof footprint_cases / sizeof footprint_cases[0]; c++)
+            for (int d = 0; d < 2; d++) {
+                nb_train_config cfg = footprint_config(v, &footprint_cases[c], d ? NB_F64 : NB_F32);
+                int64_t declared = 0;
+                CU_ASSERT_TRUE(v->footprint(&cfg, &declared));
+                check_footprint(v, cfg, create_plain, declared, "");
+            }
+    }
+    printf("\n");
+    nb_runtime_set_kernel(NULL);
+}
+
+/* `nabla graph --no-fusion --no-reuse` sizes its plan with the unfused count. */
+static void test_unfused_graph_footprint(void) {
+    nb_runtime_set_kernel(nb_kernel_find("blocked"));
+    nb_runtime_set_threads(1);
+    const nb_variant *v = &nb_variant_static_graph;
+    for (size_t c = 0; c < sizeof footprint_cases / sizeof footprint_cases[0]; c++)
+        for (int d = 0; d < 2; d++) {
+            nb_train_config cfg = footprint_config(v, &footprint_cases[c], d ? NB_F64 : NB_F32);
+            int64_t fused = 0, unfused = 0;
+            CU_ASSERT_TRUE(nb_static_graph_footprint(&cfg, false, &fused));
+            CU_ASSERT_TRUE(nb_static_graph_footprint(&cfg, true, &unfused));
+            CU_ASSERT_TRUE(unfused > fused);
+            check_footprint(v, cfg, create_unfused, unfused, "unfused");
+        }
+    printf("\n");
+    nb_runtime_set_kernel(NULL);
+}
+
+/* Dimensions whose count does not fit in int64 give false and INT64_MAX, never a wrapped
+ * number that would pass the memory check; so does a loss history that does not fit. */
+static void test_footprint_overflow(void) {
+    for (int i = 0; i < nb_variant_count(); i++) {
+        const nb_variant *v = nb_variant_at(i);
+        nb_train_config cfg = small_config(v, NB_F64);
+        int64_t bytes = 0;
+        CU_ASSERT_TRUE(v->footprint(&cfg, &bytes));
+        CU_ASSERT_TRUE(bytes > 0 && bytes < INT64_MAX);
+        static const int64_t huge[][4] = {
+            {(int64_t)1 << 40, (int64_t)1 << 40, 1, 1}, /* N x D_in */
+            {1, (int64_t)1 << 40, (int64_t)1 << 40, 1}, /* D_in x H */
+            {1, 1, (int64_t)1 << 31, (int64_t)1 << 31}, /* H x D_out, and H x H for dynamic */
+            {(int64_t)1 << 31, 1, (int64_t)1 << 31, 1}, /* N x H: 2^62 elements, times the dtype */
+            {INT64_MAX, 1, 1, 1},
+        };
+        for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+            cfg.batch = huge[k][0];
+            cfg.d_in = huge[k][1];
+            cfg.hidden = huge[k][2];
+            cfg.d_out = huge[k][3];
+            bytes = 0;
+            if (v->footprint(&cfg, &bytes) || bytes != INT64_MAX)
+                FAILF("%s: N%lld D%lld H%lld O%lld: the count overflows int64, yet the footprint says %lld", v->name,
+                      (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden, (long long)cfg.d_out,
+                      (long long)bytes);
+        }
+        cfg = small_config(v, NB_F64);
+        cfg.iters = INT64_MAX / 4; /* times 8 bytes per loss */
+        CU_ASSERT_FALSE(v->footprint(&cfg, &bytes));
+    }
+}
+
 int main(void) {
     static const nb_test_case tests[] = {
         {"blocks are 64-byte aligned", test_alignment},
@@ -441,6 +612,9 @@ int main(void) {
         {"double frees and foreign pointers abort", test_misuse_is_caught},
         {"a steady-state step of every variant allocates nothing", test_every_variant_steady_state},
         {"every variant trains with caching off and leaves nothing live", test_every_variant_without_cache},
+        {"every variant's declared footprint bounds its heap peak, within 4x", test_every_variant_footprint},
+        {"the unfused, unreused static graph's footprint bounds its heap peak", test_unfused_graph_footprint},
+        {"a footprint that overflows int64 says so", test_footprint_overflow},
     };
     return nb_test_run_with_hooks("alloc", suite_init, suite_cleanup, tests, sizeof tests / sizeof tests[0]);
 }

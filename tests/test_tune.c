@@ -1,14 +1,22 @@
 /* tests/test_tune.c — `--kernel auto` and its tuning table: auto's lookup (exact, nearest by
  * log-size distance, same transposes preferred, the default when nothing fits) and that it gives
  * the chosen kernel's bits; the table file's round trip, its staleness reasons, and the refusal
- * of every kind of broken file with a message naming it; nb_tune_ensure end to end. Every file
- * lives in a temporary directory; NABLA_TUNE_FILE points there so nothing touches ~/.cache. */
+ * of every kind of broken file with a message naming it; concurrent writers merging under the
+ * table's lock; overlap detection between runs (harness/overlap.h); nb_tune_ensure end to end,
+ * also where the table cannot be saved. Every file lives in a temporary directory;
+ * NABLA_TUNE_FILE and XDG_RUNTIME_DIR point there so nothing touches ~/.cache, and no other
+ * nabla run on the machine shows up as an overlap. */
 #define _GNU_SOURCE
 /* cJSON reaches this suite only as nabla_harness's link dependency, not its include path. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/tune.h"
@@ -23,10 +31,16 @@ static int remove_one(const char *path, const struct stat *sb, int flag, struct 
     return remove(path);
 }
 
+static char run_dir[512]; /* XDG_RUNTIME_DIR for this suite */
+
 static int suite_init(void) {
     if (!mkdtemp(tmp_dir)) return 1;
     char guard[512];
     snprintf(guard, sizeof guard, "%s/default-tune.json", tmp_dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", tmp_dir);
+    if (mkdir(run_dir, 0700) != 0) return 1;
+    /* overlaps are with this suite's own runs only, whatever else the machine runs */
+    if (setenv("XDG_RUNTIME_DIR", run_dir, 1) != 0) return 1;
     return setenv("NABLA_TUNE_FILE", guard, 1); /* nothing below may reach the real cache */
 }
 
@@ -628,6 +642,486 @@ static void test_ensure(void) {
     CU_ASSERT(got == sizeof junk - 1 && memcmp(back, junk, got) == 0);
 }
 
+/* ---- concurrent writers: the lock and the merge --------------------------------------------------- */
+
+/* An entry of the fake context (naive, blocked, blas) for product m x 100 x 1000. */
+static nb_tune_entry fake_entry(nb_dtype dtype, int threads, int64_t m, int winner, bool measured_now) {
+    return (nb_tune_entry){.dtype = dtype, .threads = threads, .shape = {m, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},
+                           .winner = winner, .seconds = {3e-3, 2e-3, 1e-3}, .measured_now = measured_now};
+}
+
+static nb_tune_table table_of(const nb_tune_entry *entries, int n) {
+    nb_tune_context c = fake_context();
+    nb_tune_table t;
+    nb_tune_table_init(&t, &c);
+    for (int i = 0; i < n; i++) CU_ASSERT_EQUAL(nb_tune_table_put(&t, &entries[i]), NB_OK);
+    return t;
+}
+
+/* The file's entry for (dtype, threads, m), or NULL. */
+static const nb_tune_entry *entry_for(const nb_tune_table *t, nb_dtype dtype, int threads, int64_t m) {
+    for (int i = 0; i < t->count; i++)
+        if (t->entries[i].dtype == dtype && t->entries[i].threads == threads && t->entries[i].shape.m == m)
+            return &t->entries[i];
+    return NULL;
+}
+
+static bool read_ok(const char *path, nb_tune_table *t) {
+    if (nb_tune_read(path, t, NULL) == NB_OK) return true;
+    FAILF("reading %s: %s", path, nb_last_error());
+    return false;
+}
+
+static void test_save_merges_concurrent_writers(void) {
+    char path[512], lock[600];
+    tmp_path(path, sizeof path, "merge/tune.json");
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    const nb_tune_entry a[] = {fake_entry(NB_F32, 1, 64, 2, true), fake_entry(NB_F32, 1, 128, 2, true)};
+    const nb_tune_entry b[] = {fake_entry(NB_F64, 1, 64, 1, true)};
+    nb_tune_table ta = table_of(a, 2), tb = table_of(b, 1), back;
+    nb_tune_save_info info;
+
+    /* two runs' tables written in turn: the file holds both */
+    CU_ASSERT_EQUAL_FATAL(nb_tune_write(path, &ta), NB_OK);
+    CU_ASSERT_EQUAL_FATAL(nb_tune_save(path, &tb, false, &info), NB_OK);
+    CU_ASSERT(info.written == 3 && info.kept == 2 && !info.dropped_stale);
+    if (read_ok(path, &back)) {
+        CU_ASSERT_EQUAL(back.count, 3);
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F32, 1, 64));
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F32, 1, 128));
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F64, 1, 64));
+        nb_tune_table_free(&back);
+    }
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(lock, &st), 0); /* the lock file stays */
+
+    /* a newer measurement of a product replaces the file's */
+    const nb_tune_entry c[] = {fake_entry(NB_F32, 1, 64, 0, true)};
+    nb_tune_table tc = table_of(c, 1);
+    CU_ASSERT_EQUAL(nb_tune_write(path, &tc), NB_OK);
+    if (read_ok(path, &back)) {
+        CU_ASSERT_EQUAL(back.count, 3);
+        const nb_tune_entry *e = entry_for(&back, NB_F32, 1, 64);
+        CU_ASSERT(e && e->winner == 0);
+        nb_tune_table_free(&back);
+    }
+
+    /* a copy read earlier (not measured now) yields to the file's entry, and fills what the
+     * file lacks */
+    const nb_tune_entry d[] = {fake_entry(NB_F32, 1, 64, 1, false), fake_entry(NB_F32, 2, 64, 1, false)};
+    nb_tune_table td = table_of(d, 2);
+    CU_ASSERT_EQUAL(nb_tune_save(path, &td, false, &info), NB_OK);
+    CU_ASSERT(info.written == 4 && info.kept == 3);
+    if (read_ok(path, &back)) {
+        CU_ASSERT_EQUAL(back.count, 4);
+        const nb_tune_entry *e = entry_for(&back, NB_F32, 1, 64);
+        CU_ASSERT(e && e->winner == 0);
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F32, 2, 64));
+        nb_tune_table_free(&back);
+    }
+
+    /* a table measured in another context replaces a stale file: nothing of it is kept */
+    nb_tune_table te = table_of(b, 1);
+    snprintf(te.context.cpu_model, sizeof te.context.cpu_model, "Another CPU");
+    CU_ASSERT_EQUAL(nb_tune_save(path, &te, false, &info), NB_OK);
+    CU_ASSERT(info.dropped_stale && info.written == 1 && info.kept == 0);
+    if (read_ok(path, &back)) {
+        CU_ASSERT(back.count == 1 && !strcmp(back.context.cpu_model, "Another CPU"));
+        nb_tune_table_free(&back);
+    }
+    nb_tune_table_free(&ta);
+    nb_tune_table_free(&tb);
+    nb_tune_table_free(&tc);
+    nb_tune_table_free(&td);
+    nb_tune_table_free(&te);
+}
+
+/* A child takes the table's lock, and while holding it writes a table of its own (as a writer in
+ * its critical section does). The parent's write must wait for it, then merge with what the
+ * child wrote: without the lock, or without reading the file again under it, one of the two
+ * tables would be lost. */
+static void test_save_waits_for_the_lock(void) {
+    char path[512], lock[600];
+    tmp_path(path, sizeof path, "lock/tune.json");
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    const nb_tune_entry first[] = {fake_entry(NB_F32, 1, 64, 2, true)};
+    nb_tune_table t = table_of(first, 1);
+    CU_ASSERT_EQUAL_FATAL(nb_tune_write(path, &t), NB_OK);
+    nb_tune_table_free(&t);
+    /* the child's table: the first entry and one of its own; formatted before the fork */
+    const nb_tune_entry childs[] = {fake_entry(NB_F32, 1, 64, 2, true), fake_entry(NB_F64, 1, 64, 1, true)};
+    t = table_of(childs, 2);
+    char *text = NULL;
+    CU_ASSERT_EQUAL_FATAL(nb_tune_format(&t, &text), NB_OK);
+    nb_tune_table_free(&t);
+    int ready[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) { /* system calls only, then _exit: nothing of the parent's state runs here */
+        int fd = open(lock, O_RDWR);
+        int ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+        (void)!write(ready[1], ok ? "y" : "n", 1);
+        struct timespec pause = {0, 400 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        int out = open(path, O_WRONLY | O_TRUNC);
+        size_t len = strlen(text);
+        ok = ok && out >= 0 && write(out, text, len) == (ssize_t)len;
+        if (out >= 0) close(out);
+        _exit(ok ? 0 : 1); /* exiting drops the lock */
+    }
+    free(text);
+    char c = 'n';
+    CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+    CU_ASSERT_EQUAL(c, 'y');
+    close(ready[0]);
+    close(ready[1]);
+    const nb_tune_entry parents[] = {fake_entry(NB_F32, 4, 64, 1, true)};
+    t = table_of(parents, 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CU_ASSERT_EQUAL(nb_tune_write(path, &t), NB_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    nb_tune_table_free(&t);
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (waited < 0.3) FAILF("the write took %.3f s: it did not wait for the lock the child held", waited);
+    nb_tune_table back;
+    if (read_ok(path, &back)) {
+        if (back.count != 3) FAILF("%d entries, expected the child's 2 and the parent's 1", back.count);
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F64, 1, 64)); /* the child's */
+        CU_ASSERT_PTR_NOT_NULL(entry_for(&back, NB_F32, 4, 64)); /* the parent's */
+        nb_tune_table_free(&back);
+    }
+}
+
+static bool same_file(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "rb");
+    char back[512];
+    size_t got = f ? fread(back, 1, sizeof back, f) : 0;
+    if (f) fclose(f);
+    return got == len && memcmp(back, text, len) == 0;
+}
+
+/* A broken file on disk is never replaced silently: the new table goes aside (and the error
+ * says where), unless the caller was told it replaces it, and then the broken file is kept. */
+static void test_save_never_loses_a_broken_table(void) {
+    char dir[512], path[512], aside[600], moved[600];
+    tmp_path(dir, sizeof dir, "broken-save");
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    tmp_path(path, sizeof path, "broken-save/tune.json");
+    snprintf(aside, sizeof aside, "%s.aside-%ld", path, (long)getpid());
+    snprintf(moved, sizeof moved, "%s.broken", path);
+    const char junk[] = "{\"format\": \"nabla-tune\", \"version\": 1, \"context\": ";
+    write_text(path, junk, sizeof junk - 1);
+    const nb_tune_entry a[] = {fake_entry(NB_F32, 1, 64, 2, true)};
+    nb_tune_table t = table_of(a, 1), back;
+    CU_ASSERT_EQUAL(nb_tune_write(path, &t), NB_ERR_FORMAT);
+    CU_ASSERT_TRUE(nb_test_error_mentions("not valid JSON"));
+    CU_ASSERT_TRUE(nb_test_error_mentions(aside));
+    CU_ASSERT_TRUE(same_file(path, junk, sizeof junk - 1));
+    if (read_ok(aside, &back)) { /* the measurements are not lost */
+        CU_ASSERT(back.count == 1 && entry_for(&back, NB_F32, 1, 64));
+        nb_tune_table_free(&back);
+    }
+    nb_tune_save_info info;
+    CU_ASSERT_EQUAL(nb_tune_save(path, &t, true, &info), NB_OK);
+    CU_ASSERT_STRING_EQUAL(info.moved_broken, moved);
+    CU_ASSERT_TRUE(same_file(moved, junk, sizeof junk - 1));
+    if (read_ok(path, &back)) {
+        CU_ASSERT_EQUAL(back.count, 1);
+        nb_tune_table_free(&back);
+    }
+    nb_tune_table_free(&t);
+}
+
+/* ---- overlap between runs -------------------------------------------------------------------------- */
+
+static void expect_overlap(const nb_overlap_report *r, const char *what) {
+    if (r->status != NB_OVERLAP_FOUND || r->count != 1) {
+        FAILF("expected an overlap with '%s', got status %d with %d runs", what, (int)r->status, r->count);
+        return;
+    }
+    CU_ASSERT_STRING_EQUAL(r->runs[0].what, what);
+    CU_ASSERT_EQUAL(r->runs[0].pid, (long)getpid());
+}
+
+static void test_overlap_between_runs(void) {
+    nb_overlap_report r;
+    nb_overlap *a = nb_overlap_begin("run A");
+    nb_overlap *b = nb_overlap_begin("run B");
+    CU_ASSERT_FATAL(a && b);
+    nb_overlap_end(b, &r);
+    expect_overlap(&r, "run A");
+    /* a check of a window that began after B ended: nothing */
+    int64_t since = nb_overlap_clock();
+    nb_overlap_check(a, since, &r);
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_NONE);
+    nb_overlap_end(a, &r);
+    expect_overlap(&r, "run B"); /* B ended before A, but after A began */
+
+    /* what a command prints and records */
+    char text[256], *buf = NULL;
+    size_t len = 0;
+    nb_overlap_describe(&r, text, sizeof text);
+    char expected[256];
+    snprintf(expected, sizeof expected, "run B (pid %ld)", (long)getpid());
+    CU_ASSERT_STRING_EQUAL(text, expected);
+    FILE *f = open_memstream(&buf, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(nb_overlap_warn(f, "nabla tune", &r));
+    fclose(f);
+    snprintf(expected, sizeof expected,
+             "nabla tune: another nabla measurement ran at the same time (run B, pid %ld): these timings measured "
+             "each other\n",
+             (long)getpid());
+    CU_ASSERT_STRING_EQUAL(buf, expected);
+    free(buf);
+    cJSON *json = nb_overlap_json(&r);
+    CU_ASSERT(cJSON_IsArray(json) && cJSON_GetArraySize(json) == 1 &&
+              cJSON_IsString(cJSON_GetArrayItem(json, 0)) &&
+              strstr(cJSON_GetArrayItem(json, 0)->valuestring, "run B (pid "));
+    cJSON_Delete(json);
+
+    /* a run that began after the others ended overlapped nothing */
+    nb_overlap *c = nb_overlap_begin("run C");
+    nb_overlap_end(c, &r);
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_NONE);
+    CU_ASSERT_EQUAL(r.count, 0);
+    json = nb_overlap_json(&r);
+    CU_ASSERT(cJSON_IsArray(json) && cJSON_GetArraySize(json) == 0);
+    cJSON_Delete(json);
+    nb_overlap_describe(&r, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "none");
+}
+
+/* A run killed while this one ran never writes its end: seen alive by an earlier check, it still
+ * counts at the end. */
+static void test_overlap_with_a_killed_run(void) {
+    int ready[2], go[2];
+    CU_ASSERT_FATAL(pipe(ready) == 0 && pipe(go) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        nb_overlap *k = nb_overlap_begin("killed run");
+        (void)!write(ready[1], k ? "y" : "n", 1);
+        char c;
+        (void)!read(go[0], &c, 1);
+        _exit(0); /* no nb_overlap_end: its lock goes with the process, its end is never written */
+    }
+    char c = 'n';
+    CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+    nb_overlap *a = nb_overlap_begin("run A");
+    nb_overlap_report r;
+    nb_overlap_check(a, nb_overlap_clock(), &r); /* the killed run is alive now */
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_FOUND);
+    (void)!write(go[1], "x", 1);
+    int status;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    nb_overlap_end(a, &r);
+    if (r.status != NB_OVERLAP_FOUND || r.count != 1 || strcmp(r.runs[0].what, "killed run") || r.runs[0].pid != pid)
+        FAILF("the killed run (pid %ld) was not reported: status %d, %d runs", (long)pid, (int)r.status, r.count);
+    for (int i = 0; i < 2; i++) close(ready[i]), close(go[i]);
+}
+
+/* Files of runs that no live run can have overlapped are removed by whoever scans. */
+static void test_overlap_removes_old_runs(void) {
+    char dir[512], file[700];
+    CU_ASSERT_EQUAL_FATAL(nb_overlap_dir(dir, sizeof dir), NB_OK);
+    nb_overlap_end(nb_overlap_begin("creates the directory"), NULL);
+    const int64_t now = nb_overlap_clock(), s = 1000000000;
+    struct {
+        long pid;
+        int64_t start, end; /* end 0: none (crashed) */
+        bool kept;
+    } runs[] = {
+        {11, now - 7200 * s, now - 7000 * s, false}, /* finished two hours ago */
+        {12, now - 7200 * s, 0, false},              /* crashed two hours ago */
+        {13, now - 10 * s, now - 5 * s, true},       /* finished 5 s ago: within the grace period */
+        {14, now - 60 * s, 0, true},                 /* crashed a minute ago */
+    };
+    const int n = (int)(sizeof runs / sizeof runs[0]);
+    for (int i = 0; i < n; i++) {
+        snprintf(file, sizeof file, "%s/%ld-%lld.run", dir, runs[i].pid, (long long)runs[i].start);
+        char text[128];
+        int len = snprintf(text, sizeof text, "nabla-run 1\nwhat old run\n");
+        if (runs[i].end) len += snprintf(text + len, sizeof text - (size_t)len, "end %lld\n", (long long)runs[i].end);
+        write_text(file, text, (size_t)len);
+    }
+    nb_overlap *a = nb_overlap_begin("scanner");
+    nb_overlap_report r;
+    nb_overlap_end(a, &r);
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_NONE); /* none of them was alive in the window */
+    for (int i = 0; i < n; i++) {
+        snprintf(file, sizeof file, "%s/%ld-%lld.run", dir, runs[i].pid, (long long)runs[i].start);
+        bool exists = access(file, F_OK) == 0;
+        if (exists != runs[i].kept) FAILF("run %ld: %s", runs[i].pid, exists ? "not removed" : "removed");
+        if (exists) unlink(file);
+    }
+}
+
+/* An unusable runtime directory makes the answer unknown; nothing fails, and the caller's last
+ * error is left alone. */
+static void test_overlap_unknown_never_fails(void) {
+    char *saved = strdup(getenv("XDG_RUNTIME_DIR"));
+    setenv("XDG_RUNTIME_DIR", "/proc/nabla-no", 1); /* not even root can create anything there */
+    nb_error(NB_ERR_ARG, "the caller's own error");
+    nb_overlap *a = nb_overlap_begin("run A");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    nb_overlap_report r;
+    nb_overlap_check(a, 0, &r);
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_UNKNOWN);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.why, "/proc/nabla-no"));
+    nb_overlap_end(a, &r);
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_UNKNOWN);
+    char text[64];
+    nb_overlap_describe(&r, text, sizeof text);
+    CU_ASSERT_STRING_EQUAL(text, "unknown");
+    CU_ASSERT_FALSE(nb_overlap_warn(stderr, "nabla tune", &r));
+    cJSON *json = nb_overlap_json(&r);
+    CU_ASSERT(cJSON_IsString(json) && !strcmp(json->valuestring, "unknown"));
+    cJSON_Delete(json);
+    CU_ASSERT_STRING_EQUAL(nb_last_error(), "the caller's own error");
+    nb_overlap_end(NULL, &r); /* what an allocation failure in begin leaves */
+    CU_ASSERT_EQUAL(r.status, NB_OVERLAP_UNKNOWN);
+    setenv("XDG_RUNTIME_DIR", saved, 1);
+    free(saved);
+}
+
+/* The table records, per product, whether another run overlapped its timing; a table from
+ * before that reads as unknown. */
+static void test_table_records_overlap(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "overlap/tune.json");
+    nb_tune_entry e[] = {fake_entry(NB_F32, 1, 64, 2, true), fake_entry(NB_F32, 1, 128, 2, true),
+                         fake_entry(NB_F32, 1, 256, 2, true)};
+    e[0].overlap = NB_OVERLAP_FOUND;
+    snprintf(e[0].overlapped_by, sizeof e[0].overlapped_by, "nabla bench (pid 1234)");
+    e[2].overlap = NB_OVERLAP_UNKNOWN;
+    nb_tune_table t = table_of(e, 3), back;
+    CU_ASSERT_EQUAL_FATAL(nb_tune_write(path, &t), NB_OK);
+    nb_tune_table_free(&t);
+    if (read_ok(path, &back)) {
+        const nb_tune_entry *x = entry_for(&back, NB_F32, 1, 64), *y = entry_for(&back, NB_F32, 1, 128),
+                            *z = entry_for(&back, NB_F32, 1, 256);
+        CU_ASSERT_FATAL(x && y && z);
+        CU_ASSERT(x->overlap == NB_OVERLAP_FOUND && !strcmp(x->overlapped_by, "nabla bench (pid 1234)"));
+        CU_ASSERT(y->overlap == NB_OVERLAP_NONE && !*y->overlapped_by);
+        CU_ASSERT(z->overlap == NB_OVERLAP_UNKNOWN);
+        CU_ASSERT(!x->measured_now && !y->measured_now); /* not saved: a file's entries are old news */
+        nb_tune_table_free(&back);
+    }
+    /* nb_tune_measure marks what it measures, with the overlap it saw (none: this suite's runtime
+     * directory holds only its own runs) */
+    nb_tune_context now;
+    nb_tune_context_current(&now);
+    nb_tune_table m;
+    nb_tune_table_init(&m, &now);
+    const nb_gemm_shape shape = {16, 16, 16, NB_NO_TRANS, NB_NO_TRANS};
+    nb_tune_settings settings = {.repeats = 1, .min_time = 0.0005, .overlap = nb_overlap_begin("nabla tune")};
+    CU_ASSERT_EQUAL(nb_tune_measure(&m, &shape, 1, NB_F32, 1, &settings, NULL, NULL), NB_OK);
+    nb_overlap_end(settings.overlap, NULL);
+    CU_ASSERT(m.count == 1 && m.entries[0].measured_now && m.entries[0].overlap == NB_OVERLAP_NONE);
+    settings.overlap = NULL; /* no registered run: unknown */
+    CU_ASSERT_EQUAL(nb_tune_measure(&m, &shape, 1, NB_F32, 1, &settings, NULL, NULL), NB_OK);
+    CU_ASSERT(m.count == 1 && m.entries[0].overlap == NB_OVERLAP_UNKNOWN);
+    nb_tune_table_free(&m);
+    /* a table written before overlap was recorded, and the new fields checked */
+    const char *old_entry = "{\"dtype\": \"f32\", \"threads\": 1, \"m\": 8, \"n\": 8, \"k\": 8, \"ta\": false, "
+                            "\"tb\": false, \"kernel\": \"blas\", \"seconds\": {\"blas\": 1e-6}";
+    const char *ctx = "{\"format\": \"nabla-tune\", \"version\": 1, \"context\": {\"cpu_model\": \"x\", "
+                      "\"online_cpus\": 1, \"environment\": {\"OPENBLAS_CORETYPE\": null}, \"nabla_version\": "
+                      "\"0\", \"kernels_revision\": \"r\", \"kernels\": [\"blas\"]}, \"entries\": [";
+    const char *tails[] = {"}]}", ", \"overlapped\": \"yes\"}]}", ", \"overlapped\": false, \"overlapped_by\": \"x\"}]}"};
+    for (int i = 0; i < 3; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s%s", ctx, old_entry, tails[i]);
+        nb_status st = nb_tune_parse(text, strlen(text), "old.json", &back);
+        if (i == 0) {
+            CU_ASSERT(st == NB_OK && back.count == 1 && back.entries[0].overlap == NB_OVERLAP_UNKNOWN);
+            nb_tune_table_free(&back);
+        } else {
+            CU_ASSERT_EQUAL(st, NB_ERR_FORMAT);
+            CU_ASSERT_TRUE(nb_test_error_mentions("overlapped"));
+        }
+    }
+}
+
+/* Whether a registered run whose file says `what` is alive (its lock is held) in `dir`. */
+static bool run_alive(const char *dir, const char *what) {
+    DIR *d = opendir(dir);
+    bool found = false;
+    const struct dirent *de;
+    while (d && !found && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        int fd = openat(dirfd(d), de->d_name, O_RDONLY);
+        char text[256] = "";
+        if (fd < 0) continue;
+        ssize_t n = read(fd, text, sizeof text - 1);
+        text[n > 0 ? n : 0] = '\0';
+        found = strstr(text, what) && flock(fd, LOCK_SH | LOCK_NB) != 0;
+        close(fd);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* Item 8: --kernel auto where the table cannot be saved still measures, installs and goes on,
+ * with one warning line naming the file: found before measuring (an impossible directory), or
+ * only by the save (here a child breaks the file while the parent measures, as an editor that
+ * ignores the lock would: the save refuses to replace it and puts the measurements aside). */
+static void test_ensure_without_saving(void) {
+    char notes[4096];
+    const nb_gemm_shape *seed;
+    const int nseed = nb_tune_seed_shapes(&seed);
+    const char *nowhere = "/proc/nabla-no/tune.json";
+    nb_auto_clear();
+    CU_ASSERT_EQUAL(ensure(nowhere, NB_F32, 1, notes, sizeof notes), NB_OK);
+    CU_ASSERT_EQUAL(nb_auto_table_size(), nseed);
+    CU_ASSERT_EQUAL(count_lines(notes), 2);
+    const char *warning = strstr(notes, "nabla: warning: cannot save the tuning table /proc/nabla-no/tune.json (");
+    if (!warning || !strstr(notes, "no tuning table at") || strstr(warning + strlen("nabla: warning"), "warning"))
+        FAILF("expected one warning naming the file, got: %s", notes);
+
+    char path[512], runs[512], aside[600];
+    tmp_path(path, sizeof path, "save-fails/tune.json");
+    snprintf(aside, sizeof aside, "%s.aside-%ld", path, (long)getpid());
+    CU_ASSERT_EQUAL_FATAL(nb_overlap_dir(runs, sizeof runs), NB_OK);
+    const char junk[] = "not a table";
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) { /* waits (up to 20 s) for the parent's measurement to start, then breaks the file */
+        struct timespec tick = {0, 2 * 1000 * 1000};
+        for (int i = 0; i < 10000 && !run_alive(runs, "what nabla tune (--kernel auto)"); i++) nanosleep(&tick, NULL);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        bool ok = fd >= 0 && write(fd, junk, sizeof junk - 1) == (ssize_t)(sizeof junk - 1);
+        if (fd >= 0) close(fd);
+        _exit(ok ? 0 : 1);
+    }
+    nb_auto_clear();
+    CU_ASSERT_EQUAL(ensure(path, NB_F64, 1, notes, sizeof notes), NB_OK);
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(nb_auto_table_size(), nseed);
+    CU_ASSERT_EQUAL(count_lines(notes), 2);
+    char expected[700];
+    snprintf(expected, sizeof expected, "nabla: warning: could not save the tuning table %s (", path);
+    if (!strstr(notes, expected) || !strstr(notes, aside)) FAILF("expected '%s...%s', got: %s", expected, aside, notes);
+    CU_ASSERT_TRUE(same_file(path, junk, sizeof junk - 1));
+    nb_tune_table back;
+    if (read_ok(aside, &back)) {
+        CU_ASSERT_EQUAL(nb_tune_table_count_for(&back, NB_F64, 1), nseed);
+        nb_tune_table_free(&back);
+    }
+    nb_auto_clear();
+}
+
 int main(void) {
     const nb_test_case tests[] = {
         {"the registry finds auto but does not list it", test_registry_finds_auto_but_does_not_list_it},
@@ -644,6 +1138,15 @@ int main(void) {
         {"broken files are refused, naming the file", test_broken_files_are_refused},
         {"the table's path", test_path},
         {"ensure: measure, reuse, extend, re-measure, refuse", test_ensure},
+        {"save: concurrent writers merge, newer entries win", test_save_merges_concurrent_writers},
+        {"save: the write waits for the lock, then merges", test_save_waits_for_the_lock},
+        {"save: a broken table is never lost, nor the new one", test_save_never_loses_a_broken_table},
+        {"overlap: runs see each other, in both orders", test_overlap_between_runs},
+        {"overlap: a killed run still counts", test_overlap_with_a_killed_run},
+        {"overlap: old runs' files are removed", test_overlap_removes_old_runs},
+        {"overlap: an unusable directory is unknown, never a failure", test_overlap_unknown_never_fails},
+        {"table: overlap recorded per entry, old tables read", test_table_records_overlap},
+        {"ensure: a table that cannot be saved is used unsaved", test_ensure_without_saving},
     };
     return nb_test_run_with_hooks("tune", suite_init, suite_cleanup, tests, sizeof tests / sizeof tests[0]);
 }

@@ -22,6 +22,7 @@
 #include "harness/commands.h"
 #include "harness/env.h"
 #include "harness/interrupt.h"
+#include "harness/overlap.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "harness/train.h"
@@ -49,6 +50,9 @@ typedef struct bench_options {
     bool repeats_given, warmup_given, iters_given; /* --quick never overrides a flag given */
     bool quick, no_torch;
     char data_dir[PATH_MAX]; /* holds reference/, the twins */
+    nb_overlap *overlap;     /* this run in the registry of measurements (overlap.h) */
+    int64_t overlap_since;   /* when it began, nb_overlap_clock */
+    nb_overlap_report overlap_final; /* once it has ended (overlap NULL): what the end saw */
     nb_dtype dtype;
 } bench_options;
 
@@ -264,6 +268,39 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     cJSON_AddNumberToObject(cfg, "rounds_done", rounds_done);
     /* stopped by SIGINT: every sample listed is whole, but cases may have unequal counts */
     cJSON_AddBoolToObject(cfg, "interrupted", interrupted);
+    /* other nabla measurements that ran while this one did ("unknown" when that cannot be told):
+     * their load is in these samples */
+    nb_overlap_report overlap = o->overlap_final;
+    if (o->overlap) nb_overlap_check(o->overlap, o->overlap_since, &overlap);
+    cJSON_AddItemToObject(ctx, "overlapped_by", nb_overlap_json(&overlap));
+    /* The rest of what decides what one sample measures, so that --compare (bench_compare.c)
+     * can refuse two runs that differ in it: the network and its data (bench takes the seed
+     * program's, but a changed default would change every loop), each variant's learning rate
+     * (a changed default changes the numbers computed, subnormals and all), and the variables
+     * besides context.environment that change a loop's time: OpenMP's waiting and binding,
+     * nabla's allocation cache, the test-only GEMM perturbation. */
+    nb_train_config workload = case_config(o, cases[0].variant); /* n >= 1: an empty matrix never runs */
+    cJSON_AddNumberToObject(cfg, "batch", (double)workload.batch);
+    cJSON_AddNumberToObject(cfg, "d_in", (double)workload.d_in);
+    cJSON_AddNumberToObject(cfg, "hidden", (double)workload.hidden);
+    cJSON_AddNumberToObject(cfg, "d_out", (double)workload.d_out);
+    cJSON_AddNumberToObject(cfg, "seed", (double)workload.seed);
+    cJSON *lr = cJSON_AddObjectToObject(cfg, "lr");
+    for (int i = 0; i < n; i++) {
+        const nb_variant *v = cases[i].variant;
+        if (cJSON_GetObjectItemCaseSensitive(lr, v->name)) continue;
+        nb_train_config vc = case_config(o, v);
+        cJSON_AddNumberToObject(lr, v->name, nb_variant_lr(v, &vc));
+    }
+    static const char *const timing_env[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
+                                             "GOMP_CPU_AFFINITY", "OMP_DYNAMIC", "NABLA_ALLOC_CACHE",
+                                             "NABLA_TEST_PERTURB_GEMM"};
+    cJSON *timing = cJSON_AddObjectToObject(cfg, "environment");
+    for (size_t i = 0; i < sizeof timing_env / sizeof timing_env[0]; i++) {
+        const char *v = getenv(timing_env[i]);
+        if (v) cJSON_AddStringToObject(timing, timing_env[i], v);
+        else cJSON_AddNullToObject(timing, timing_env[i]);
+    }
     cJSON *list = cJSON_AddArrayToObject(doc, "cases");
     size_t csv_cap = 256 + (size_t)n * 256, md_cap = csv_cap;
     char *csv = malloc(csv_cap), *md = malloc(md_cap);
@@ -359,11 +396,8 @@ static void print_table(const bench_case *cases, int n) {
 /* ---- the command ---------------------------------------------------------------------------- */
 
 int nb_cmd_bench(int argc, char **argv) {
-    if (argc >= 1 && !strcmp(argv[0], "--compare")) {
-        if (argc != 3)
-            return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --compare takes two files: OLD.json NEW.json");
-        return nb_bench_compare_files(argv[1], argv[2]);
-    }
+    /* OLD NEW [--force]: the argument checks (wrong count: exit 2) are bench_compare.c's */
+    if (argc >= 1 && !strcmp(argv[0], "--compare")) return nb_bench_compare_command(argc - 1, argv + 1);
     bench_options o = {.dtype_name = "f32", .out_dir = "bench/results", .repeats = 5, .warmup = 1, .iters = 500};
     bool help = false;
     const nb_option options[] = {
@@ -389,8 +423,9 @@ int nb_cmd_bench(int argc, char **argv) {
                "timed inside Python around the same loop, threads matched), interleaved round by round.\n"
                "Reports median/min/max/cv of the loop's wall time, GFLOP/s, and speedups against naive and\n"
                "against PyTorch's best thread count. Writes bench.json, bench.csv, bench.md after every round.\n"
-               "`nabla bench --compare OLD.json NEW.json` compares two runs case by case (Mann-Whitney U)\n"
-               "and prints the geometric mean of the change.\n\nflags:\n");
+               "`nabla bench --compare OLD.json NEW.json [--force]` compares two runs case by case (Mann-Whitney U)\n"
+               "and prints the geometric mean of the change; it refuses runs whose settings or machine differ\n"
+               "unless --force is given (`nabla bench --compare --help`).\n\nflags:\n");
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
     }
@@ -470,6 +505,8 @@ int nb_cmd_bench(int argc, char **argv) {
     fflush(stdout);
     bool interrupted = false;
     int rounds_done = 0;
+    o.overlap_since = nb_overlap_clock();
+    o.overlap = nb_overlap_begin("nabla bench");
     for (int round = 0; round < o.warmup + o.repeats && !interrupted; round++) {
         bool timed = round >= o.warmup;
         for (int j = 0; j < n && !interrupted; j++) {
@@ -496,10 +533,14 @@ int nb_cmd_bench(int argc, char **argv) {
         if (timed) rounds_done = round + 1 - (int)o.warmup;
         if (timed && write_reports(&o, cases, n, rounds_done, false) != NB_OK) {
             nb_interrupt_release();
+            nb_overlap_end(o.overlap, NULL);
             return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
         }
     }
     nb_interrupt_release();
+    nb_overlap_end(o.overlap, &o.overlap_final);
+    o.overlap = NULL;
+    nb_overlap_warn(stderr, "nabla bench", &o.overlap_final);
     if (tty) printf("\n");
     if (interrupted) {
         /* Keep every whole sample: the finished rounds and the cases of the cut round that

@@ -4,10 +4,10 @@
  * Graphviz DOT. */
 #include <float.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/footprint.h"
 #include "harness/report.h"
 #include "variants/static_graph.h"
 
@@ -28,23 +28,6 @@ static void print_help(const nb_option *options, int count) {
            "Graphviz DOT (render with `dot -Tsvg FILE`). At least one of the two is needed.\n\n"
            "flags:\n");
     nb_cli_print_options(stdout, options, count);
-}
-
-/* The elements the plan holds at most (x, y, h and its gradient, w1's gradient, ...), in
- * the dtype: refused, as `nabla train` refuses it, when more than the machine has. */
-static nb_status check_fits(const nb_train_config *c) {
-    double elems = (double)c->batch * (double)c->d_in * 2 + (double)c->d_in * (double)c->hidden * 2 +
-                   (double)c->batch * (double)c->hidden * 4 + (double)c->hidden * (double)c->d_out * 2 +
-                   (double)c->batch * (double)c->d_out * 4;
-    double bytes = elems * (double)nb_dtype_size(c->dtype);
-    double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (physical > 0 && bytes > physical)
-        return nb_error(NB_ERR_ARG,
-                        "nabla graph: --batch %lld --d-in %lld --hidden %lld --d-out %lld needs more memory than this "
-                        "machine has (%.1f GiB)",
-                        (long long)c->batch, (long long)c->d_in, (long long)c->hidden, (long long)c->d_out,
-                        physical / (1 << 30));
-    return NB_OK;
 }
 
 int nb_cmd_graph(int argc, char **argv) {
@@ -81,7 +64,15 @@ int nb_cmd_graph(int argc, char **argv) {
         nb_error(NB_ERR_ARG, "nabla graph: --dtype must be f32 or f64, got '%s'", o.dtype_name);
         return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
     }
-    if (check_fits(&o.cfg) != NB_OK) return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
+    /* refused, as `nabla train` refuses it, when the plan these options compile needs more
+     * than the machine has; nothing trains, so no loss history (iters 0) */
+    nb_train_config sized = o.cfg;
+    sized.grad_check = o.grad_x;
+    sized.iters = 0;
+    int64_t bytes = 0;
+    bool counted = nb_static_graph_footprint(&sized, o.no_fusion, &bytes);
+    if (nb_footprint_check_bytes("graph", nb_variant_static_graph.name, &sized, counted, bytes) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
     /* the DOT file's place is checked before the graph is built, not after */
     if (o.dot_path && nb_report_prepare_file(o.dot_path) != NB_OK)
         return nb_cmd_fail(NB_EXIT_FAILURE, "graph", nb_last_error());

@@ -12,6 +12,7 @@
 #include "harness/commands.h"
 #include "harness/env.h"
 #include "harness/interrupt.h"
+#include "harness/overlap.h"
 #include "harness/gemm_timing.h"
 #include "harness/stats.h"
 #include "harness/sweep.h"
@@ -151,10 +152,13 @@ static int run_bench(const kernels_options *o) {
            nb_dtype_name(dtype), threads, threads == 1 ? "" : "s", repeats, o->min_time * 1e3);
     printf("%-20s %-8s %12s %12s %10s %8s\n", "shape", "kernel", "median_us", "min_us", "GFLOP/s", "vs_blas");
     nb_gemm_timing timing = {.dtype = dtype, .threads = threads, .repeats = repeats, .min_time = o->min_time};
+    /* registered as a measurement: one that overlapped another nabla measurement says so */
+    nb_overlap *overlap = nb_overlap_begin("nabla kernels --bench");
     for (int si = 0; si < nshapes; si++) {
         const nb_gemm_shape *s = &shapes[si];
         nb_stats stats[64];
         if (nb_gemm_time_kernels(s, kernels, nkernels, &timing, stats) != NB_OK) {
+            nb_overlap_end(overlap, NULL);
             if (!nb_interrupted()) return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
             fprintf(stderr, "nabla kernels: interrupted by %s\n", nb_interrupt_signal_name());
             return nb_interrupt_exit_code();
@@ -172,6 +176,9 @@ static int run_bench(const kernels_options *o) {
         }
         fflush(stdout);
     }
+    nb_overlap_report rep;
+    nb_overlap_end(overlap, &rep);
+    nb_overlap_warn(stderr, "nabla kernels --bench", &rep);
     return NB_EXIT_OK;
 }
 

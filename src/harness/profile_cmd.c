@@ -10,6 +10,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/env.h"
+#include "harness/footprint.h"
 #include "harness/interrupt.h"
 #include "harness/train.h"
 #include "harness/tune.h"
@@ -119,6 +120,9 @@ int nb_cmd_profile(int argc, char **argv) {
     }
     if (nb_dtype_parse(dtype_name, &cfg.dtype) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", "nabla profile: --dtype must be f32 or f64");
+    /* the seed's dimensions always fit; the check stays in case they become flags */
+    if (nb_footprint_check("profile", variant, &cfg) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
     nb_runtime_set_kernel(kernel);
     nb_runtime_set_threads((int)threads);
     const bool is_auto = kernel == nb_kernel_auto();

@@ -15,6 +15,7 @@
 #include "base/timer.h"
 #include "harness/gemm_timing.h"
 #include "harness/interrupt.h"
+#include "harness/overlap.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "kernels/peak.h"
@@ -431,6 +432,9 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
     double start = nb_now_seconds();
     /* created with its parents, and checked to take the results, before anything is timed */
     nb_status st = nb_report_prepare_dir(cfg->out_dir, true);
+    /* registered as a measurement, so that one overlapping another (a bench, a tune) says so */
+    nb_overlap *overlap = st == NB_OK ? nb_overlap_begin("nabla kernels --sweep") : NULL;
+    int done = 0;
     if (st == NB_OK) st = plan_cells(&s);
     if (st == NB_OK && s.ncells == 0) st = nb_error(NB_ERR_ARG, "nothing to sweep: --no-seed and --no-squares together");
     if (st == NB_OK) {
@@ -470,8 +474,20 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
         if (st != NB_OK && nb_interrupted()) st = NB_OK; /* the cut product is not a row */
         if (tty) printf("\r\033[K"); /* the rows of this product take the progress line's place */
         for (int r = first; r < s.nrows; r++) print_row(&s.rows[r]);
-        if (st == NB_OK) st = write_reports(&s, i + 1 == s.ncells);
+        if (st == NB_OK) st = write_reports(&s, false);
+        if (st == NB_OK) done = i + 1;
         fflush(stdout);
+    }
+    /* whether another nabla measurement ran meanwhile: a warning and a field, then the final write */
+    nb_overlap_report rep;
+    nb_overlap_end(overlap, &rep);
+    if (s.doc) {
+        cJSON_DeleteItemFromObjectCaseSensitive(s.doc, "overlapped_by");
+        cJSON_AddItemToObject(s.doc, "overlapped_by", nb_overlap_json(&rep));
+    }
+    if (st == NB_OK) {
+        nb_overlap_warn(stderr, "nabla kernels --sweep", &rep);
+        st = write_reports(&s, done == s.ncells);
     }
     if (st == NB_OK && nb_interrupted()) {
         printf("interrupted by %s: %s/sweep.json, sweep.csv, sweep.md hold the %d rows finished\n",

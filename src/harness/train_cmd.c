@@ -9,6 +9,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/env.h"
+#include "harness/footprint.h"
 #include "harness/format.h"
 #include "harness/interrupt.h"
 #include "harness/train.h"
@@ -32,41 +33,6 @@ typedef struct train_options {
     bool detect_anomaly;
 } train_options;
 
-/* ---- checks that need more than one flag ----------------------------------------------- */
-
-/* a * b, or false on overflow of int64. */
-static bool mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
-
-/* The bytes the largest variant keeps alive: every (rows, cols) buffer of the two-layer
- * net, counted generously (x, w1 and its gradient; eight (N, H) and eight (N, D_out)
- * buffers; w2 and its gradient), and the loss history. The rule: refuse when that exceeds
- * the physical memory (sysconf pages x page size), since such a run would swap or be
- * killed rather than fail cleanly. Refuses sizes that overflow or exceed physical memory, so
- * a typo in a dimension is a usage error, not an allocation failure halfway through. */
-static nb_status check_workload_fits(const nb_train_config *cfg) {
-    int64_t terms[4], elems = 0;
-    bool ok = mul_ok(cfg->batch, cfg->d_in, &terms[0]) && mul_ok(cfg->d_in, cfg->hidden, &terms[1]) &&
-              mul_ok(cfg->batch, cfg->hidden, &terms[2]) && mul_ok(cfg->hidden, cfg->d_out, &terms[3]);
-    int64_t weights[4] = {1, 3, 8, 3};
-    for (int i = 0; ok && i < 4; i++) {
-        int64_t scaled;
-        ok = mul_ok(terms[i], weights[i], &scaled) && !__builtin_add_overflow(elems, scaled, &elems);
-    }
-    ok = ok && !__builtin_add_overflow(elems, cfg->batch * 8 * cfg->d_out, &elems);
-    int64_t bytes = 0;
-    ok = ok && mul_ok(elems, (int64_t)nb_dtype_size(cfg->dtype), &bytes);
-    /* plus the loss of every step, kept for --json (8 bytes each) */
-    ok = ok && !__builtin_add_overflow(bytes, cfg->iters * 8, &bytes);
-    double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (!ok || (physical > 0 && (double)bytes > physical))
-        return nb_error(NB_ERR_ARG,
-                        "nabla train: --batch %lld --d-in %lld --hidden %lld --d-out %lld needs more memory "
-                        "than this machine has (%.1f GiB)",
-                        (long long)cfg->batch, (long long)cfg->d_in, (long long)cfg->hidden,
-                        (long long)cfg->d_out, physical / (1 << 30));
-    return NB_OK;
-}
-
 static void print_help(const nb_option *options, int count) {
     char variants[256], kernels[256];
     nb_variant_names(variants, sizeof variants);
@@ -83,8 +49,10 @@ static void print_help(const nb_option *options, int count) {
            "the first step's loss (normal runs of every variant stay below 1.5 times). With\n"
            "--detect-anomaly every op's output is checked as it is written (forward, backward, update),\n"
            "and the first nan or inf stops the run with the op, phase, step and shape that produced it.\n"
-           "Dimensions whose buffers and loss history would need more than this machine's physical\n"
-           "memory are refused before anything is allocated (exit 2), as is any bad flag or value.\n",
+           "Dimensions whose run would need more than this machine's physical memory are refused before\n"
+           "anything is allocated (exit 2), as is any bad flag or value: the count is the variant's own\n"
+           "(data, parameters and their gradients, the optimizer's state, a step's activations and their\n"
+           "gradients, the static graph's arena, the loss history).\n",
            NB_TRAIN_DIVERGENCE_FACTOR);
 }
 
@@ -106,7 +74,8 @@ static nb_status resolve(train_options *o, const nb_variant **variant, const nb_
     if (nb_dtype_parse(o->dtype_name, &o->cfg.dtype) != NB_OK)
         return nb_error(NB_ERR_ARG, "nabla train: --dtype must be f32 or f64, got '%s'", o->dtype_name);
     o->cfg.lr = o->lr_given ? o->lr : -1.0;
-    return check_workload_fits(&o->cfg);
+    /* the variant counts the memory its run needs; the machine's limit is footprint.c's */
+    return nb_footprint_check("train", *variant, &o->cfg);
 }
 
 /* ---- output ------------------------------------------------------------------------------ */

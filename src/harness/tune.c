@@ -1,16 +1,20 @@
 /* src/harness/tune.c — see tune.h: the tuning table's path, context and staleness, its JSON
- * file (written atomically, read back with every field checked), the measurements that fill
- * it, and nb_tune_ensure, which makes `--kernel auto` ready before a run. */
+ * file (merged with the file on disk under a lock and written atomically, read back with every
+ * field checked), the measurements that fill it, and nb_tune_ensure, which makes `--kernel auto`
+ * ready before a run. */
 #include "harness/tune.h"
 
 #include <cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/report.h"
 #include "harness/stats.h"
@@ -85,7 +89,7 @@ void nb_tune_context_current(nb_tune_context *ctx) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(report, "cpu_model");
     snprintf(ctx->cpu_model, sizeof ctx->cpu_model, "%s", cJSON_IsString(model) ? model->valuestring : "unknown");
     cJSON_Delete(report);
-    ctx->online_cpus = nb_runtime_default_threads();
+    ctx->online_cpus = nb_runtime_online_cpus();
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     snprintf(ctx->openblas_coretype, sizeof ctx->openblas_coretype, "%s", coretype ? coretype : "");
     snprintf(ctx->nabla_version, sizeof ctx->nabla_version, "%s", NABLA_VERSION);
@@ -249,6 +253,13 @@ static cJSON *entry_json(const nb_tune_entry *e, const nb_tune_context *c) {
     cJSON *secs = cJSON_AddObjectToObject(j, "seconds"); /* median per call; untimed kernels left out */
     for (int i = 0; secs && i < c->kernel_count; i++)
         if (e->seconds[i] > 0) cJSON_AddNumberToObject(secs, c->kernels[i], e->seconds[i]);
+    /* null: not known (the runtime directory was unusable, or an older nabla measured it) */
+    if (e->overlap == NB_OVERLAP_UNKNOWN)
+        cJSON_AddNullToObject(j, "overlapped");
+    else
+        cJSON_AddBoolToObject(j, "overlapped", e->overlap == NB_OVERLAP_FOUND);
+    if (e->overlap == NB_OVERLAP_FOUND && e->overlapped_by[0])
+        cJSON_AddStringToObject(j, "overlapped_by", e->overlapped_by);
     return j;
 }
 
@@ -285,21 +296,137 @@ nb_status nb_tune_format(const nb_tune_table *t, char **text) {
     return *text ? NB_OK : nb_error(NB_ERR_NOMEM, "out of memory formatting the tuning table");
 }
 
-nb_status nb_tune_write(const char *path, const nb_tune_table *t) {
+/* The table's text as nb_tune_write writes it, with the final newline. */
+static nb_status write_table_file(const char *path, const nb_tune_table *t) {
     char *text = table_text(t, true);
     if (!text) return nb_error(NB_ERR_NOMEM, "out of memory writing the tuning table %s", path);
     size_t len = strlen(text);
     char *with_newline = malloc(len + 2);
-    nb_status st = with_newline ? make_parent_dirs(path) : nb_error(NB_ERR_NOMEM, "out of memory writing %s", path);
-    if (st == NB_OK) {
+    nb_status st = NB_OK;
+    if (with_newline) {
         memcpy(with_newline, text, len);
         memcpy(with_newline + len, "\n", 2);
         st = nb_report_write_atomically(path, with_newline);
+    } else {
+        st = nb_error(NB_ERR_NOMEM, "out of memory writing the tuning table %s", path);
     }
     free(with_newline);
     cJSON_free(text);
     return st;
 }
+
+/* ---- the lock and the merge ------------------------------------------------------------------------ */
+
+/* Takes LOCK_EX on `<path>.lock` (created if missing); *fd gets the descriptor to unlock_table.
+ * Blocks: writers hold it for the milliseconds of a write, auto's tuning for its second or so
+ * of measuring. When another process holds it, one line on `notes` (if non-NULL) says so. */
+static nb_status lock_table(const char *path, int *fd, FILE *notes) {
+    char lock[NB_TUNE_PATH_MAX + 8];
+    *fd = -1;
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock)
+        return nb_error(NB_ERR_ARG, "the tuning table's path is too long: %.40s...", path);
+    int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (f < 0) return nb_error(NB_ERR_IO, "cannot lock the tuning table: cannot open %s: %s", lock, strerror(errno));
+    int rc = flock(f, LOCK_EX | LOCK_NB);
+    if (rc != 0 && errno == EWOULDBLOCK) {
+        if (notes) {
+            fprintf(notes, "nabla: another nabla run is tuning %s; waiting for it\n", path);
+            fflush(notes);
+        }
+        while ((rc = flock(f, LOCK_EX)) != 0 && errno == EINTR) {}
+    }
+    if (rc != 0) {
+        int err = errno;
+        close(f);
+        return nb_error(NB_ERR_IO, "cannot lock %s: %s", lock, strerror(err));
+    }
+    *fd = f;
+    return NB_OK;
+}
+
+/* Closing drops the lock; the file stays (see nb_tune_save). */
+static void unlock_table(int fd) {
+    if (fd >= 0) close(fd);
+}
+
+/* t merged into the file's current table `disk` (same context): the file's entries in its
+ * order, t's entries measured now replacing theirs, then t's entries the file lacks. An entry
+ * of t not measured now is a copy of an earlier read, so the file's own entry, maybe newer,
+ * stays. *kept: the file's entries that stay. */
+static nb_status merge_into(nb_tune_table *disk, const nb_tune_table *t, int *kept) {
+    const int on_disk = disk->count;
+    int replaced = 0;
+    for (int i = 0; i < t->count; i++) {
+        const nb_tune_entry *e = &t->entries[i];
+        const nb_tune_entry *old = find_entry(disk, e);
+        if (old && !e->measured_now) continue;
+        if (old) replaced++; /* t has no product twice, so old is one of the file's */
+        NB_TRY(nb_tune_table_put(disk, e));
+    }
+    *kept = on_disk - replaced;
+    return NB_OK;
+}
+
+/* The file on disk is broken: t goes beside it. The message says where first: messages are
+ * cut at 512 bytes, and `problem` (naming the file) may be long. */
+static nb_status write_aside(const char *path, const nb_tune_table *t, nb_status why, const char *problem) {
+    char aside[NB_TUNE_PATH_MAX + 32];
+    snprintf(aside, sizeof aside, "%s.aside-%ld", path, (long)getpid());
+    if (write_table_file(aside, t) != NB_OK) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", nb_last_error());
+        return nb_error(why, "this run's %d entries could not be written, neither to the broken table nor aside "
+                             "(%s): %s", t->count, reason, problem);
+    }
+    return nb_error(why, "this run's %d entries went to %s, not to the broken table (fix or remove it, or move "
+                         "that file over it): %s", t->count, aside, problem);
+}
+
+/* nb_tune_save's work, with the lock held. */
+static nb_status save_locked(const char *path, const nb_tune_table *t, bool replace_broken, nb_tune_save_info *info) {
+    nb_tune_table disk;
+    bool missing = false;
+    nb_status st = nb_tune_read(path, &disk, &missing);
+    if (st == NB_ERR_NOMEM) return st;
+    if (st != NB_OK && !missing) {
+        char problem[sizeof info->moved_broken + 600];
+        snprintf(problem, sizeof problem, "%s", nb_last_error());
+        if (!replace_broken) return write_aside(path, t, st, problem);
+        snprintf(info->moved_broken, sizeof info->moved_broken, "%s.broken", path);
+        if (rename(path, info->moved_broken) != 0)
+            return nb_error(NB_ERR_IO, "cannot move the unreadable tuning table %s aside to %s: %s", path,
+                            info->moved_broken, strerror(errno));
+    }
+    if (st == NB_OK) info->dropped_stale = nb_tune_context_stale(&disk.context, &t->context, NULL, 0);
+    if (st != NB_OK || info->dropped_stale) {
+        /* nothing on disk worth keeping: t is the table (a stale one was measured elsewhere;
+         * the writer's context wins, as when one run replaces a stale table by itself) */
+        nb_tune_table_free(&disk);
+        st = write_table_file(path, t);
+        info->written = t->count;
+        return st;
+    }
+    disk.context = t->context; /* the same in every staleness field: the kernel indices agree */
+    st = merge_into(&disk, t, &info->kept);
+    if (st == NB_OK) st = write_table_file(path, &disk);
+    info->written = disk.count;
+    nb_tune_table_free(&disk);
+    return st;
+}
+
+nb_status nb_tune_save(const char *path, const nb_tune_table *t, bool replace_broken, nb_tune_save_info *info) {
+    nb_tune_save_info local;
+    if (!info) info = &local;
+    *info = (nb_tune_save_info){0};
+    NB_TRY(make_parent_dirs(path));
+    int lock;
+    NB_TRY(lock_table(path, &lock, NULL));
+    nb_status st = save_locked(path, t, replace_broken, info);
+    unlock_table(lock);
+    return st;
+}
+
+nb_status nb_tune_write(const char *path, const nb_tune_table *t) { return nb_tune_save(path, t, false, NULL); }
 
 /* ---- reading ------------------------------------------------------------------------------------ */
 
@@ -467,6 +594,18 @@ static nb_status read_entry(const reader *r, const cJSON *j, const nb_tune_conte
         e->seconds[i] = s->valuedouble;
     }
     if (!(e->seconds[e->winner] > 0)) return bad(r, "\"seconds\" has no time for the winner '%s'", c->kernels[e->winner]);
+    /* Optional: tables written before nabla recorded overlap lack both (unknown). */
+    const cJSON *overlapped = cJSON_GetObjectItemCaseSensitive(j, "overlapped");
+    if (!overlapped || cJSON_IsNull(overlapped))
+        e->overlap = NB_OVERLAP_UNKNOWN;
+    else if (cJSON_IsBool(overlapped))
+        e->overlap = cJSON_IsTrue(overlapped) ? NB_OVERLAP_FOUND : NB_OVERLAP_NONE;
+    else
+        return bad(r, "\"overlapped\" is not true, false or null");
+    if (cJSON_GetObjectItemCaseSensitive(j, "overlapped_by")) {
+        if (e->overlap != NB_OVERLAP_FOUND) return bad(r, "\"overlapped_by\" without \"overlapped\": true");
+        NB_TRY(get_string(r, j, "overlapped_by", e->overlapped_by, sizeof e->overlapped_by));
+    }
     return NB_OK;
 }
 
@@ -595,8 +734,14 @@ nb_status nb_tune_measure(nb_tune_table *t, const nb_gemm_shape *shapes, int cou
             if (!(large && !strcmp(c->kernels[i], "naive"))) timed[n] = all[i], index[n++] = i;
         if (n == 0) return nb_error(NB_ERR_ARG, "tuning: no kernel to time");
         nb_stats stats[NB_TUNE_MAX_KERNELS];
+        const int64_t since = nb_overlap_clock();
         NB_TRY(nb_gemm_time_kernels(shape, timed, n, &timing, stats));
-        nb_tune_entry e = {.dtype = dtype, .threads = threads, .shape = *shape, .winner = index[0]};
+        /* per product, not per run: a product timed before another run began is clean */
+        nb_overlap_report overlap;
+        nb_overlap_check(settings->overlap, since, &overlap);
+        nb_tune_entry e = {.dtype = dtype, .threads = threads, .shape = *shape, .winner = index[0],
+                           .overlap = overlap.status, .measured_now = true};
+        if (overlap.status == NB_OVERLAP_FOUND) nb_overlap_describe(&overlap, e.overlapped_by, sizeof e.overlapped_by);
         for (int i = 0; i < n; i++) {
             /* a median of 0 would read as "not timed": the clock cannot resolve less than 1 ns */
             e.seconds[index[i]] = fmax(stats[i].median, 1e-9);
@@ -629,6 +774,46 @@ nb_status nb_tune_install(const nb_tune_table *t) {
     return st;
 }
 
+/* Whether t, as read from `path` (empty when missing), must be measured for dtype at `threads`
+ * threads: *why says why, "" when not. A stale table is emptied: it was measured elsewhere, and
+ * none of it is kept. */
+static void needs_measuring(const char *path, nb_tune_table *t, bool missing, const nb_tune_context *now,
+                            nb_dtype dtype, int threads, char *why, size_t size) {
+    char reason[300];
+    why[0] = '\0';
+    if (missing) {
+        snprintf(why, size, "no tuning table at %s", path);
+        nb_tune_table_init(t, now);
+    } else if (nb_tune_context_stale(&t->context, now, reason, sizeof reason)) {
+        snprintf(why, size, "the tuning table %s is stale: %s", path, reason);
+        nb_tune_table_free(t);
+        nb_tune_table_init(t, now);
+    } else if (nb_tune_table_count_for(t, dtype, threads) == 0) {
+        snprintf(why, size, "the tuning table %s has nothing for %s at %d thread%s", path, nb_dtype_name(dtype),
+                 threads, threads == 1 ? "" : "s");
+    }
+}
+
+/* nb_tune_read for nb_tune_ensure: a missing file is an empty table, a broken one the error. */
+static nb_status read_for_ensure(const char *path, const nb_tune_context *now, nb_dtype dtype, int threads,
+                                 nb_tune_table *t, char *why, size_t size) {
+    bool missing = false;
+    nb_status st = nb_tune_read(path, t, &missing);
+    if (st != NB_OK && !missing) return st; /* broken: the user decides, never overwritten here */
+    needs_measuring(path, t, missing, now, dtype, threads, why, size);
+    return NB_OK;
+}
+
+static void note(FILE *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(FILE *notes, const char *fmt, ...) {
+    if (!notes) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(notes, fmt, ap);
+    va_end(ap);
+    fflush(notes);
+}
+
 nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *notes) {
     char default_path[NB_TUNE_PATH_MAX];
     if (!path) {
@@ -638,35 +823,49 @@ nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *no
     nb_tune_context now;
     nb_tune_context_current(&now);
     nb_tune_table t;
-    bool missing = false;
-    nb_status st = nb_tune_read(path, &t, &missing);
-    if (st != NB_OK && !missing) return st; /* broken: the user decides, never overwritten here */
+    char why[NB_TUNE_PATH_MAX + 400];
+    NB_TRY(read_for_ensure(path, &now, dtype, threads, &t, why, sizeof why));
+    if (!*why) { /* current and complete: the common case takes no lock */
+        nb_status st = nb_tune_install(&t);
+        nb_tune_table_free(&t);
+        return st;
+    }
 
-    char why[NB_TUNE_PATH_MAX + 400] = "", reason[300];
-    if (missing) {
-        snprintf(why, sizeof why, "no tuning table at %s", path);
-        nb_tune_table_init(&t, &now);
-    } else if (nb_tune_context_stale(&t.context, &now, reason, sizeof reason)) {
-        snprintf(why, sizeof why, "the tuning table %s is stale: %s", path, reason);
-        nb_tune_table_free(&t); /* measured elsewhere: none of it is kept */
-        nb_tune_table_init(&t, &now);
-    } else if (nb_tune_table_count_for(&t, dtype, threads) == 0) {
-        snprintf(why, sizeof why, "the tuning table %s has nothing for %s at %d thread%s", path, nb_dtype_name(dtype),
-                 threads, threads == 1 ? "" : "s");
-    }
-    st = NB_OK;
-    if (*why) {
-        if (notes) {
-            fprintf(notes, "nabla: %s; measuring the seed's products for %s at %d thread%s\n", why,
-                    nb_dtype_name(dtype), threads, threads == 1 ? "" : "s");
-            fflush(notes);
+    /* It measures. First, in a moment rather than after the measurement, whether the table can
+     * be saved: when not, this run still measures and uses the table, unsaved. Then the lock,
+     * held through the measurement: runs needing the same entries wait for the first, which
+     * saves them, then read them instead of timing each other. */
+    char unsaved[NB_TUNE_PATH_MAX + 400] = "";
+    int lock = -1;
+    if (nb_report_prepare_file(path) != NB_OK || lock_table(path, &lock, notes) != NB_OK)
+        snprintf(unsaved, sizeof unsaved, "%s", nb_last_error());
+    if (lock >= 0) {
+        nb_tune_table_free(&t); /* what the file holds now, under the lock */
+        nb_status st = read_for_ensure(path, &now, dtype, threads, &t, why, sizeof why);
+        if (st != NB_OK || !*why) { /* broken meanwhile, or measured by the run we waited for */
+            unlock_table(lock);
+            if (st == NB_OK) st = nb_tune_install(&t);
+            nb_tune_table_free(&t);
+            return st;
         }
-        const nb_gemm_shape *shapes;
-        int count = nb_tune_seed_shapes(&shapes);
-        const nb_tune_settings quick = NB_TUNE_QUICK_SETTINGS;
-        st = nb_tune_measure(&t, shapes, count, dtype, threads, &quick, NULL, NULL);
-        if (st == NB_OK) st = nb_tune_write(path, &t);
     }
+    note(notes, "nabla: %s; measuring the seed's products for %s at %d thread%s\n", why, nb_dtype_name(dtype),
+         threads, threads == 1 ? "" : "s");
+    if (*unsaved) note(notes, "nabla: warning: cannot save the tuning table %s (%s); measuring for this run only\n", path,
+                       unsaved);
+
+    const nb_gemm_shape *shapes;
+    int count = nb_tune_seed_shapes(&shapes);
+    nb_tune_settings quick = NB_TUNE_QUICK_SETTINGS;
+    quick.overlap = nb_overlap_begin("nabla tune (--kernel auto)");
+    nb_status st = nb_tune_measure(&t, shapes, count, dtype, threads, &quick, NULL, NULL);
+    nb_overlap_report overlap;
+    nb_overlap_end(quick.overlap, &overlap);
+    nb_overlap_warn(notes, "nabla", &overlap);
+    if (st == NB_OK && lock >= 0 && save_locked(path, &t, false, &(nb_tune_save_info){0}) != NB_OK)
+        note(notes, "nabla: warning: could not save the tuning table %s (%s); this run uses what it measured, the next "
+                    "measures again\n", path, nb_last_error());
+    unlock_table(lock);
     if (st == NB_OK) st = nb_tune_install(&t);
     nb_tune_table_free(&t);
     return st;

@@ -1,8 +1,9 @@
 /* src/harness/tune.h — the tuning table behind `--kernel auto`: which concrete kernel was
  * fastest for each product (dtype, threads, shape), measured by `nabla tune` and kept in a JSON
  * file with the context it was measured in, so a table from another machine, environment or
- * kernel revision is recognised as stale and measured again. kernels/README.md describes the
- * file, its path and the staleness rule. */
+ * kernel revision is recognised as stale and measured again. Concurrent writers merge under a
+ * lock file instead of overwriting each other. kernels/README.md describes the file, its path,
+ * the staleness rule and the locking. */
 #ifndef NB_HARNESS_TUNE_H
 #define NB_HARNESS_TUNE_H
 
@@ -12,6 +13,7 @@
 
 #include "base/error.h"
 #include "harness/gemm_timing.h"
+#include "harness/overlap.h"
 #include "kernels/gemm.h"
 #include "tensor/tensor.h"
 
@@ -20,6 +22,7 @@
 #define NB_TUNE_MAX_KERNELS 16
 #define NB_TUNE_MAX_ENTRIES 4096
 #define NB_TUNE_PATH_MAX 1024
+#define NB_TUNE_OVERLAP_MAX 128
 
 /* Naive is timed only up to this many multiply-adds (m * n * k, 256^3): there one call lasts
  * tens of milliseconds. Above it a call lasts from a quarter of a second to seconds and naive is
@@ -47,6 +50,15 @@ typedef struct nb_tune_entry {
     nb_gemm_shape shape;
     int winner;                            /* index into the table's context.kernels */
     double seconds[NB_TUNE_MAX_KERNELS];   /* per context.kernels; 0 when not timed */
+    /* Whether another nabla measurement ran while this product was timed (overlap.h); a table
+     * written before nabla recorded it reads as unknown. overlapped_by names the runs when found
+     * ("nabla bench (pid 1234)"), else is empty. Saved as "overlapped" and "overlapped_by". */
+    nb_overlap_status overlap;
+    char overlapped_by[NB_TUNE_OVERLAP_MAX];
+    /* Measured by this process (nb_tune_measure), not read from the file; not saved. When the
+     * table is written, these replace the file's entry for the same product, and the others
+     * (copies of what the file held earlier) yield to what it holds now. */
+    bool measured_now;
 } nb_tune_entry;
 
 typedef struct nb_tune_table {
@@ -55,10 +67,12 @@ typedef struct nb_tune_table {
     int count, capacity;
 } nb_tune_table;
 
-/* How long to measure: nb_gemm_timing's repeats and min_time. */
+/* How long to measure: nb_gemm_timing's repeats and min_time; and the registered run
+ * (nb_overlap_begin) each product's overlap is checked against, NULL: recorded as unknown. */
 typedef struct nb_tune_settings {
     int repeats;
     double min_time;
+    nb_overlap *overlap;
 } nb_tune_settings;
 
 /* `nabla tune`'s defaults, and --quick's (also what an automatic re-tune uses). */
@@ -108,9 +122,31 @@ nb_status nb_tune_parse(const char *text, size_t len, const char *path, nb_tune_
  * staleness fields only), in a malloc'd string (*text, free() it). */
 nb_status nb_tune_format(const nb_tune_table *t, char **text);
 
-/* Writes the table atomically (nb_report_write_atomically), creating the parent directories.
- * The file's context is this run's report context (nb_report_context: compiler, flags, date...)
- * with the table's own staleness fields. */
+/* What nb_tune_save did. */
+typedef struct nb_tune_save_info {
+    int written;             /* entries in the file written */
+    int kept;                /* of them, the file's entries (not replaced by t's measured now) */
+    bool dropped_stale;      /* the file on disk was stale for t's context: its entries went */
+    char moved_broken[NB_TUNE_PATH_MAX + 16]; /* replace_broken: where the broken file went, else "" */
+} nb_tune_save_info;
+
+/* Saves t to `path`, merged with what the file holds now, so that concurrent runs keep each
+ * other's results. Under an exclusive flock(2) on `<path>.lock` (created if missing, never
+ * removed: a lock file deleted while another process waits on it would let two writers in), it
+ * reads the file again and merges: t's entries with measured_now replace the file's entry for
+ * the same product, the file's other entries are kept when its context is current for t's (not
+ * stale), and t's remaining entries fill in what the file lacks; a stale file's entries are
+ * dropped. Then it writes the result atomically (nb_report_write_atomically: a temporary file
+ * in the same directory, fsync, rename; readers need no lock), creating the parent directories,
+ * and unlocks. The file's context is this run's report context (nb_report_context: compiler,
+ * flags, date...) with t's staleness fields.
+ * A file on disk that is broken (or unreadable) is never replaced silently: with replace_broken
+ * (`nabla tune`, whose user was told) it is renamed to `<path>.broken` first; without, t is
+ * written to `<path>.aside-<pid>` instead and the status is NB_ERR_FORMAT (or NB_ERR_IO), the
+ * message naming both files. `info` may be NULL. */
+nb_status nb_tune_save(const char *path, const nb_tune_table *t, bool replace_broken, nb_tune_save_info *info);
+
+/* nb_tune_save without replace_broken. */
 nb_status nb_tune_write(const char *path, const nb_tune_table *t);
 
 /* ---- measuring --------------------------------------------------------------------------------- */
@@ -125,7 +161,8 @@ int nb_tune_square_shapes(const nb_gemm_shape **shapes);
 typedef void nb_tune_observer(void *ctx, const nb_tune_table *t, const nb_tune_entry *e);
 
 /* Times every concrete kernel of the table's context (naive only up to NB_TUNE_NAIVE_MAX_MACS)
- * on each shape with nb_gemm_time_kernels, and puts the winners into t. The table's context
+ * on each shape with nb_gemm_time_kernels, and puts the winners into t, marked measured_now,
+ * each with whether another run overlapped its timing (settings->overlap). The table's context
  * must be the current one: its kernel list is the registry's. */
 nb_status nb_tune_measure(nb_tune_table *t, const nb_gemm_shape *shapes, int count, nb_dtype dtype, int threads,
                           const nb_tune_settings *settings, nb_tune_observer *observer, void *observer_ctx);
@@ -136,10 +173,16 @@ nb_status nb_tune_measure(nb_tune_table *t, const nb_gemm_shape *shapes, int cou
 nb_status nb_tune_install(const nb_tune_table *t);
 
 /* Makes auto ready for dtype at `threads` threads, from the table at `path` (NULL: nb_tune_path):
- * loads it; when it is missing, stale, or has no entry for dtype and threads, writes one line
- * saying why to `notes` (if non-NULL), measures the seed's products for dtype and threads with
- * NB_TUNE_QUICK_SETTINGS (a stale table's entries are dropped, a fresh one's kept) and writes
- * the file; then installs it. A broken file is an error, never replaced. */
+ * loads it; when it is missing, stale, or has no entry for dtype and threads, it measures the
+ * seed's products for dtype and threads with NB_TUNE_QUICK_SETTINGS (a stale table's entries
+ * are dropped, a fresh one's kept) and saves them (nb_tune_save); then installs the table.
+ * Before measuring it checks that the file's directory takes a file, and takes the table's lock
+ * for the measurement and the save, so that concurrent runs needing the same entries measure
+ * them once (a waiting run reads what the first saved) and never time each other.
+ * On `notes` (if non-NULL), one line each: why it measures; a warning when the table cannot be
+ * saved (found before measuring, or when the save fails), after which it still measures and
+ * installs the table for this run; a warning when another nabla measurement overlapped. Only a
+ * broken file (an error, never replaced) or a failure to measure or install fails it. */
 nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *notes);
 
 /* "naive, blocked, openmp, blas, auto": the names --kernel accepts, for help and messages. */

@@ -9,6 +9,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/env.h"
+#include "harness/footprint.h"
 #include "harness/interrupt.h"
 #include "harness/tune.h"
 #include "tensor/runtime.h"
@@ -52,17 +53,48 @@ static int selected_kernels(const char *list, const nb_kernel **out) {
     return n;
 }
 
-/* Every reference case under `root` (filtered by variant) with every selected kernel. */
+/* Before any check runs: the reference cases nabla expects (reference/cases.txt, compiled in;
+ * not whatever `root` holds) must all load, and fit in memory, and directories nabla does not
+ * expect are named. A missing or broken case then stops the run in a second, not after
+ * minutes of gradient checks, and a --variants filter never hides it. */
+static nb_status check_reference(const char *root) {
+    /* Directories nabla does not expect are named, one line each, and skipped rather than run:
+     * the expected list is what generate.py makes, so an extra one is a stale case from an
+     * older generator or one made by hand, and running it would let the disk decide the
+     * verdict again. */
+    char **extra = NULL;
+    int nextra = 0;
+    NB_TRY(nb_ref_list_unexpected(root, &extra, &nextra));
+    fflush(stdout);
+    for (int i = 0; i < nextra; i++)
+        fprintf(stderr, "nabla verify: %s/%s: not in nabla's expected list (reference/cases.txt), skipped\n", root,
+                extra[i]);
+    nb_ref_list_free(extra, nextra);
+    nb_ref_case c;
+    for (int i = 0; i < nb_ref_expected_count(); i++) {
+        NB_TRY(nb_ref_expected_load(root, nb_ref_expected_at(i), &c));
+        /* a case may ask for up to 2^20 per dimension: refused here, not out of memory midway */
+        const nb_variant *variant = nb_variant_find(c.cfg.variant);
+        nb_status st = variant ? nb_footprint_check("verify", variant, &c.cfg)
+                               : nb_error(NB_ERR_FORMAT, "%s/%s: unknown variant '%s'", root, nb_ref_expected_at(i),
+                                          c.cfg.variant);
+        nb_ref_case_free(&c);
+        NB_TRY(st);
+    }
+    return NB_OK;
+}
+
+/* Every expected case (checked by check_reference) with every selected kernel, for the
+ * variants in `variants`. */
 static nb_status run_reference(const char *root, const nb_kernel *const *kernels, int nkernels, const char *variants,
                                verify_tally *tally) {
-    char **dirs = NULL;
-    int count = 0;
-    NB_TRY(nb_ref_list_cases(root, &dirs, &count));
+    nb_ref_case c;
     nb_status st = NB_OK;
-    for (int i = 0; i < count && st == NB_OK; i++) {
-        nb_ref_case c;
-        if ((st = nb_ref_case_load(dirs[i], &c)) != NB_OK) break;
-        for (int k = 0; k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant); k++) {
+    for (int i = 0; i < nb_ref_expected_count() && st == NB_OK && !nb_interrupted(); i++) {
+        if ((st = nb_ref_expected_load(root, nb_ref_expected_at(i), &c)) != NB_OK) break;
+        /* the manifest's variant, which nb_ref_expected_load checked against the case name */
+        for (int k = 0; k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant) && !nb_interrupted();
+             k++) {
             const nb_kernel *kernel = kernels[k];
             nb_runtime_set_kernel(kernel);
             st = nb_verify_reference_case(&c, kernel->name, print_row, tally);
@@ -70,7 +102,6 @@ static nb_status run_reference(const char *root, const nb_kernel *const *kernels
         }
         nb_ref_case_free(&c);
     }
-    nb_ref_list_free(dirs, count);
     return st;
 }
 
@@ -131,6 +162,8 @@ int nb_cmd_verify(int argc, char **argv) {
     if (with_auto && (nb_tune_ensure(NULL, NB_F64, nb_runtime_threads(), stderr) != NB_OK ||
                       nb_tune_ensure(NULL, NB_F32, nb_runtime_threads(), stderr) != NB_OK))
         return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+
+    if (!grad_only && check_reference(fixtures) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
 
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);

@@ -10,6 +10,11 @@ static nb_status autograd_create(const nb_train_config *cfg, double lr, void **s
     return nb_autograd_net_create(cfg, lr, clamp_relu, state);
 }
 
+/* clamp's backward writes the gradient into its target: no temporaries. */
+static bool autograd_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    return nb_autograd_net_footprint(cfg, 0, bytes);
+}
+
 const nb_variant nb_variant_autograd = {
     .name = "autograd",
     .description = "autograd ops and loss.backward(), manual update under no_grad",
@@ -19,4 +24,5 @@ const nb_variant nb_variant_autograd = {
     .destroy = nb_autograd_net_destroy,
     .loss_and_grad = nb_autograd_net_loss_and_grad,
     .grad_entries = nb_autograd_net_grad_entries,
+    .footprint = autograd_footprint,
 };

@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "tensor/runtime.h"
+#include "variants/footprint_count.h"
 
 typedef struct autograd_net {
     nb_rng rng;
@@ -103,4 +104,28 @@ int nb_autograd_net_grad_entries(void *opaque, nb_grad_entry *e) {
     e[n++] = (nb_grad_entry){"w1", s->w1->value, s->w1->grad};
     e[n++] = (nb_grad_entry){"w2", s->w2->value, s->w2->grad};
     return n;
+}
+
+/* Kept from create to destroy:
+ *   x (N, D_in), and its .grad (N, D_in) for gradient checks; y (N, D_out)
+ *   w1 and its .grad                 2 x (D_in, H)
+ *   w2 and its .grad                 2 x (H, D_out)
+ * A step's graph, freed when its scope ends (the allocator keeps the blocks for the next):
+ *   forward  h, h_relu (N, H); y_pred, diff, sq (N, D_out); loss ()
+ *   backward the seed (); the douts of pow, sub and the second mm (N, D_out); of the ReLU
+ *            and the first mm (N, H); w1's and w2's gradients go into their .grad
+ * Everything a step makes is counted as live at once: an upper bound of the blocks the
+ * allocator's cache holds after any step, whatever the order the backward frees them in. */
+bool nb_autograd_net_footprint(const nb_train_config *cfg, int relu_temps, int64_t *bytes) {
+    const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
+    nb_fp f;
+    nb_fp_begin(&f, cfg);
+    nb_fp_tensors(&f, cfg->grad_check ? 2 : 1, n, d_in);
+    nb_fp_tensors(&f, 1, n, d_out);
+    nb_fp_tensors(&f, 2, d_in, h);
+    nb_fp_tensors(&f, 2, h, d_out);
+    nb_fp_tensors(&f, 4 + relu_temps, n, h); /* h, h_relu, their douts, the ReLU's temporaries */
+    nb_fp_tensors(&f, 6, n, d_out);          /* y_pred, diff, sq and their douts */
+    nb_fp_tensors(&f, 2, 1, 1);              /* loss, the seed */
+    return nb_fp_end(&f, bytes);
 }

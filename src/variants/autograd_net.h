@@ -16,5 +16,8 @@ nb_status nb_autograd_net_step(void *state, int64_t t, double *loss);
 void nb_autograd_net_destroy(void *state);
 nb_status nb_autograd_net_loss_and_grad(void *state, bool want_grad, double *loss);
 int nb_autograd_net_grad_entries(void *state, nb_grad_entry *entries);
+/* The footprint (nb_variant.footprint) of the network with a ReLU whose backward allocates
+ * `relu_temps` more (N, H) tensors than the built-in clamp's (which writes in place). */
+bool nb_autograd_net_footprint(const nb_train_config *cfg, int relu_temps, int64_t *bytes);
 
 #endif

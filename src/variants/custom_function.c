@@ -38,6 +38,12 @@ static nb_status custom_function_create(const nb_train_config *cfg, double lr, v
     return nb_autograd_net_create(cfg, lr, my_relu_apply, state);
 }
 
+/* MyReLU's backward allocates grad_input (the clone) and the mask input < 0, both (N, H);
+ * the engine takes grad_input's storage for the target, and the mask is freed at once. */
+static bool custom_function_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    return nb_autograd_net_footprint(cfg, 2, bytes);
+}
+
 const nb_variant nb_variant_custom_function = {
     .name = "custom-function",
     .description = "ReLU as a user-defined autograd function (MyReLU: forward, backward, save_for_backward)",
@@ -47,4 +53,5 @@ const nb_variant nb_variant_custom_function = {
     .destroy = nb_autograd_net_destroy,
     .loss_and_grad = nb_autograd_net_loss_and_grad,
     .grad_entries = nb_autograd_net_grad_entries,
+    .footprint = custom_function_footprint,
 };

@@ -9,6 +9,9 @@
  * need the same graph every time: they use this fixed depth, which still reuses the middle
  * layer, instead of a draw. */
 #define CHECK_DEPTH 2
+/* The draw is torch.randint(0, MAX_DEPTH + 1): the deepest forward uses the middle layer this
+ * often (the footprint counts that step). */
+#define MAX_DEPTH 3
 
 typedef struct dynamic_net {
     nb_module base;
@@ -22,7 +25,7 @@ typedef struct dynamic_net {
 static nb_var *dynamic_forward(nb_module *self, nb_var *x) {
     dynamic_net *net = (dynamic_net *)self;
     nb_var *h_relu = nb_ag_clamp_min(nb_module_forward(net->input_linear, x), 0.0); /* (N, H) */
-    int64_t depth = net->fixed_depth ? CHECK_DEPTH : nb_rng_randint(net->rng, 0, 4);
+    int64_t depth = net->fixed_depth ? CHECK_DEPTH : nb_rng_randint(net->rng, 0, MAX_DEPTH + 1);
     for (int64_t i = 0; i < depth; i++)
         h_relu = nb_ag_clamp_min(nb_module_forward(net->middle_linear, h_relu), 0.0); /* (N, H) */
     return nb_module_forward(net->output_linear, h_relu); /* (N, D_out) */
@@ -78,6 +81,31 @@ static nb_optimizer *sgd_momentum(nb_var *const *params, int nparams, double lr)
     return nb_sgd_new(params, nparams, o);
 }
 
+/* DynamicNet on module_net's loop, SGD with momentum (one buffer per parameter, made at the
+ * first step):
+ *   x, y (and x.grad for gradient checks)                   module_net
+ *   Linear(D_in, H), Linear(H, H), Linear(H, D_out)         weights, biases, .grad, momentum
+ * A step's graph at the deepest draw, freed when its scope ends:
+ *   forward  the input linear and its clamp, then per reuse the middle linear and its
+ *            clamp: 2 + 2 * MAX_DEPTH outputs (N, H); the output linear's and MSELoss's
+ *            squares (N, D_out); the loss ()
+ *   backward the seed (); a dout for every (N, H) output above and for the output linear
+ *            (N, D_out); the middle layer's gradients accumulate into its .grad in place
+ * counted as all live at once (an upper bound of what the allocator's cache keeps, which
+ * after a deep step holds the shallower steps' blocks too). */
+static bool dynamic_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    const int64_t n = cfg->batch, h = cfg->hidden, d_out = cfg->d_out;
+    nb_fp f;
+    nb_module_net_footprint_begin(&f, cfg);
+    nb_fp_linear(&f, cfg->d_in, h, 1);
+    nb_fp_linear(&f, h, h, 1);
+    nb_fp_linear(&f, h, d_out, 1);
+    nb_fp_tensors(&f, 2 * (2 + 2 * MAX_DEPTH), n, h);
+    nb_fp_tensors(&f, 3, n, d_out);
+    nb_fp_tensors(&f, 2, 1, 1);
+    return nb_fp_end(&f, bytes);
+}
+
 static const nb_module_net_spec dynamic_spec = {
     .build = dynamic_net_new,
     .optimizer = sgd_momentum,
@@ -97,4 +125,5 @@ const nb_variant nb_variant_dynamic = {
     .destroy = nb_module_net_destroy,
     .loss_and_grad = nb_module_net_loss_and_grad,
     .grad_entries = nb_module_net_grad_entries,
+    .footprint = dynamic_footprint,
 };

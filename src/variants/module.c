@@ -60,6 +60,12 @@ static nb_optimizer *sgd(nb_var *const *params, int nparams, double lr) {
     return nb_sgd_new(params, nparams, nb_sgd_defaults(lr));
 }
 
+/* TwoLayerNet holds the layers of nn's Sequential and runs the same ops; plain SGD (no
+ * momentum) keeps no state. */
+static bool module_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    return nb_two_layer_footprint(cfg, 0, bytes);
+}
+
 static const nb_module_net_spec module_spec = {
     .build = two_layer_net_new,
     .optimizer = sgd,
@@ -79,4 +85,5 @@ const nb_variant nb_variant_module = {
     .destroy = nb_module_net_destroy,
     .loss_and_grad = nb_module_net_loss_and_grad,
     .grad_entries = nb_module_net_grad_entries,
+    .footprint = module_footprint,
 };

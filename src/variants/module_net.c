@@ -119,3 +119,14 @@ int nb_module_net_grad_entries(void *opaque, nb_grad_entry *e) {
 
 nb_rng *nb_module_net_rng(void *state) { return &((module_net *)state)->rng; }
 bool nb_module_net_grad_check(void *state) { return ((module_net *)state)->grad_check; }
+
+void nb_module_net_footprint_begin(nb_fp *f, const nb_train_config *cfg) {
+    nb_fp_begin(f, cfg);
+    nb_fp_tensors(f, cfg->grad_check ? 2 : 1, cfg->batch, cfg->d_in); /* x, x.grad */
+    nb_fp_tensors(f, 1, cfg->batch, cfg->d_out);                      /* y */
+}
+
+void nb_fp_linear(nb_fp *f, int64_t in, int64_t out, int state_per_param) {
+    nb_fp_tensors(f, 2 + state_per_param, out, in); /* weight, its .grad, its state */
+    nb_fp_tensors(f, 2 + state_per_param, 1, out);  /* bias, likewise */
+}

@@ -7,6 +7,7 @@
 
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "variants/footprint_count.h"
 #include "variants/variant.h"
 
 typedef struct nb_module_net_spec {
@@ -27,5 +28,17 @@ int nb_module_net_grad_entries(void *state, nb_grad_entry *entries);
 /* The generator the model draws from after creation (the dynamic net's depth). */
 nb_rng *nb_module_net_rng(void *state);
 bool nb_module_net_grad_check(void *state);
+
+/* Footprints (nb_variant.footprint) of the variants on this loop, in two parts each variant
+ * puts together. The first opens the count with what the loop itself holds: x (N, D_in) and,
+ * for gradient checks, its .grad (N, D_in); y (N, D_out). */
+void nb_module_net_footprint_begin(nb_fp *f, const nb_train_config *cfg);
+/* A Linear(in, out) with a bias: weight (out, in) and bias (out), each with its .grad (made at
+ * create) and `state_per_param` optimizer buffers of its shape (SGD's momentum: 1; Adam's
+ * two moments: 2; none: 0). */
+void nb_fp_linear(nb_fp *f, int64_t in, int64_t out, int state_per_param);
+/* The whole footprint of the tutorial's two-layer model, Linear(D_in, H), ReLU,
+ * Linear(H, D_out), with `state_per_param` optimizer buffers (nn.c; nn, optim and module). */
+bool nb_two_layer_footprint(const nb_train_config *cfg, int state_per_param, int64_t *bytes);
 
 #endif

@@ -10,6 +10,11 @@ static nb_optimizer *adam(nb_var *const *params, int nparams, double lr) {
     return nb_adam_new(params, nparams, nb_adam_defaults(lr));
 }
 
+/* Adam keeps two moments per parameter, exp_avg and exp_avg_sq, made at its first step. */
+static bool optim_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    return nb_two_layer_footprint(cfg, 2, bytes);
+}
+
 static const nb_module_net_spec optim_spec = {
     .build = nb_two_layer_sequential,
     .optimizer = adam,
@@ -29,4 +34,5 @@ const nb_variant nb_variant_optim = {
     .destroy = nb_module_net_destroy,
     .loss_and_grad = nb_module_net_loss_and_grad,
     .grad_entries = nb_module_net_grad_entries,
+    .footprint = optim_footprint,
 };

@@ -5,6 +5,7 @@
 #include "variants/static_graph.h"
 
 #include "base/alloc.h"
+#include "variants/footprint_count.h"
 
 typedef struct static_graph_state {
     nb_graph *graph;
@@ -126,6 +127,71 @@ static int static_graph_grad_entries(void *opaque, nb_grad_entry *e) {
     return n;
 }
 
+/* `count` values of (rows, cols) elements of `elem` bytes into an arena count: each buffer
+ * starts on a cache line (NB_GRAPH_ALIGN), so each is rounded up to 64 bytes. */
+static void arena_values(nb_fp *arena, int64_t count, int64_t rows, int64_t cols, int64_t elem) {
+    int64_t elems, bytes, padded;
+    if (__builtin_mul_overflow(rows, cols, &elems) || __builtin_mul_overflow(elems, elem, &bytes) ||
+        __builtin_add_overflow(bytes, 63, &padded)) {
+        arena->overflow = true;
+        return;
+    }
+    for (int64_t i = 0; i < count; i++) nb_fp_add(arena, padded / 64 * 64);
+}
+
+/* What create holds at its peak, while the plan is compiled and the data copied in:
+ *   x (N, D_in), y (N, D_out) as drawn (freed once copied into the placeholders)
+ *   w1 (D_in, H), w2 (H, D_out), the parameters the plan updates in place
+ *   the arena, one tensor: the placeholders x, y, then the values the plan computes, as
+ *   `nabla graph --dump` lists them, each in its own buffer (the liveness plan overlaps some
+ *   of them, so this bounds it):
+ *     fused (the variant's plan)        no fusion
+ *     h, h_relu, dh_relu, dh  (N, H)    h, h_relu, dh_relu, g(h_relu), dh          5 x (N, H)
+ *     mask(h_relu), 1 byte each (N, H)
+ *     y_pred, dy_pred     (N, D_out)    y_pred, diff, sq, dsq, g(sq), ddiff, dy_pred  7 x (N, D_out)
+ *     loss                ()            loss, dloss                                 2 x ()
+ *     dw2                 (H, D_out)    dw2, lr*d(w2), new(w2)                       3 x (H, D_out)
+ *     dw1                 (D_in, H)     dw1, lr*d(w1), new(w1)                       3 x (D_in, H)
+ *     dx (N, D_in) with gradient checks, in both
+ * The graph's nodes, the plan's tables and the headers over the arena are bookkeeping; a
+ * step (nb_plan_run_step) allocates nothing. */
+bool nb_static_graph_footprint(const nb_train_config *cfg, bool no_fusion, int64_t *bytes) {
+    const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
+    nb_fp f;
+    nb_fp_begin(&f, cfg);
+    nb_fp_tensors(&f, 1, n, d_in);  /* x as drawn */
+    nb_fp_tensors(&f, 1, n, d_out); /* y as drawn */
+    nb_fp_tensors(&f, 1, d_in, h);  /* w1 */
+    nb_fp_tensors(&f, 1, h, d_out); /* w2 */
+    nb_fp arena = {.elem = f.elem};
+    arena_values(&arena, 1, n, d_in, f.elem);  /* placeholder x */
+    arena_values(&arena, 1, n, d_out, f.elem); /* placeholder y */
+    if (cfg->grad_check) arena_values(&arena, 1, n, d_in, f.elem); /* dx */
+    if (no_fusion) {
+        arena_values(&arena, 5, n, h, f.elem);
+        arena_values(&arena, 7, n, d_out, f.elem);
+        arena_values(&arena, 2, 1, 1, f.elem);
+        arena_values(&arena, 3, h, d_out, f.elem);
+        arena_values(&arena, 3, d_in, h, f.elem);
+    } else {
+        arena_values(&arena, 4, n, h, f.elem);
+        arena_values(&arena, 1, n, h, 1); /* the mask */
+        arena_values(&arena, 2, n, d_out, f.elem);
+        arena_values(&arena, 1, 1, 1, f.elem);
+        arena_values(&arena, 1, h, d_out, f.elem);
+        arena_values(&arena, 1, d_in, h, f.elem);
+    }
+    if (arena.overflow)
+        f.overflow = true;
+    else
+        nb_fp_storage(&f, 1, arena.bytes);
+    return nb_fp_end(&f, bytes);
+}
+
+static bool static_graph_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    return nb_static_graph_footprint(cfg, false, bytes);
+}
+
 const nb_variant nb_variant_static_graph = {
     .name = "static-graph",
     .description = "the TensorFlow contrast: graph built once, compiled (fused, memory-planned), replayed",
@@ -135,4 +201,5 @@ const nb_variant nb_variant_static_graph = {
     .destroy = static_graph_destroy,
     .loss_and_grad = static_graph_loss_and_grad,
     .grad_entries = static_graph_grad_entries,
+    .footprint = static_graph_footprint,
 };

@@ -3,6 +3,7 @@
  * Every intermediate lives in a workspace allocated once, so a step allocates nothing. */
 #include "base/alloc.h"
 #include "tensor/runtime.h"
+#include "variants/footprint_count.h"
 #include "variants/variant.h"
 
 typedef struct tensors_state {
@@ -144,6 +145,27 @@ static int tensors_grad_entries(void *opaque, nb_grad_entry *e) {
     return n;
 }
 
+/* Everything is allocated by create and lives until destroy; a step allocates nothing:
+ *   x (N, D_in), and grad_x (N, D_in) for gradient checks
+ *   y, y_pred, diff, sq, grad_y_pred            5 x (N, D_out)
+ *   w1, grad_w1                                 2 x (D_in, H)
+ *   w2, grad_w2                                 2 x (H, D_out)
+ *   h, h_relu, grad_h_relu, grad_h, h_negative  5 x (N, H)
+ *   loss                                        ()
+ * and the transposed views x_t, w2_t, h_relu_t, w1_t (headers: bookkeeping). */
+static bool tensors_footprint(const nb_train_config *cfg, int64_t *bytes) {
+    const int64_t n = cfg->batch, d_in = cfg->d_in, h = cfg->hidden, d_out = cfg->d_out;
+    nb_fp f;
+    nb_fp_begin(&f, cfg);
+    nb_fp_tensors(&f, cfg->grad_check ? 2 : 1, n, d_in);
+    nb_fp_tensors(&f, 5, n, d_out);
+    nb_fp_tensors(&f, 2, d_in, h);
+    nb_fp_tensors(&f, 2, h, d_out);
+    nb_fp_tensors(&f, 5, n, h);
+    nb_fp_tensors(&f, 1, 1, 1);
+    return nb_fp_end(&f, bytes);
+}
+
 const nb_variant nb_variant_tensors = {
     .name = "tensors",
     .description = "manual forward and backward on tensors (the tutorial's first program)",
@@ -153,4 +175,5 @@ const nb_variant nb_variant_tensors = {
     .destroy = tensors_destroy,
     .loss_and_grad = tensors_loss_and_grad,
     .grad_entries = tensors_grad_entries,
+    .footprint = tensors_footprint,
 };

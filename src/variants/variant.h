@@ -57,6 +57,16 @@ typedef struct nb_variant {
      * cfg->grad_check), the target y (never a grad), then the parameters in
      * model.parameters() order. Returns the count (<= NB_MAX_GRAD_ENTRIES). */
     int (*grad_entries)(void *state, nb_grad_entry *entries);
+    /* The most heap bytes a run of cfg holds at once, counted from the dimensions alone
+     * (nothing is allocated), generously and never short: the data x and y, the parameters
+     * and their gradients, the optimizer's state, the activations and their gradients of the
+     * largest step, the static graph's arena, the loss history (cfg->iters doubles, which
+     * the harness allocates), each buffer as the blocks the allocator takes for it, plus a
+     * fixed allowance for bookkeeping (footprint_count.h). What the matmul kernels and the
+     * libraries under them keep for themselves (packing buffers, BLAS's and OpenMP's own
+     * memory) is not the variant's and is not counted. False when the count overflows int64
+     * (then *bytes is INT64_MAX). tests/test_alloc.c holds every variant to it both ways. */
+    bool (*footprint)(const nb_train_config *cfg, int64_t *bytes);
 } nb_variant;
 
 int nb_variant_count(void);

@@ -50,10 +50,23 @@ nb_status nb_ref_case_parse(const char *text, size_t len, const char *dir, nb_re
                             nb_ref_case *c);
 void nb_ref_case_free(nb_ref_case *c);
 
-/* The case directories under root (subdirectories with a manifest.json), sorted; free each
- * and the array with nb_ref_list_free. */
-nb_status nb_ref_list_cases(const char *root, char ***dirs, int *count);
-void nb_ref_list_free(char **dirs, int count);
+/* The cases nabla expects, in reference/generate.py's order: reference/cases.txt, compiled
+ * in at configure time, so the set does not depend on what the fixtures directory holds.
+ * nb_ref_expected_at returns NULL outside 0 .. count-1. */
+int nb_ref_expected_count(void);
+const char *nb_ref_expected_at(int i);
+
+/* Loads the expected case `name` from root/name: nb_ref_case_load, and the manifest's case
+ * name and config must spell `name` (a renamed or copied directory is not that case). A
+ * missing directory or manifest is NB_ERR_IO, any other problem NB_ERR_IO or NB_ERR_FORMAT;
+ * each message names the case and the file and says to run `make reference`. */
+nb_status nb_ref_expected_load(const char *root, const char *name, nb_ref_case *c);
+
+/* The subdirectories of root that are not expected cases (names starting with '.', such as
+ * generate.py's temporaries, aside), sorted; free each and the array with nb_ref_list_free.
+ * NB_ERR_IO when root cannot be read. */
+nb_status nb_ref_list_unexpected(const char *root, char ***names, int *count);
+void nb_ref_list_free(char **names, int count);
 
 /* Runs the case with the kernel in use (labelled `label`) and emits one row: the largest
  * relative loss difference and absolute parameter difference against their tolerances.

@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_tune.c — libFuzzer target for the tuning table reader (nb_tune_parse, what
  * nb_tune_read runs on the file). Invariants: a table read is consistent (at most
  * NB_TUNE_MAX_ENTRIES entries, no two for one product, each winner one of the context's
- * kernels with a positive time), and formatting it (nb_tune_format, the table part of what
+ * kernels with a positive time, an overlap of none, found or unknown, and names of the
+ * overlapping runs only with found), and formatting it (nb_tune_format, the table part of what
  * nb_tune_write writes) and reading that back gives the same table, field by field; a
  * failure leaves an empty table and a one-line message naming the file. */
 #include <float.h>
@@ -25,7 +26,7 @@ static bool same_context(const nb_tune_context *a, const nb_tune_context *b) {
 static bool same_entry(const nb_tune_entry *a, const nb_tune_entry *b, int kernels) {
     if (a->dtype != b->dtype || a->threads != b->threads || a->winner != b->winner || a->shape.m != b->shape.m ||
         a->shape.n != b->shape.n || a->shape.k != b->shape.k || a->shape.ta != b->shape.ta ||
-        a->shape.tb != b->shape.tb)
+        a->shape.tb != b->shape.tb || a->overlap != b->overlap || strcmp(a->overlapped_by, b->overlapped_by))
         return false;
     /* cJSON prints a double with 15 significant digits when that reads back within its own
      * relative tolerance of 1 DBL_EPSILON (print_number), else 17: a time can come back 1 ulp
@@ -47,6 +48,11 @@ static void check_table(const nb_tune_table *t) {
         FUZZ_CHECK(e->winner >= 0 && e->winner < c->kernel_count && e->seconds[e->winner] > 0, "entry %d winner", i);
         FUZZ_CHECK(e->shape.m >= 1 && e->shape.n >= 1 && e->shape.k >= 1 && e->threads >= 1, "entry %d shape", i);
         FUZZ_CHECK(nb_tune_entry_runner_up(e, c) != e->winner, "entry %d runner-up", i);
+        FUZZ_CHECK(e->overlap == NB_OVERLAP_NONE || e->overlap == NB_OVERLAP_FOUND || e->overlap == NB_OVERLAP_UNKNOWN,
+                   "entry %d overlap %d", i, (int)e->overlap);
+        FUZZ_CHECK(e->overlap == NB_OVERLAP_FOUND || !e->overlapped_by[0], "entry %d overlapped_by without overlap", i);
+        FUZZ_CHECK(!e->measured_now, "entry %d read as measured now", i);
+        fuzz_check_one_line(e->overlapped_by);
         for (int j = 0; j < i; j++) {
             const nb_tune_entry *f = &t->entries[j];
             FUZZ_CHECK(!(e->dtype == f->dtype && e->threads == f->threads && e->shape.m == f->shape.m &&
