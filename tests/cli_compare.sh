@@ -11,6 +11,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# a private registry of running measurements (src/harness/overlap.h): another nabla run on the
+# machine must not put an overlap warning into the runs compared here
+export XDG_RUNTIME_DIR="$tmp/run"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 
 # compare <expected exit> OLD NEW [--force]: runs the comparison into $tmp/out and $tmp/err,
 # returns 0 when the exit code is the one expected
@@ -53,12 +57,14 @@ mk() {
   local dtype=f32 iters=50 repeats=3 warmup=1 rounds_done=3 interrupted=false batch=64 d_in=1000 hidden=100 \
         d_out=10 seed=0 lr=1e-06 cpu_model="AMD EPYC" online=2 coretype='"Haswell"' omp_threads=null \
         wait_policy=null torch=null rev=1f1ce40 date=2026-11-27T16:24:11Z new=1 extra=0 \
-        s1='0.0101, 0.0102, 0.0103' s2='0.0201, 0.0202, 0.0203' c_flags="-O2 -Wall -Wextra -ffp-contract=off"
+        s1='0.0101, 0.0102, 0.0103' s2='0.0201, 0.0202, 0.0203' c_flags="-O2 -Wall -Wextra -ffp-contract=off" \
+        overlapped=
   local kv
   for kv in "$@"; do local "$kv"; done
   local ctx_new="" cfg_new="" extra_case=""
   if [ "$new" = 1 ]; then
     ctx_new='"usable_cpus": '$online', '
+    [ -n "$overlapped" ] && ctx_new="$ctx_new\"overlapped_by\": $overlapped, "
     cfg_new=', "batch": '$batch', "d_in": '$d_in', "hidden": '$hidden', "d_out": '$d_out', "seed": '$seed',
     "lr": {"tensors": '$lr'}, "environment": {"OMP_WAIT_POLICY": '$wait_policy', "NABLA_ALLOC_CACHE": null}'
   fi
@@ -156,6 +162,20 @@ if compare 0 "$tmp/base.json" "$tmp/rep.json" && has out "note: repeats: 3 vs 5"
    "3/5*" "unequal sample counts"; then
   echo "ok   repeats and OMP_NUM_THREADS differ: noted, compared, counts marked"
 fi
+
+# a run that another nabla measurement overlapped: compared, with a warning naming it
+mk "$tmp/ovl.json" overlapped='["nabla tune (pid 4242)"]'
+if compare 0 "$tmp/base.json" "$tmp/ovl.json" &&
+   has out "warning: NEW was measured while other nabla measurements ran (nabla tune (pid 4242))"; then
+  echo "ok   an overlapped run: compared, warned, the other run named"
+fi
+mk "$tmp/ovl-none.json" overlapped='[]'
+mk "$tmp/ovl-unknown.json" overlapped='"unknown"'
+if compare 0 "$tmp/ovl-none.json" "$tmp/ovl-unknown.json" && ! grep -q "measured while" "$tmp/out"; then
+  echo "ok   no overlap, or unknown: no warning"
+elif [ "$code" -eq 0 ]; then fail "a warning without an overlap: $(cat "$tmp/out")"; fi
+mk "$tmp/ovl-bad.json" overlapped='[3]'
+compare 1 "$tmp/base.json" "$tmp/ovl-bad.json" && has err "overlapped_by" && echo "ok   a malformed overlapped_by: refused"
 
 # interrupted runs
 mk "$tmp/zero.json" rounds_done=0 interrupted=true s1='0.0101'

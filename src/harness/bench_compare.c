@@ -102,6 +102,29 @@ static void clear_settings(nb_bench_settings *s) {
     s->lr.count = s->environment.count = -1;
     s->repeats = s->rounds_done = -1;
     s->interrupted = -1;
+    s->overlapped = -1;
+}
+
+/* context.overlapped_by: an array of run descriptions, or the string "unknown"; absent in
+ * files from before it was recorded. */
+static nb_status read_overlap(const cJSON *context, const char *path, nb_bench_settings *s) {
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(context, "overlapped_by");
+    if (!o || (cJSON_IsString(o) && !strcmp(o->valuestring, "unknown"))) return NB_OK;
+    if (!cJSON_IsArray(o))
+        return nb_error(NB_ERR_FORMAT, "%s: context.overlapped_by is neither a list nor \"unknown\"", path);
+    size_t used = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, o) {
+        if (!cJSON_IsString(x) || !printable(x->valuestring, NB_BENCH_MAX_VALUE))
+            return nb_error(NB_ERR_FORMAT, "%s: context.overlapped_by holds something other than a run's name", path);
+        /* listed while they fit; the count of runs matters less than that there were any */
+        int w = snprintf(s->overlapped_by + used, sizeof s->overlapped_by - used, "%s%s", used ? "; " : "",
+                         x->valuestring);
+        if (w > 0 && used + (size_t)w < sizeof s->overlapped_by) used += (size_t)w;
+        else s->overlapped_by[used] = '\0';
+    }
+    s->overlapped = cJSON_GetArraySize(o) > 0;
+    return NB_OK;
 }
 
 /* The text of a number that reads back to the same double (what cJSON itself prints), so one
@@ -206,6 +229,7 @@ static nb_status read_settings(const cJSON *doc, const char *path, nb_bench_sett
     }
     NB_TRY(read_named(lr, "config.lr", true, path, &s->lr));
     NB_TRY(read_named(config_env, "config.environment", false, path, &s->environment));
+    NB_TRY(read_overlap(context, path, s));
     /* the three the comparison reasons about, as numbers (already range-checked above) */
     const nb_bench_value *v = s->value;
     if (v[NB_BENCH_REPEATS].known) s->repeats = strtoll(v[NB_BENCH_REPEATS].text, NULL, 10);
@@ -438,6 +462,13 @@ static bool warn_incomplete(const run_file *f) {
     return true;
 }
 
+/* Whether other nabla measurements ran during the run: a warning naming them. */
+static void warn_overlapped(const run_file *f) {
+    if (f->settings.overlapped == 1)
+        printf("warning: %s was measured while other nabla measurements ran (%s): its samples include their load\n",
+               f->label, f->settings.overlapped_by[0] ? f->settings.overlapped_by : "not named");
+}
+
 /* Keys of `in` absent from `other` (or present there with no samples), on one line. */
 static void list_unmatched(const run_file *in, const run_file *other) {
     bool any = false;
@@ -574,6 +605,8 @@ int nb_bench_compare_files(const char *old_path, const char *new_path, bool forc
     warn_unknown(new, false, diffs, ndiffs);
     warn_incomplete(old);
     warn_incomplete(new);
+    warn_overlapped(old);
+    warn_overlapped(new);
     print_table(old, new);
 done:
     free(old->cases);

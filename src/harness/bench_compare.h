@@ -111,6 +111,11 @@ typedef struct nb_bench_settings {
     /* the same as value[] holds, as numbers, for the checks on them: -1 when not recorded */
     int64_t repeats, rounds_done;
     int interrupted; /* 1, 0, -1 */
+    /* context.overlapped_by (harness/overlap.h): 1 when other nabla measurements ran during
+     * the run (named in overlapped_by, "; "-separated), 0 when none did, -1 unknown or not
+     * recorded. Not a setting: a warning, since such samples include another run's load. */
+    int overlapped;
+    char overlapped_by[NB_BENCH_MAX_VALUE];
 } nb_bench_settings;
 
 /* Parses the `len` bytes of a bench.json (no terminating NUL needed; as before, text after a
