@@ -121,5 +121,22 @@ count_check() {
 count_check README.md '`reference/fixtures/`: [0-9]* cases'
 count_check reference/README.md 'That makes [0-9]* cases'
 
+# ---- --cases: narrows the expected cases, never to nothing, and a selected missing case fails ----
+fresh
+rm -rf "$tmp/F/$other"
+"$nabla" verify --reference-only --kernels blocked --quiet --cases '*-7x13x5x3-*' --fixtures "$tmp/F" >"$tmp/out" 2>"$tmp/err"
+code=$?
+if [ $code -eq 1 ] && grep -qF "$other" "$tmp/err"; then ok "--cases selecting a missing case: exit 1 naming it"
+else fail "--cases with $other missing: exit $code, $(cat "$tmp/err")"; fi
+"$nabla" verify --reference-only --kernels blocked --quiet --cases '*-1x3x8x1-*' --fixtures "$tmp/F" >"$tmp/out" 2>"$tmp/err"
+code=$?
+if [ $code -eq 0 ] && grep -q '^verify: 8 checks, 0 failed' "$tmp/out"; then
+  ok "--cases selecting only present cases: $(tail -1 "$tmp/out")"
+else fail "--cases '*-1x3x8x1-*': exit $code, $(tail -1 "$tmp/out") $(cat "$tmp/err")"; fi
+"$nabla" verify --reference-only --cases 'tensors-f16-*' >"$tmp/out" 2>"$tmp/err"
+code=$?
+if [ $code -eq 2 ] && grep -q "selects none of the" "$tmp/err"; then ok "a --cases glob that selects nothing: exit 2"
+else fail "--cases selecting nothing: exit $code, $(cat "$tmp/err")"; fi
+
 echo "verify_cases: $cases ok, $failures failed"
 [ "$failures" -eq 0 ]

@@ -18,6 +18,7 @@
 
 #include "harness/report.h"
 #include "harness/stats.h"
+#include "nabla_build_info.h"
 #include "tensor/runtime.h"
 
 #define HINT "(run 'nabla tune' to measure a new table)"
@@ -67,18 +68,12 @@ static nb_status make_parent_dirs(const char *path) {
 
 /* ---- context and staleness ------------------------------------------------------------------ */
 
-/* The last commit that touched kernels/: the kernels' fingerprint. It changes when a kernel
+/* The last commit that touched kernels/ ("-dirty" with uncommitted changes there), captured
+ * at build time (cmake/build_info.cmake): the kernels' fingerprint. It changes when a kernel
  * does, and not on the many commits elsewhere in the tree, which a whole-tree revision would
- * turn into a re-tune each. */
+ * turn into a re-tune each; and an installed binary needs no source tree to know it. */
 static void kernels_revision(nb_tune_context *ctx) {
-    char *out = ctx->kernels_revision;
-    const size_t size = sizeof ctx->kernels_revision;
-    char cmd[NB_TUNE_PATH_MAX + 100];
-    snprintf(cmd, sizeof cmd, "git -C '%s' log -1 --format=%%H -- kernels 2>/dev/null", NABLA_SOURCE_DIR);
-    FILE *g = popen(cmd, "r");
-    if (!g || !fgets(out, (int)size, g) || out[0] == '\n') snprintf(out, size, "unknown");
-    out[strcspn(out, "\n")] = '\0';
-    if (g) pclose(g);
+    snprintf(ctx->kernels_revision, sizeof ctx->kernels_revision, "%s", NABLA_KERNELS_REVISION);
 }
 
 void nb_tune_context_current(nb_tune_context *ctx) {

@@ -2,6 +2,7 @@
  * variant, every kernel; f64 against finite differences, f32 against f64) and the PyTorch
  * reference cases (every case with every kernel), prints one row per check and a summary,
  * and exits 1 if any row failed. */
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,7 +58,35 @@ static int selected_kernels(const char *list, const nb_kernel **out) {
  * not whatever `root` holds) must all load, and fit in memory, and directories nabla does not
  * expect are named. A missing or broken case then stops the run in a second, not after
  * minutes of gradient checks, and a --variants filter never hides it. */
-static nb_status check_reference(const char *root) {
+/* Whether the expected case `name` is one --cases selects (comma-separated shell globs; NULL:
+ * every case). */
+static bool case_selected(const char *globs, const char *name) {
+    if (!globs) return true;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", globs);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (fnmatch(tok, name, 0) == 0) return true;
+    return false;
+}
+
+/* Every --cases glob must select an expected case: one that selects none is a typo, and would
+ * otherwise make an empty run that passes. */
+static nb_status check_case_globs(const char *globs) {
+    if (!globs) return NB_OK;
+    NB_TRY(nb_cli_check_list("nabla verify", "cases", globs, 512));
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", globs);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        bool any = false;
+        for (int i = 0; i < nb_ref_expected_count() && !any; i++) any = case_selected(tok, nb_ref_expected_at(i));
+        if (!any)
+            return nb_error(NB_ERR_ARG, "nabla verify: --cases '%s' selects none of the %d expected cases", tok,
+                            nb_ref_expected_count());
+    }
+    return NB_OK;
+}
+
+static nb_status check_reference(const char *root, const char *globs) {
     /* Directories nabla does not expect are named, one line each, and skipped rather than run:
      * the expected list is what generate.py makes, so an extra one is a stale case from an
      * older generator or one made by hand, and running it would let the disk decide the
@@ -72,6 +101,8 @@ static nb_status check_reference(const char *root) {
     nb_ref_list_free(extra, nextra);
     nb_ref_case c;
     for (int i = 0; i < nb_ref_expected_count(); i++) {
+        /* --cases narrows what must be there; --variants does not (it never hides a missing case) */
+        if (!case_selected(globs, nb_ref_expected_at(i))) continue;
         NB_TRY(nb_ref_expected_load(root, nb_ref_expected_at(i), &c));
         /* a case may ask for up to 2^20 per dimension: refused here, not out of memory midway */
         const nb_variant *variant = nb_variant_find(c.cfg.variant);
@@ -86,11 +117,12 @@ static nb_status check_reference(const char *root) {
 
 /* Every expected case (checked by check_reference) with every selected kernel, for the
  * variants in `variants`. */
-static nb_status run_reference(const char *root, const nb_kernel *const *kernels, int nkernels, const char *variants,
-                               verify_tally *tally) {
+static nb_status run_reference(const char *root, const char *globs, const nb_kernel *const *kernels, int nkernels,
+                               const char *variants, verify_tally *tally) {
     nb_ref_case c;
     nb_status st = NB_OK;
     for (int i = 0; i < nb_ref_expected_count() && st == NB_OK && !nb_interrupted(); i++) {
+        if (!case_selected(globs, nb_ref_expected_at(i))) continue;
         if ((st = nb_ref_expected_load(root, nb_ref_expected_at(i), &c)) != NB_OK) break;
         /* the manifest's variant, which nb_ref_expected_load checked against the case name */
         for (int k = 0; k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant) && !nb_interrupted();
@@ -106,7 +138,7 @@ static nb_status run_reference(const char *root, const nb_kernel *const *kernels
 }
 
 int nb_cmd_verify(int argc, char **argv) {
-    const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NULL;
+    const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NULL, *cases = NULL;
     bool ops_only = false, models_only = false, grad_only = false, reference_only = false, quiet = false, help = false;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels, auto too (default: $NABLA_KERNEL, else all but auto)"),
@@ -117,6 +149,8 @@ int nb_cmd_verify(int argc, char **argv) {
         NB_OPT_FLAG_ROW("grad-only", &grad_only, "the gradient checks only, no PyTorch reference"),
         NB_OPT_FLAG_ROW("reference-only", &reference_only, "the PyTorch reference cases only"),
         NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR", "the reference cases (default: reference/fixtures in nabla's data directory)"),
+        NB_OPT_STRING_ROW("cases", &cases, "GLOBS",
+                          "only the reference cases these comma-separated shell globs select (default: all)"),
         NB_OPT_FLAG_ROW("quiet", &quiet, "print failing rows only, then the summary"),
     };
     const int count = (int)(sizeof options / sizeof options[0]);
@@ -163,7 +197,8 @@ int nb_cmd_verify(int argc, char **argv) {
                       nb_tune_ensure(NULL, NB_F32, nb_runtime_threads(), stderr) != NB_OK))
         return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
 
-    if (!grad_only && check_reference(fixtures) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+    if (check_case_globs(cases) != NB_OK) return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
+    if (!grad_only && check_reference(fixtures, cases) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
 
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);
@@ -182,7 +217,7 @@ int nb_cmd_verify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    if (st == NB_OK && !grad_only && !nb_interrupted()) st = run_reference(fixtures, selected, nselected, variants, &tally);
+    if (st == NB_OK && !grad_only && !nb_interrupted()) st = run_reference(fixtures, cases, selected, nselected, variants, &tally);
     nb_interrupt_release();
     nb_auto_clear();
     if (nb_interrupted()) {
