@@ -7,7 +7,7 @@ BUILD_TYPE ?= Release
 CMAKE_ARGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test verify reference reference-check bench bench-quick sanitize valgrind fuzz clean
+.PHONY: all deps build test verify reference reference-check bench bench-quick sanitize valgrind fuzz format clean
 
 all: build
 
@@ -72,6 +72,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD ?= build-fuzz
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(FUZZ_BUILD) bash tests/fuzz/run.sh
+
+# Lays out every tracked C file as .clang-format says (the format test checks it).
+format: deps
+	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

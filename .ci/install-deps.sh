@@ -14,6 +14,7 @@ packages=(
   libcjson-dev
   hyperfine
   valgrind   # make valgrind: memcheck over a few steps of every variant
+  clang-format   # the format test: one layout for every C file (.clang-format)
   clang libclang-rt-14-dev libomp-14-dev   # make fuzz: clang, its libFuzzer + sanitizer runtimes, its OpenMP
   python3-torch python3-numpy python3-matplotlib
 )

@@ -1,6 +1,7 @@
 /* kernels/auto.c — the `auto` kernel: per product, the concrete kernel a higher layer measured
  * fastest (gemm.h states the lookup), plus the record of what it chose for `nabla profile`.
- * It holds the table only; src/harness/tune.c measures it, stores it in a file and installs it. */
+ * It holds the table only; src/harness/tune.c measures it, stores it in a file and installs it.
+ * It uses the registry (registry.c) and nothing above it; select.c makes the name "auto" findable. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,8 @@ const nb_kernel *nb_auto_lookup(nb_gemm_dtype dtype, int nthreads, nb_trans ta, 
     }
     if (near_same) return near_same->kernel;
     if (near_any) return near_any->kernel;
-    return nb_kernel_default();
+    /* the default by its name, not nb_kernel_default(): that is select.c's, a layer above this */
+    return nb_kernel_find_concrete(NB_KERNEL_DEFAULT_NAME);
 }
 
 /* The kernel for one call: from the record when the product was seen before, else looked up
@@ -131,6 +133,10 @@ static const nb_kernel auto_kernel = {
     .dgemm = auto_dgemm,
     .threaded = true,
     .thread_invariant = false,
+    /* auto does no arithmetic of its own: each product is rounded as the concrete kernel it
+     * goes to rounds it, so whatever tolerance auto is held to is the loosest of theirs
+     * (src/verify/verify.c takes the maximum over the registry's rows). */
+    .summation = NB_GEMM_SUM_DISPATCH,
 };
 
 const nb_kernel *nb_kernel_auto(void) { return &auto_kernel; }

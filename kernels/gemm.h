@@ -1,5 +1,6 @@
-/* kernels/gemm.h — the GEMM contract every matmul kernel implements, and the registry
- * that names them. This is the lowest layer of nabla: it knows nothing of tensors.
+/* kernels/gemm.h — the GEMM contract every matmul kernel implements, the registry of the
+ * concrete kernels (registry.c), auto (auto.c) and the selection by name over both (select.c).
+ * This is the lowest layer of nabla: it knows nothing of tensors.
  * kernels/README.md explains the contract on one page and how to add a kernel. */
 #ifndef NB_KERNELS_GEMM_H
 #define NB_KERNELS_GEMM_H
@@ -33,6 +34,20 @@ typedef void nb_dgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t
                          double alpha, const double *a, int64_t lda, const double *b,
                          int64_t ldb, double beta, double *c, int64_t ldc, int nthreads);
 
+/* How a kernel orders and rounds the k-sum of each element of C, which is what sets its
+ * float32 rounding error (and so the f32-against-f64 tolerance `nabla verify` holds it to,
+ * src/verify/verify.c). Every kernel must declare one: the zero value, which a row that forgets
+ * the field gets, is rejected by tests/test_gemm.c and by verify. kernels/README.md, "The
+ * contract", says what each means. */
+typedef enum nb_gemm_summation {
+    NB_GEMM_SUM_UNDECLARED = 0, /* not a valid declaration */
+    NB_GEMM_SUM_SEQUENTIAL,     /* one product at a time in k order, separate multiply and add */
+    NB_GEMM_SUM_BLOCKED_FMA,    /* k in blocks, by micro-kernels that may fuse multiply-add */
+    NB_GEMM_SUM_LIBRARY,        /* an external library (BLAS): its order is its own */
+    NB_GEMM_SUM_DISPATCH,       /* per product one of the concrete kernels (auto): any of theirs */
+    NB_GEMM_SUM_COUNT
+} nb_gemm_summation;
+
 /* One row of the registry: a kernel is data, not code paths scattered over callers. */
 typedef struct nb_kernel {
     const char *name;        /* what --kernel and NABLA_KERNEL accept */
@@ -41,25 +56,26 @@ typedef struct nb_kernel {
     nb_dgemm_fn *dgemm;      /* f64 entry */
     bool threaded;           /* whether nthreads changes what it does */
     bool thread_invariant;   /* bit-identical results for every nthreads */
+    nb_gemm_summation summation; /* how it rounds the k-sum; never NB_GEMM_SUM_UNDECLARED */
 } nb_kernel;
 
-/* The registry, in the order `nabla kernels` lists it; naive is always first. */
+/* ---- the registry: the concrete kernels (registry.c) ------------------------------------------
+ * The kernels that do arithmetic, in the order `nabla kernels` lists them; naive is always
+ * first. `auto` (below) is not among them, so everything that iterates the registry (tests,
+ * sweeps, tuning) sees real kernels. */
 int nb_kernel_count(void);
 const nb_kernel *nb_kernel_at(int index);   /* NULL when index is out of range */
-const nb_kernel *nb_kernel_find(const char *name); /* NULL when no kernel has that name */
-const nb_kernel *nb_kernel_default(void);
+/* NULL when no concrete kernel has that name (so NULL for "auto"); nb_kernel_find, below,
+ * also finds auto. */
+const nb_kernel *nb_kernel_find_concrete(const char *name);
 
-/* Selection order of DESIGN.md: `requested` (from --kernel) when non-NULL, then the
- * environment variable NABLA_KERNEL when set and non-empty, then the default. Returns NULL
- * when the name that wins is unknown; *chosen_name (if non-NULL) then points at it so the
- * caller can report it. */
-const nb_kernel *nb_kernel_select(const char *requested, const char **chosen_name);
-
-/* Writes the kernel names joined by ", " into buf (always NUL-terminated, truncated to
- * size), for messages and --help. Like nb_kernel_count/at, it lists the concrete kernels
- * only: `auto` (below) is found by nb_kernel_find and nb_kernel_select but not listed, so
- * everything that iterates the registry (tests, sweeps, tuning) sees real kernels. */
+/* Writes the concrete kernels' names joined by ", " into buf (always NUL-terminated,
+ * truncated to size). For every name --kernel accepts, see nb_kernel_choice_names below. */
 void nb_kernel_names(char *buf, size_t size);
+
+/* The kernel used when none is chosen, and auto's fallback: a concrete kernel, by name, so that
+ * auto.c can look it up in the registry without depending on the selection layer above it. */
+#define NB_KERNEL_DEFAULT_NAME "blas"
 
 /* ---- auto: the measured-fastest concrete kernel, per product --------------------------------
  * `auto` is a kernel like the others (--kernel auto, NABLA_KERNEL=auto), but its entries do no
@@ -74,7 +90,8 @@ void nb_kernel_names(char *buf, size_t size);
  *      difference, is what changes a kernel's speed, so 400 is nearer 1000 than 100. Entries
  *      with the same ta and tb are preferred: one is taken from them when there is any; only
  *      when none has them are the others searched. Ties go to the earlier entry;
- *   3. else (no entry for that dtype and thread count) the registry's default kernel.
+ *   3. else (no entry for that dtype and thread count) the default kernel
+ *      (NB_KERNEL_DEFAULT_NAME, the one nb_kernel_default returns).
  *
  * Every call is also recorded, one row per distinct product (dtype, threads, ta, tb, m, n, k)
  * with the kernel chosen and the number of calls, for `nabla profile`. The row doubles as a
@@ -99,8 +116,9 @@ typedef struct nb_auto_entry {
     const nb_kernel *kernel; /* a concrete kernel: one that nb_kernel_at returns */
 } nb_auto_entry;
 
-/* The auto kernel's registry row: name "auto", threaded, not thread_invariant (the choice
- * itself may depend on nthreads). */
+/* The auto kernel, not a registry row (nb_kernel_find finds it): name "auto", threaded, not thread_invariant (the choice
+ * itself may depend on nthreads), summation NB_GEMM_SUM_DISPATCH (its rounding is that of
+ * whichever concrete kernel a product goes to). */
 const nb_kernel *nb_kernel_auto(void);
 
 /* Replaces the table with a copy of entries[0..count) and forgets the recorded decisions
@@ -125,5 +143,27 @@ typedef struct nb_auto_decision {
 int nb_auto_decisions(const nb_auto_decision **rows); /* returns the row count */
 uint64_t nb_auto_unrecorded_calls(void);              /* calls past the full record */
 void nb_auto_reset_decisions(void);
+
+/* ---- selection: from a name to a kernel (select.c) ---------------------------------------------
+ * A layer above the registry and auto: it knows every name --kernel and NABLA_KERNEL accept, the
+ * concrete kernels and then "auto". These stay in gemm.h rather than a select.h of their own
+ * because they are the kernels' public entry for every caller (the tensor runtime asks for the
+ * default, tests and commands find kernels by name): one header to include, as before the split;
+ * the layering is in which .c file uses which, not in the headers. */
+
+/* A concrete kernel or auto by name; NULL when no kernel has that name (or name is NULL). */
+const nb_kernel *nb_kernel_find(const char *name);
+const nb_kernel *nb_kernel_default(void); /* the concrete kernel NB_KERNEL_DEFAULT_NAME */
+
+/* The selection order (kernels/README.md, "The registry and how a kernel is chosen"):
+ * `requested` (from --kernel) when non-NULL, then the environment variable NABLA_KERNEL when
+ * set and non-empty, then the default. Returns NULL when the name that wins is unknown;
+ * *chosen_name (if non-NULL) then points at it so the caller can report it. */
+const nb_kernel *nb_kernel_select(const char *requested, const char **chosen_name);
+
+/* Every name nb_kernel_find accepts, for help and messages: the concrete kernels in registry
+ * order, then auto ("naive, blocked, openmp, blas, auto"), joined by ", ", always
+ * NUL-terminated and truncated to size; size 0 writes nothing. */
+void nb_kernel_choice_names(char *buf, size_t size);
 
 #endif

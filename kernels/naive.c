@@ -23,16 +23,14 @@
 
 void nb_naive_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                    float *c, int64_t ldc, int nthreads)
-{
+                    float *c, int64_t ldc, int nthreads) {
     (void)nthreads;
     NB_NAIVE_GEMM(float)
 }
 
 void nb_naive_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                    double *c, int64_t ldc, int nthreads)
-{
+                    double *c, int64_t ldc, int nthreads) {
     (void)nthreads;
     NB_NAIVE_GEMM(double)
 }

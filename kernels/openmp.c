@@ -13,24 +13,26 @@
 #define NB_OPENMP_MIN_WORK ((int64_t)1 << 17)
 
 /* Below this many multiply-adds (m*n*k) the direct small path (kernels/small.h) runs on the
- * calling thread alone. Opening a region and waking the second thread costs ~2-4 us, and the
- * split parts of C end up in two cores' caches for whatever reads them next. Measured here with
- * `nabla kernels --bench` at 1 and 2 threads: 64x64x128 (2^19) 5.7 -> 6.8 us and 64x100x100
- * 8.0 -> 8.6 us (slower split), 64x100x300 24.4 -> 19.5 us and 128^3 22.6 -> 18.0 us (faster);
- * DynamicNet's 64x100x100 middle layers made its 2-thread loop 1.9x slower at 2^19. */
+ * calling thread alone: opening a region and waking a second thread costs microseconds, and the
+ * split parts of C end up in two cores' caches for whatever reads them next, which a product
+ * this small does not repay. Where that breaks even depends on the machine, so measure rather
+ * than trust a recorded figure: time products on both sides of the threshold against the serial
+ * small path (blocked runs it on one thread) with
+ *   nabla kernels --bench --kernels blocked,openmp --threads 2 --shapes LIST
+ * where LIST straddles 2^20, e.g. 64x64x128,64x100x100,64x100x300,128x128x128, and again after
+ * moving this constant; `nabla train --variant dynamic` (middle layers 64x100x100) at --threads 1
+ * and 2 shows what it does to a whole run. */
 #define NB_OPENMP_SMALL_MIN_WORK ((int64_t)1 << 20)
 
 /* The barrier the shared driver calls between packing and computing: an orphaned one,
  * bound to the team of the parallel region below. */
-static void nb_openmp_barrier(void)
-{
+static void nb_openmp_barrier(void) {
 #pragma omp barrier
 }
 
 /* How many threads to use: 1 for tiny problems, inside another parallel region (no nested
  * teams), or when nthreads says so. */
-static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k)
-{
+static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k) {
     if (nthreads <= 1 || omp_in_parallel()) return 1;
     if ((double)m * (double)n * (double)k < (double)NB_OPENMP_MIN_WORK) return 1;
     return nthreads;
@@ -38,8 +40,7 @@ static int nb_openmp_threads(int nthreads, int64_t m, int64_t n, int64_t k)
 
 /* How many threads share a product the small path takes: as nb_openmp_threads, with the small
  * path's own threshold. */
-static int nb_openmp_small_threads(int nthreads, int64_t m, int64_t n, int64_t k)
-{
+static int nb_openmp_small_threads(int nthreads, int64_t m, int64_t n, int64_t k) {
     if (nthreads <= 1 || omp_in_parallel()) return 1;
     if ((double)m * (double)n * (double)k < (double)NB_OPENMP_SMALL_MIN_WORK) return 1;
     return nthreads < NB_SMALL_MAX_PARTS ? nthreads : NB_SMALL_MAX_PARTS;
@@ -81,14 +82,12 @@ static int nb_openmp_small_threads(int nthreads, int64_t m, int64_t n, int64_t k
 
 void nb_openmp_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                     float *c, int64_t ldc, int nthreads)
-{
+                     float *c, int64_t ldc, int nthreads) {
     NB_OPENMP_GEMM(f32, NB_BLK_CACHE_OPENMP_F32, nb_small_sgemm_part);
 }
 
 void nb_openmp_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
                      const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                     double *c, int64_t ldc, int nthreads)
-{
+                     double *c, int64_t ldc, int nthreads) {
     NB_OPENMP_GEMM(f64, NB_BLK_CACHE_OPENMP_F64, nb_small_dgemm_part);
 }

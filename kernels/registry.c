@@ -1,9 +1,8 @@
-/* kernels/registry.c — the table of GEMM kernels (name, description, f32/f64 entries,
- * threaded) and the lookups over it, including the --kernel / NABLA_KERNEL / default
- * selection order. Adding a kernel is one row here (README.md, "How to add a kernel").
- * `auto` (auto.c) is found by name but is not a row: it only dispatches to the rows. */
+/* kernels/registry.c — the table of concrete GEMM kernels (name, description, f32/f64 entries,
+ * threading, summation order) and the lookups over it. Adding a kernel is one row here
+ * (README.md, "How to add a kernel"). Nothing here knows of `auto` or of how a kernel is
+ * chosen: auto.c dispatches over these rows and select.c, above both, turns names into kernels. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels_impl.h"
@@ -17,6 +16,7 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_naive_dgemm,
         .threaded = false,
         .thread_invariant = true,
+        .summation = NB_GEMM_SUM_SEQUENTIAL,
     },
     {
         .name = "blocked",
@@ -25,6 +25,7 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_blocked_dgemm,
         .threaded = false,
         .thread_invariant = true,
+        .summation = NB_GEMM_SUM_BLOCKED_FMA,
     },
     {
         .name = "openmp",
@@ -33,6 +34,7 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_openmp_dgemm,
         .threaded = true,
         .thread_invariant = true,
+        .summation = NB_GEMM_SUM_BLOCKED_FMA,
     },
     {
         .name = "blas",
@@ -41,43 +43,26 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_blas_dgemm,
         .threaded = true,
         .thread_invariant = false,
+        .summation = NB_GEMM_SUM_LIBRARY,
     },
 };
 
 #define NB_KERNEL_COUNT ((int)(sizeof nb_kernels / sizeof nb_kernels[0]))
-#define NB_KERNEL_DEFAULT "blas"
 
 int nb_kernel_count(void) { return NB_KERNEL_COUNT; }
 
-const nb_kernel *nb_kernel_at(int index)
-{
+const nb_kernel *nb_kernel_at(int index) {
     return index >= 0 && index < NB_KERNEL_COUNT ? &nb_kernels[index] : NULL;
 }
 
-const nb_kernel *nb_kernel_find(const char *name)
-{
+const nb_kernel *nb_kernel_find_concrete(const char *name) {
     if (name == NULL) return NULL;
     for (int i = 0; i < NB_KERNEL_COUNT; ++i)
         if (strcmp(nb_kernels[i].name, name) == 0) return &nb_kernels[i];
-    if (strcmp(nb_kernel_auto()->name, name) == 0) return nb_kernel_auto();
     return NULL;
 }
 
-const nb_kernel *nb_kernel_default(void) { return nb_kernel_find(NB_KERNEL_DEFAULT); }
-
-const nb_kernel *nb_kernel_select(const char *requested, const char **chosen_name)
-{
-    const char *name = requested;
-    if (name == NULL) {
-        const char *env = getenv("NABLA_KERNEL");
-        name = env != NULL && env[0] != '\0' ? env : NB_KERNEL_DEFAULT;
-    }
-    if (chosen_name != NULL) *chosen_name = name;
-    return nb_kernel_find(name);
-}
-
-void nb_kernel_names(char *buf, size_t size)
-{
+void nb_kernel_names(char *buf, size_t size) {
     if (buf == NULL || size == 0) return;
     buf[0] = '\0';
     size_t used = 0;

@@ -281,9 +281,13 @@ for v in tensors autograd static-graph nn; do
   numeric_case 1 "anomaly at step 2 of 500: -?inf in the output of mm \(forward pass\), shape \(64, 10\) f64" 1 \
     -- train --variant "$v" --lr 1e300 --dtype f64 "${p1[@]}" --detect-anomaly
 done
+# Every variant of the binary's registry, from `nabla train --help`'s "variants:" line, so a
+# new variant is covered below without an edit here; an empty list means the parsing broke.
+variants=$("$nabla" train --help 2>&1 | sed -n 's/^variants: *//p' | tr -d ',')
+if [ -z "$variants" ]; then fail "no 'variants:' line in nabla train --help"; fi
 # Divergence without non-finite values: the tutorial's network at lr 1e-3 (1000x its own)
 # jumps from 2.9e7 to 1.1e16 in one step; every variant, both dtypes, stops at step 2.
-for v in tensors autograd custom-function static-graph nn optim module dynamic; do
+for v in $variants; do
   for d in f32 f64; do
     lr=1e-3; case $v in nn | optim | module | dynamic) lr=1e3 ;; esac
     numeric_case 1 "at step 2: training diverged|the loss [0-9.e+]+ at step 2 is more than 1e\+06 times the first step's" 1 \
@@ -291,7 +295,7 @@ for v in tensors autograd custom-function static-graph nn optim module dynamic; 
   done
 done
 # --detect-anomaly on a normal run changes nothing: the same losses bit for bit, every variant.
-for v in tensors autograd custom-function static-graph nn optim module dynamic; do
+for v in $variants; do
   cases=$((cases + 1))
   a=$("$nabla" train --variant "$v" --iters 30 --threads 1 --kernel blocked --json | grep -o '"losses":\[[^]]*\]')
   b=$("$nabla" train --variant "$v" --iters 30 --threads 1 --kernel blocked --json --detect-anomaly | grep -o '"losses":\[[^]]*\]')

@@ -115,7 +115,10 @@ runs train --variant module --dtype f64 --d-in 10 --hidden 1000 "${quiet[@]}"
 runs train --variant dynamic --dtype f64 --d-in 10 --hidden 1000 "${quiet[@]}"
 
 # ---- every variant at the seed's dimensions fits anywhere ---------------------------------------
-for variant in tensors autograd custom-function static-graph nn optim module dynamic; do
+# (the binary's own list, from `nabla train --help`, so a new variant is checked here untouched)
+variants=$("$nabla" train --help 2>&1 | sed -n 's/^variants: *//p' | tr -d ',')
+[ -n "$variants" ] || fail "no 'variants:' line in nabla train --help"
+for variant in $variants; do
   runs train --variant "$variant" "${quiet[@]}"
 done
 

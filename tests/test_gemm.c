@@ -600,7 +600,14 @@ static void test_registry(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(kn);
         CU_ASSERT(kn->name && kn->name[0] && kn->description && kn->description[0]);
         CU_ASSERT(kn->sgemm != NULL && kn->dgemm != NULL);
+        /* every row declares how it rounds the k-sum (verify's f32 tolerance keys on it), and a
+         * concrete one: only auto dispatches */
+        if (kn->summation <= NB_GEMM_SUM_UNDECLARED || kn->summation >= NB_GEMM_SUM_COUNT ||
+            kn->summation == NB_GEMM_SUM_DISPATCH)
+            FAILF("kernel %s declares summation %d, not a concrete nb_gemm_summation", kn->name,
+                  (int)kn->summation);
         CU_ASSERT_PTR_EQUAL(nb_kernel_find(kn->name), kn); /* names are unique */
+        CU_ASSERT_PTR_EQUAL(nb_kernel_find_concrete(kn->name), kn);
         if (i) strcat(joined, ", ");
         strcat(joined, kn->name);
     }
@@ -611,8 +618,13 @@ static void test_registry(void)
         CU_ASSERT_PTR_NOT_NULL(nb_kernel_find(name));
         want += len + (want[len] == ' ');
     }
+    CU_ASSERT_EQUAL(nb_kernel_auto()->summation, NB_GEMM_SUM_DISPATCH);
+    CU_ASSERT_PTR_EQUAL(nb_kernel_find("auto"), nb_kernel_auto());
+    CU_ASSERT_PTR_NULL(nb_kernel_find_concrete("auto")); /* the registry holds concrete kernels only */
     CU_ASSERT_PTR_NULL(nb_kernel_find("no-such-kernel"));
     CU_ASSERT_PTR_NULL(nb_kernel_find(NULL));
+    CU_ASSERT_PTR_NULL(nb_kernel_find_concrete(NULL));
+    CU_ASSERT_PTR_EQUAL(nb_kernel_find_concrete(NB_KERNEL_DEFAULT_NAME), nb_kernel_default());
     CU_ASSERT_PTR_NOT_NULL_FATAL(nb_kernel_default());
     CU_ASSERT_STRING_EQUAL(nb_kernel_default()->name, "blas");
 
@@ -626,6 +638,22 @@ static void test_registry(void)
     CU_ASSERT_STRING_EQUAL(buf, "");
     buf[0] = 'x';
     nb_kernel_names(buf, 0);
+    CU_ASSERT_EQUAL(buf[0], 'x');
+
+    /* every name --kernel accepts: the concrete kernels, then auto; any size gives a
+     * NUL-terminated prefix of the whole list, size 0 writes nothing */
+    char choices[sizeof joined + 8];
+    snprintf(choices, sizeof choices, "%s, auto", joined);
+    nb_kernel_choice_names(buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, choices);
+    for (size_t size = 1; size <= strlen(choices) + 1; size++) {
+        memset(buf, 'x', sizeof buf);
+        nb_kernel_choice_names(buf, size);
+        if (strlen(buf) != size - 1 || strncmp(buf, choices, size - 1) != 0)
+            FAILF("nb_kernel_choice_names(buf, %zu) wrote '%s'", size, buf);
+    }
+    buf[0] = 'x';
+    nb_kernel_choice_names(buf, 0);
     CU_ASSERT_EQUAL(buf[0], 'x');
 
     /* selection: requested, then NABLA_KERNEL when set and non-empty, then the default */

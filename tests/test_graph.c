@@ -222,12 +222,12 @@ static void test_replayed_steps_allocate_nothing(void) {
     nb_runtime_set_threads(1);
 }
 
-/* ---- the fused loss sums as reduce.c does ---------------------------------------------------------- */
+/* ---- the fused loss keeps the chain's bits ------------------------------------------------------------ */
 
-/* loss = sum((a - b)^2) over n elements through the graph (fused and not) against the tensor
- * layer's sub, pow and sum: one block, several, and more than SUM_MAX_BLOCKS blocks of 4096
- * (where the block grows), on one thread and two. */
-static void test_fused_sum_blocks_match_tensor_layer(void) {
+/* loss = sum((a - b)^2) over n elements through the graph (fused into one pass and not) against
+ * the tensor layer's sub, pow and sum: one block, several, and more than NB_SUM_MAX_BLOCKS
+ * blocks of 4096 (where the block grows), on one thread and two. */
+static void test_fused_loss_matches_the_chain(void) {
     static const int64_t sizes[] = {1, 4096 * 3 + 17, 4096 * 1024 + 4099};
     use_kernel("naive", 1);
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
@@ -289,11 +289,7 @@ static ex ex_clamp(ex a, double m) { return (ex){nb_graph_clamp_min(a.g, m), nb_
 static ex ex_relu(ex a) { return (ex){nb_graph_relu(a.g), nb_ag_relu(a.v)}; }
 static ex ex_sum(ex a) { return (ex){nb_graph_sum(a.g), nb_ag_sum(a.v)}; }
 static ex ex_mean(ex a) { return (ex){nb_graph_mean(a.g), nb_ag_mean(a.v)}; }
-static ex ex_mse(ex a, ex b, int r) {
-    static const nb_graph_reduction gr[] = {NB_GRAPH_REDUCTION_NONE, NB_GRAPH_REDUCTION_MEAN, NB_GRAPH_REDUCTION_SUM};
-    static const nb_reduction ar[] = {NB_REDUCTION_NONE, NB_REDUCTION_MEAN, NB_REDUCTION_SUM};
-    return (ex){nb_graph_mse_loss(a.g, b.g, gr[r]), nb_ag_mse_loss(a.v, b.v, ar[r])};
-}
+static ex ex_mse(ex a, ex b, nb_reduction r) { return (ex){nb_graph_mse_loss(a.g, b.g, r), nb_ag_mse_loss(a.v, b.v, r)}; }
 
 enum { PARAM, DATA, DATA_GRAD }; /* a parameter; a placeholder; a placeholder whose gradient is kept */
 #define MAX_IN 4
@@ -311,9 +307,9 @@ typedef struct op_case {
 static ex build_two_layer(const ex *in) { /* sum((relu(x @ w1) @ w2 - y)^2), fused */
     return ex_sum(ex_pow(ex_sub(ex_mm(ex_relu(ex_mm(in[0], in[1])), in[2]), in[3]), 2.0));
 }
-static ex build_mse_sum(const ex *in) { return ex_mse(ex_mm(in[0], in[1]), in[2], 2); }
-static ex build_mse_mean_bias(const ex *in) { return ex_mse(ex_add(ex_mm(in[0], ex_t(in[1])), in[2]), in[3], 1); }
-static ex build_mse_none(const ex *in) { return ex_sum(ex_mse(in[0], in[1], 0)); }
+static ex build_mse_sum(const ex *in) { return ex_mse(ex_mm(in[0], in[1]), in[2], NB_REDUCTION_SUM); }
+static ex build_mse_mean_bias(const ex *in) { return ex_mse(ex_add(ex_mm(in[0], ex_t(in[1])), in[2]), in[3], NB_REDUCTION_MEAN); }
+static ex build_mse_none(const ex *in) { return ex_sum(ex_mse(in[0], in[1], NB_REDUCTION_NONE)); }
 static ex build_fan_out(const ex *in) { return ex_sum(ex_mul(ex_mul(in[0], in[0]), ex_add_s(in[0], 0.25))); }
 static ex build_scalars(const ex *in) { return ex_mean(ex_clamp(ex_pow(ex_mul_s(ex_t(in[0]), 0.7), 3.0), 0.3)); }
 static ex build_view_sum(const ex *in) { return ex_add(ex_sum(ex_t(in[0])), ex_mean(ex_mul(in[0], in[1]))); }
@@ -562,7 +558,7 @@ static void test_errors(void) {
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_NUMERIC);
     CU_ASSERT_PTR_NULL(nb_graph_t(nb_graph_sum(a)));
     CU_ASSERT_TRUE(nb_test_error_mentions("not rank 2"));
-    CU_ASSERT_PTR_NULL(nb_graph_mse_loss(a, nb_graph_t(b), NB_GRAPH_REDUCTION_SUM));
+    CU_ASSERT_PTR_NULL(nb_graph_mse_loss(a, nb_graph_t(b), NB_REDUCTION_SUM));
     CU_ASSERT_TRUE(nb_test_error_mentions("differ in shape"));
 
     nb_tensor *w64 = nb_tensor_zeros(NB_F64, 2, (int64_t[]){3, 2});
@@ -700,6 +696,19 @@ static void test_gemm_perturbation_applies(void) {
     nb_runtime_set_kernel(NULL);
 }
 
+/* ---- the name tables have a name for every value ------------------------------------------------------- */
+
+/* The tables are designated initialisers sized by their enum's COUNT, so a value left out is a
+ * NULL that no compile-time check can see (sizeof is COUNT either way). */
+static void test_name_tables_are_full(void) {
+    for (int i = 0; i < NB_OP_COUNT; i++)
+        if (!nb_op_names[i] || !nb_op_names[i][0]) FAILF("nb_op_names[%d] is missing", i);
+    for (int i = 0; i < NB_EW_COUNT; i++)
+        if (!nb_ew_op_names[i] || !nb_ew_op_names[i][0]) FAILF("nb_ew_op_names[%d] is missing", i);
+    for (int i = 0; i < NB_I_COUNT; i++)
+        if (!nb_ikind_names[i] || !nb_ikind_names[i][0]) FAILF("nb_ikind_names[%d] is missing", i);
+}
+
 int main(void) {
     nb_runtime_set_threads(1);
     static const nb_test_case tests[] = {
@@ -707,7 +716,7 @@ int main(void) {
         {"gradient-check entries equal autograd's", test_gradient_check_entries_match_autograd},
         {"fusion and buffer reuse do not change the bits", test_fusion_and_reuse_do_not_change_bits},
         {"replayed steps allocate nothing (every kernel)", test_replayed_steps_allocate_nothing},
-        {"the fused loss sums in reduce.c's blocks", test_fused_sum_blocks_match_tensor_layer},
+        {"the fused loss gives the bits of sub, pow and sum", test_fused_loss_matches_the_chain},
         {"every op equals autograd (loss, gradients, SGD step)", test_ops_match_autograd},
         {"the memory plan: peak, in place, soundness", test_memory_plan},
         {"feeding new data every step", test_feeding_new_data},
@@ -715,6 +724,7 @@ int main(void) {
         {"a parameter the loss does not use", test_unused_parameter},
         {"dump and DOT", test_dump_and_dot},
         {"the test-only wrong kernel reaches the plan", test_gemm_perturbation_applies},
+        {"every name table is full", test_name_tables_are_full},
     };
     return nb_test_run("graph", tests, sizeof tests / sizeof tests[0]);
 }

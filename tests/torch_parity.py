@@ -75,15 +75,29 @@ def main():
 
     # Every variant: blas over the whole run in both dtypes, and every other kernel in f64
     # over fewer steps (naive is slow) to show they all reach torch.
+    # Both lists come from the binary, so a new variant or kernel is compared without an edit
+    # here. `nabla kernels` prints "NAME  KIND  description" a line: every concrete kernel; a
+    # dispatch kernel (auto) is left out on purpose, as it is a choice among the others and
+    # needs a tuning table.
     listing = subprocess.run([args.nabla, "kernels"], check=True, capture_output=True, text=True).stdout
-    # every concrete kernel; auto is a choice among them and needs a tuning table
-    kernels = [line.split()[0] for line in listing.splitlines() if line.strip() and not line.startswith("auto ")]
-    variants = ["tensors", "autograd", "custom-function", "static-graph", "nn", "optim", "module", "dynamic"]
+    kernels = [f[0] for f in (line.split() for line in listing.splitlines()) if len(f) >= 2 and f[1] != "dispatch"]
+    # `nabla train --help` names every variant on its "variants: a, b, ..." line.
+    usage = subprocess.run([args.nabla, "train", "--help"], check=True, capture_output=True, text=True).stdout
+    line = next((l for l in usage.splitlines() if l.startswith("variants:")), "")
+    variants = [v.strip() for v in line[len("variants:"):].split(",") if v.strip()]
+    if not variants or "blas" not in kernels:
+        print(f"FAIL found variants {variants} and kernels {kernels} in the binary's listings; "
+              "expected some variants, and blas among the kernels")
+        return 1
     failures = []
     torch_runs = {}
     cases = 0
     for variant in variants:
         twin = f"{args.reference_dir}/{variant.replace('-', '_')}.py"
+        # A variant without a PyTorch twin is a failure, not a skip: every variant has one.
+        if not os.path.isfile(twin):
+            failures.append(f"{variant}: no PyTorch twin {twin}")
+            continue
         runs = [("blas", "f32", 500), ("blas", "f64", 500)] + [(k, "f64", 50) for k in kernels if k != "blas"]
         for kernel, dtype, iters in runs:
             common = ["--seed", "0", "--dtype", dtype, "--iters", str(iters), "--json"]

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
 /* ---- no-grad mode and scopes (per thread, as PyTorch's grad mode) ------------------------ */

@@ -93,7 +93,6 @@ nb_var *nb_ag_sum(nb_var *a);                      /* -> () */
 nb_var *nb_ag_mean(nb_var *a);                     /* -> () */
 nb_var *nb_ag_sum_dim(nb_var *a, int dim, bool keepdim);
 
-typedef enum nb_reduction { NB_REDUCTION_NONE, NB_REDUCTION_MEAN, NB_REDUCTION_SUM } nb_reduction;
 /* torch.nn.functional.mse_loss: (pred - target)^2, reduced; target gets no gradient. */
 nb_var *nb_ag_mse_loss(nb_var *pred, nb_var *target, nb_reduction reduction);
 /* x (N, in) @ weight (out, in)^T + bias (out) -> (N, out); bias may be NULL. */

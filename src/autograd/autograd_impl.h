@@ -4,6 +4,7 @@
 #define NB_AUTOGRAD_AUTOGRAD_IMPL_H
 
 #include "autograd/autograd.h"
+#include "derivatives/derivatives.h"
 
 #define NB_NODE_MAX_INPUTS NB_FUNCTION_MAX_INPUTS
 
@@ -37,6 +38,7 @@ struct nb_node {
     nb_node_backward_fn *backward;
     int ninputs;
     nb_var *inputs[NB_NODE_MAX_INPUTS];     /* owned references: the graph's edges */
+    nb_op rule;                             /* the op whose recipe is its backward (ops.c) */
     double scalar;                          /* the op's parameter: exponent, min, scale... */
     int dim;                                /* sum_dim's dim */
     bool flag;                              /* sum_dim's keepdim */

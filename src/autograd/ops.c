@@ -1,10 +1,12 @@
 /* src/autograd/ops.c — the differentiable ops: each forward computes its value with the
- * tensor layer and records a node; each backward adds (+=) its inputs' gradients into the
- * targets the engine hands it, using the transpose flags of mm instead of copies. Gradients
- * follow PyTorch's formulas, in its order of operations where that decides the bits. */
+ * tensor layer and records a node; its backward runs the op's recipe from the derivatives
+ * table (src/derivatives, which the static graph reads too) into the targets the engine hands
+ * it, writing or adding as each target's mode says, with mm's transposes as flags. */
 #include <math.h>
 
 #include "autograd/autograd_impl.h"
+#include "derivatives/derivatives.h"
+#include "tensor/loops.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -37,232 +39,200 @@ static double gemm_beta(const nb_grad_target *d) { return d->mode == NB_GRAD_ADD
             if (!inputs_[i_]) return NULL;                                                    \
     } while (0)
 
-/* out = (pow(a, e - 1) * e) * dout, e != 0: PyTorch's pow_backward, grad * (e * a^(e-1)),
- * rounded after each step. PyTorch's pow copies its input for an exponent of 1, and so does
- * powf (x^1 = x exactly), so the square's gradient skips the pow: one pass. */
-static nb_status pow_grad_out(nb_tensor *out, const nb_tensor *a, double e, const nb_tensor *dout) {
-    if (e - 1.0 == 1.0) return nb_mul_scalar_mul_out(out, a, e, dout);
-    NB_TRY(nb_pow_scalar_out(out, a, e - 1.0));
-    return nb_mul_scalar_mul_out(out, out, e, dout);
+/* ---- the derivative recipes (derivatives.h), run on tensors --------------------------------- */
+
+/* What a recipe step or form reads. */
+static const nb_tensor *recipe_operand(const nb_node *n, nb_dref r, const nb_tensor *dout, const nb_tensor *tmp) {
+    switch (r) {
+    case NB_DREF_DOUT: return dout;
+    case NB_DREF_IN0: return n->inputs[0]->value;
+    case NB_DREF_IN1: return n->inputs[1]->value;
+    case NB_DREF_TMP: return tmp;
+    }
+    return NULL;
 }
 
-/* out = ((pred - target) * norm) * dout, PyTorch's mse_loss_backward, in two passes. */
-static nb_status mse_grad_out(nb_tensor *out, const nb_tensor *pred, const nb_tensor *target, double norm,
-                              const nb_tensor *dout) {
-    NB_TRY(nb_sub_out(out, pred, target));
-    return nb_mul_scalar_mul_out(out, out, norm, dout); /* dout is () or pred's shape */
-}
-
-/* ---- mm and transpose ---------------------------------------------------------------- */
-
-/* out = a @ b: da += dout @ b^T, db += a^T @ dout (views, no copies). */
-static nb_status mm_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    const nb_tensor *a = n->inputs[0]->value, *b = n->inputs[1]->value;
-    nb_status st = NB_OK;
-    if (d[0].t) {
-        nb_tensor *b_t = nb_tensor_t(b);
-        st = b_t ? nb_addmm_(d[0].t, dout, b_t, 1.0, gemm_beta(&d[0])) : nb_last_status(); /* (m, n) @ (n, k) */
-        nb_tensor_free(b_t);
-    }
-    if (st == NB_OK && d[1].t) {
-        nb_tensor *a_t = nb_tensor_t(a);
-        st = a_t ? nb_addmm_(d[1].t, a_t, dout, 1.0, gemm_beta(&d[1])) : nb_last_status(); /* (k, m) @ (m, n) */
-        nb_tensor_free(a_t);
-    }
+/* d (+)= a @ b with the transposes as views (flags to the kernel, never copies): beta 0 writes
+ * a SET or ZERO target (a GEMM never yields -0.0: autograd_impl.h), 1 adds. */
+static nb_status run_gemm(const nb_node *n, const nb_grad_recipe *r, const nb_tensor *dout, nb_grad_target *d) {
+    const nb_tensor *a = recipe_operand(n, r->a, dout, NULL), *b = recipe_operand(n, r->b, dout, NULL);
+    nb_tensor *a_t = r->a_t ? nb_tensor_t(a) : NULL, *b_t = r->b_t ? nb_tensor_t(b) : NULL;
+    nb_status st = (r->a_t && !a_t) || (r->b_t && !b_t) ? nb_last_status() : NB_OK;
+    if (st == NB_OK) st = nb_addmm_(d->t, a_t ? a_t : a, b_t ? b_t : b, 1.0, gemm_beta(d));
+    nb_tensor_free(a_t);
+    nb_tensor_free(b_t);
     return st;
 }
 
-nb_var *nb_ag_mm(nb_var *a, nb_var *b) {
-    NB_ALL_INPUTS(a, b);
-    return nb_var_from_op(nb_mm(a->value, b->value), "mm", mm_backward, (nb_var *[]){a, b}, 2, NULL);
+/* d (+)= dout.item() / divisor at every element, divided in the dtype as PyTorch's grad / numel
+ * is; PyTorch expands the gradient, so a SET target is filled. */
+static nb_status run_item(const nb_grad_recipe *r, const nb_tensor *dout, nb_grad_target *d) {
+    double g;
+    NB_TRY(nb_tensor_item(dout, &g));
+    if (r->divisor != 1.0) g = dout->dtype == NB_F32 ? (double)((float)g / (float)r->divisor) : g / r->divisor;
+    if (writes(d)) return nb_fill_(d->t, g);
+    NB_TRY(nb_grad_target_to_add(d));
+    return nb_add_scalar_out(d->t, d->t, g);
 }
 
-/* out = a^T (a view): da += dout^T. */
-static nb_status t_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    (void)n;
-    if (!d[0].t) return NB_OK;
-    nb_tensor *dout_t = nb_tensor_t(dout);
-    nb_status st = dout_t ? accumulate(&d[0], dout_t) : nb_last_status();
-    nb_tensor_free(dout_t);
-    return st;
-}
-
-nb_var *nb_ag_t(nb_var *a) {
-    NB_ALL_INPUTS(a);
-    return nb_var_from_op(nb_tensor_t(a->value), "t", t_backward, (nb_var *[]){a}, 1, NULL);
-}
-
-/* ---- broadcasting binary ops ------------------------------------------------------------ */
-
-/* out = a + b (or a - b): da += sum_to(dout), db += (or -=) sum_to(dout). */
-static nb_status add_sub_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    NB_TRY(accumulate(&d[0], dout));
-    if (!d[1].t) return NB_OK;
-    NB_TRY(nb_grad_target_to_add(&d[1]));
-    return nb_add_sum_to_(d[1].t, dout, n->scalar); /* scalar: +1 add, -1 sub */
-}
-
-nb_var *nb_ag_add(nb_var *a, nb_var *b) {
-    NB_ALL_INPUTS(a, b);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_add(a->value, b->value), "add", add_sub_backward, (nb_var *[]){a, b}, 2, &n);
-    if (n) n->scalar = 1.0;
-    return out;
-}
-
-nb_var *nb_ag_sub(nb_var *a, nb_var *b) {
-    NB_ALL_INPUTS(a, b);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_sub(a->value, b->value), "sub", add_sub_backward, (nb_var *[]){a, b}, 2, &n);
-    if (n) n->scalar = -1.0;
-    return out;
-}
-
-/* out = a * b: da += sum_to(dout * b), db += sum_to(dout * a). */
-static nb_status mul_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    for (int i = 0; i < 2; i++) {
-        if (!d[i].t) continue;
-        const nb_tensor *other = n->inputs[1 - i]->value;
-        /* dout * other has the output's shape: written in place when that is the input's */
-        if (writes(&d[i]) && nb_tensor_same_shape(d[i].t, dout)) {
-            NB_TRY(nb_mul_out(d[i].t, dout, other));
-            continue;
-        }
-        nb_tensor *g = nb_mul(dout, other);
-        nb_status st = g ? accumulate(&d[i], g) : nb_last_status();
-        nb_tensor_free(g);
-        NB_TRY(st);
+/* The recipe's steps into tmp, in order. */
+static nb_status run_steps(const nb_node *n, const nb_grad_recipe *r, const nb_tensor *dout, nb_tensor *tmp) {
+    for (int k = 0; k < r->nsteps; k++) {
+        const nb_dstep *st = &r->steps[k];
+        NB_TRY(nb_ew_out(tmp, st->op, recipe_operand(n, st->x, dout, tmp), recipe_operand(n, st->y, dout, tmp),
+                         st->scalar));
     }
     return NB_OK;
 }
 
-nb_var *nb_ag_mul(nb_var *a, nb_var *b) {
-    NB_ALL_INPUTS(a, b);
-    return nb_var_from_op(nb_mul(a->value, b->value), "mul", mul_backward, (nb_var *[]){a, b}, 2, NULL);
+/* d (+)= alpha * sum_to(src), src being dout (maybe transposed) or the steps' tmp. The steps
+ * run straight in a SET target when they give its shape and alpha is 1 (no temporary, no add
+ * pass); input 1 of a shared recipe (mse_loss) reads input 0's tmp. *tmp0 keeps input 0's tmp
+ * for that, *tmp0_owned whether it must be freed. */
+static nb_status run_sum_to(const nb_node *n, int input, const nb_grad_recipe *r, const nb_tensor *dout,
+                            nb_grad_target *d, nb_tensor **tmp0, bool *tmp0_owned) {
+    nb_tensor *view = NULL, *own = NULL;
+    const nb_tensor *src = dout;
+    if (r->nsteps > 0 && r->same_tmp_as_input0 && *tmp0) {
+        src = *tmp0;
+    } else if (r->nsteps > 0) {
+        const nb_tensor *shape = recipe_operand(n, r->steps[0].x, dout, NULL);
+        bool direct = writes(d) && r->alpha == 1.0 && nb_tensor_same_shape(d->t, shape);
+        nb_tensor *tmp = direct ? d->t : (own = empty_like(shape));
+        nb_status st = tmp ? run_steps(n, r, dout, tmp) : nb_last_status();
+        if (st != NB_OK || direct) {
+            nb_tensor_free(own);
+            if (st == NB_OK && input == 0) *tmp0 = tmp;
+            return st;
+        }
+        src = tmp;
+    } else if (r->src_t) {
+        if (!(view = nb_tensor_t(dout))) return nb_last_status();
+        src = view;
+    }
+    nb_status st = NB_OK;
+    if (r->alpha == 1.0) {
+        st = accumulate(d, src);
+    } else {
+        st = nb_grad_target_to_add(d);
+        if (st == NB_OK) st = nb_add_sum_to_(d->t, src, r->alpha);
+    }
+    nb_tensor_free(view);
+    if (own && input == 0 && st == NB_OK) {
+        *tmp0 = own;
+        *tmp0_owned = true;
+    } else {
+        nb_tensor_free(own);
+    }
+    return st;
 }
 
-/* ---- tensor-scalar ops ------------------------------------------------------------------ */
+/* d (+)= 0: zeros into a SET target, else zeros added (as PyTorch adds a zero gradient). */
+static nb_status run_zeros(const nb_tensor *dout, nb_grad_target *d) {
+    if (writes(d)) return nb_zero_(d->t);
+    nb_tensor *zeros = nb_tensor_zeros(dout->dtype, d->t->ndim, d->t->shape);
+    nb_status st = zeros ? accumulate(d, zeros) : nb_last_status();
+    nb_tensor_free(zeros);
+    return st;
+}
 
-/* out = a + s: da += dout. */
-static nb_status add_scalar_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    (void)n;
-    return accumulate(&d[0], dout);
+/* The backward of every op in the derivatives table: each input's recipe, in input order. */
+static nb_status recipe_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
+    const nb_op_args args = {.scalar = n->scalar, .reduction = n->reduction, .numel = nb_tensor_numel(n->inputs[0]->value)};
+    nb_tensor *tmp0 = NULL;
+    bool tmp0_owned = false;
+    nb_status st = NB_OK;
+    for (int i = 0; i < n->ninputs && st == NB_OK; i++) {
+        if (!d[i].t) continue;
+        nb_grad_recipe r = nb_derivative(n->rule, i, &args);
+        switch (r.form) {
+        case NB_GRAD_GEMM: st = run_gemm(n, &r, dout, &d[i]); break;
+        case NB_GRAD_ITEM: st = run_item(&r, dout, &d[i]); break;
+        case NB_GRAD_ZEROS: st = run_zeros(dout, &d[i]); break;
+        case NB_GRAD_SUM_TO: st = run_sum_to(n, i, &r, dout, &d[i], &tmp0, &tmp0_owned); break;
+        }
+    }
+    if (tmp0_owned) nb_tensor_free(tmp0);
+    return st;
+}
+
+/* The var of an op whose backward is its recipe; the node keeps the op and its parameter. */
+static nb_var *from_rule(nb_tensor *value, nb_op op, nb_var *const *inputs, int ninputs, double scalar,
+                         nb_reduction reduction) {
+    nb_node *n;
+    nb_var *out = nb_var_from_op(value, nb_op_names[op], recipe_backward, inputs, ninputs, &n);
+    if (n) {
+        n->rule = op;
+        n->scalar = scalar;
+        n->reduction = reduction;
+    }
+    return out;
+}
+
+/* ---- the ops: forward with the tensor layer, backward by their recipe ----------------------- */
+
+nb_var *nb_ag_mm(nb_var *a, nb_var *b) {
+    NB_ALL_INPUTS(a, b);
+    return from_rule(nb_mm(a->value, b->value), NB_OP_MM, (nb_var *[]){a, b}, 2, 0.0, NB_REDUCTION_NONE);
+}
+
+nb_var *nb_ag_t(nb_var *a) {
+    NB_ALL_INPUTS(a);
+    return from_rule(nb_tensor_t(a->value), NB_OP_T, (nb_var *[]){a}, 1, 0.0, NB_REDUCTION_NONE);
+}
+
+nb_var *nb_ag_add(nb_var *a, nb_var *b) {
+    NB_ALL_INPUTS(a, b);
+    return from_rule(nb_add(a->value, b->value), NB_OP_ADD, (nb_var *[]){a, b}, 2, 0.0, NB_REDUCTION_NONE);
+}
+
+nb_var *nb_ag_sub(nb_var *a, nb_var *b) {
+    NB_ALL_INPUTS(a, b);
+    return from_rule(nb_sub(a->value, b->value), NB_OP_SUB, (nb_var *[]){a, b}, 2, 0.0, NB_REDUCTION_NONE);
+}
+
+nb_var *nb_ag_mul(nb_var *a, nb_var *b) {
+    NB_ALL_INPUTS(a, b);
+    return from_rule(nb_mul(a->value, b->value), NB_OP_MUL, (nb_var *[]){a, b}, 2, 0.0, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_add_scalar(nb_var *a, double s) {
     NB_ALL_INPUTS(a);
-    return nb_var_from_op(nb_add_scalar(a->value, s), "add_scalar", add_scalar_backward, (nb_var *[]){a}, 1, NULL);
-}
-
-/* out = a * s: da += dout * s. */
-static nb_status mul_scalar_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t) return NB_OK;
-    if (writes(&d[0])) return nb_mul_scalar_out(d[0].t, dout, n->scalar);
-    nb_tensor *g = nb_mul_scalar(dout, n->scalar);
-    nb_status st = g ? accumulate(&d[0], g) : nb_last_status();
-    nb_tensor_free(g);
-    return st;
+    return from_rule(nb_add_scalar(a->value, s), NB_OP_ADD_SCALAR, (nb_var *[]){a}, 1, s, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_mul_scalar(nb_var *a, double s) {
     NB_ALL_INPUTS(a);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_mul_scalar(a->value, s), "mul_scalar", mul_scalar_backward, (nb_var *[]){a}, 1, &n);
-    if (n) n->scalar = s;
-    return out;
-}
-
-/* out = a^e: da += dout * (e * a^(e-1)), PyTorch's pow_backward grouping. */
-static nb_status pow_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t) return NB_OK;
-    const double e = n->scalar;
-    const nb_tensor *a = n->inputs[0]->value;
-    if (writes(&d[0])) { /* the same three steps, in the target instead of a temporary */
-        if (e == 0.0) return nb_zero_(d[0].t);
-        NB_TRY(pow_grad_out(d[0].t, a, e, dout));
-        return NB_OK;
-    }
-    nb_tensor *g = e == 0.0 ? nb_tensor_zeros(dout->dtype, dout->ndim, dout->shape) : nb_tensor_empty(a->dtype, a->ndim, a->shape);
-    nb_status st = g ? NB_OK : nb_last_status();
-    if (st == NB_OK && e != 0.0) st = pow_grad_out(g, a, e, dout);
-    if (st == NB_OK) st = accumulate(&d[0], g);
-    nb_tensor_free(g);
-    return st;
+    return from_rule(nb_mul_scalar(a->value, s), NB_OP_MUL_SCALAR, (nb_var *[]){a}, 1, s, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_pow(nb_var *a, double exponent) {
     NB_ALL_INPUTS(a);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_pow_scalar(a->value, exponent), "pow", pow_backward, (nb_var *[]){a}, 1, &n);
-    if (n) n->scalar = exponent;
-    return out;
-}
-
-/* out = max(a, min): da += dout where a >= min (clamp_min's backward: the kink passes). */
-static nb_status clamp_min_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t) return NB_OK;
-    if (writes(&d[0])) return nb_where_ge_out(d[0].t, dout, n->inputs[0]->value, n->scalar); /* the masked copy itself */
-    nb_tensor *g = empty_like(dout);
-    nb_status st = g ? nb_where_ge_out(g, dout, n->inputs[0]->value, n->scalar) : nb_last_status();
-    if (st == NB_OK) st = accumulate(&d[0], g);
-    nb_tensor_free(g);
-    return st;
+    return from_rule(nb_pow_scalar(a->value, exponent), NB_OP_POW, (nb_var *[]){a}, 1, exponent, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_clamp_min(nb_var *a, double min) {
     NB_ALL_INPUTS(a);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_clamp_min(a->value, min), "clamp_min", clamp_min_backward, (nb_var *[]){a}, 1, &n);
-    if (n) n->scalar = min;
-    return out;
-}
-
-/* out = relu(a): da += dout where a > 0 (threshold_backward: the kink is blocked). */
-static nb_status relu_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t) return NB_OK;
-    if (writes(&d[0])) return nb_where_gt_out(d[0].t, dout, n->inputs[0]->value, 0.0); /* the masked copy itself */
-    nb_tensor *g = empty_like(dout);
-    nb_status st = g ? nb_where_gt_out(g, dout, n->inputs[0]->value, 0.0) : nb_last_status();
-    if (st == NB_OK) st = accumulate(&d[0], g);
-    nb_tensor_free(g);
-    return st;
+    return from_rule(nb_clamp_min(a->value, min), NB_OP_CLAMP_MIN, (nb_var *[]){a}, 1, min, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_relu(nb_var *a) {
     NB_ALL_INPUTS(a);
-    return nb_var_from_op(nb_relu(a->value), "relu", relu_backward, (nb_var *[]){a}, 1, NULL);
-}
-
-/* ---- reductions --------------------------------------------------------------------------- */
-
-/* out = sum(a) (or mean): da += dout (or dout / numel, rounded in the dtype as PyTorch's
- * grad / numel is), the same for every element. n->scalar is 1 for sum, numel for mean. */
-static nb_status sum_mean_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t) return NB_OK;
-    double g;
-    NB_TRY(nb_tensor_item(dout, &g));
-    if (n->scalar != 1.0) g = dout->dtype == NB_F32 ? (double)((float)g / (float)n->scalar) : g / n->scalar;
-    if (writes(&d[0])) return nb_fill_(d[0].t, g); /* PyTorch expands the gradient */
-    NB_TRY(nb_grad_target_to_add(&d[0]));
-    return nb_add_scalar_out(d[0].t, d[0].t, g);
+    return from_rule(nb_relu(a->value), NB_OP_RELU, (nb_var *[]){a}, 1, 0.0, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_sum(nb_var *a) {
     NB_ALL_INPUTS(a);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_sum(a->value), "sum", sum_mean_backward, (nb_var *[]){a}, 1, &n);
-    if (n) n->scalar = 1.0;
-    return out;
+    return from_rule(nb_sum(a->value), NB_OP_SUM, (nb_var *[]){a}, 1, 0.0, NB_REDUCTION_NONE);
 }
 
 nb_var *nb_ag_mean(nb_var *a) {
     NB_ALL_INPUTS(a);
-    nb_node *n;
-    nb_var *out = nb_var_from_op(nb_mean(a->value), "mean", sum_mean_backward, (nb_var *[]){a}, 1, &n);
-    if (n) n->scalar = (double)nb_tensor_numel(a->value);
-    return out;
+    return from_rule(nb_mean(a->value), NB_OP_MEAN, (nb_var *[]){a}, 1, 0.0, NB_REDUCTION_NONE);
 }
 
+/* sum over one dim is autograd's alone (the static graph has no such op), so its backward is
+ * written here, once: it puts the summed dim back rather than following a recipe. */
 /* out = a summed over dim: da += dout with dim put back (size 1), broadcast over it. */
 static nb_status sum_dim_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
     if (!d[0].t) return NB_OK;
@@ -294,23 +264,6 @@ nb_var *nb_ag_sum_dim(nb_var *a, int dim, bool keepdim) {
 
 /* ---- losses and layers ------------------------------------------------------------------- */
 
-/* PyTorch's mse_loss_backward: g = norm * (pred - target) * dout, norm = 2 (sum, none) or
- * 2 / numel (mean); dpred += g, dtarget -= g. */
-static nb_status mse_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    if (!d[0].t && !d[1].t) return NB_OK;
-    const nb_tensor *pred = n->inputs[0]->value, *target = n->inputs[1]->value;
-    double norm = n->reduction == NB_REDUCTION_MEAN ? 2.0 / (double)nb_tensor_numel(pred) : 2.0;
-    /* g is computed in pred's target when that is to be written, else in a temporary */
-    bool in_place = writes(&d[0]);
-    nb_tensor *g = in_place ? d[0].t : empty_like(pred);
-    nb_status st = g ? mse_grad_out(g, pred, target, norm, dout) : nb_last_status();
-    if (st == NB_OK && !in_place) st = accumulate(&d[0], g);
-    if (st == NB_OK && d[1].t) st = nb_grad_target_to_add(&d[1]);
-    if (st == NB_OK && d[1].t) st = nb_add_sum_to_(d[1].t, g, -1.0);
-    if (!in_place) nb_tensor_free(g);
-    return st;
-}
-
 nb_var *nb_ag_mse_loss(nb_var *pred, nb_var *target, nb_reduction reduction) {
     NB_ALL_INPUTS(pred, target);
     if (!nb_tensor_same_shape(pred->value, target->value)) {
@@ -334,25 +287,7 @@ nb_var *nb_ag_mse_loss(nb_var *pred, nb_var *target, nb_reduction reduction) {
         value = reduction == NB_REDUCTION_SUM ? nb_sum(sq) : nb_mean(sq);
         nb_tensor_free(sq);
     }
-    nb_node *n;
-    nb_var *out = nb_var_from_op(value, "mse_loss", mse_backward, (nb_var *[]){pred, target}, 2, &n);
-    if (n) n->reduction = reduction;
-    return out;
-}
-
-/* out = x @ w^T + b: dx += dout @ w, dw += dout^T @ x, db += dout summed over the batch. */
-static nb_status linear_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    const nb_tensor *x = n->inputs[0]->value, *w = n->inputs[1]->value;
-    if (d[0].t) NB_TRY(nb_addmm_(d[0].t, dout, w, 1.0, gemm_beta(&d[0]))); /* (N, out) @ (out, in) */
-    if (d[1].t) {
-        nb_tensor *dout_t = nb_tensor_t(dout);
-        nb_status st = dout_t ? nb_addmm_(d[1].t, dout_t, x, 1.0, gemm_beta(&d[1])) : nb_last_status(); /* (out, N) @ (N, in) */
-        nb_tensor_free(dout_t);
-        NB_TRY(st);
-    }
-    if (n->ninputs < 3 || !d[2].t) return NB_OK;
-    NB_TRY(nb_grad_target_to_add(&d[2]));
-    return nb_add_sum_to_(d[2].t, dout, 1.0);
+    return from_rule(value, NB_OP_MSE_LOSS, (nb_var *[]){pred, target}, 2, 0.0, reduction);
 }
 
 nb_var *nb_ag_linear(nb_var *x, nb_var *weight, nb_var *bias) {
@@ -374,5 +309,5 @@ nb_var *nb_ag_linear(nb_var *x, nb_var *weight, nb_var *bias) {
         value = NULL;
     }
     nb_var *inputs[3] = {x, weight, bias};
-    return nb_var_from_op(value, "linear", linear_backward, inputs, bias ? 3 : 2, NULL);
+    return from_rule(value, NB_OP_LINEAR, inputs, bias ? 3 : 2, 0.0, NB_REDUCTION_NONE);
 }

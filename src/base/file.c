@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ctx) {
@@ -61,6 +62,36 @@ static bool write_text(FILE *f, void *ctx) { return fputs(ctx, f) >= 0; }
 
 nb_status nb_file_write_text_atomic(const char *path, const char *text) {
     return nb_file_write_atomic(path, write_text, (void *)text);
+}
+
+nb_status nb_file_make_dirs(const char *dir) {
+    char buf[4096];
+    if (!dir || !*dir) return nb_error(NB_ERR_ARG, "the directory name is empty");
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return nb_error(NB_ERR_ARG, "the path is too long: %.60s...", dir);
+    /* each prefix ending at a '/' (the leading one skipped: "/" exists), then the whole path */
+    for (char *p = buf + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+        *p = c;
+        if (c == '\0') break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(ENOTDIR));
+    return NB_OK;
+}
+
+nb_status nb_file_make_parent_dirs(const char *path) {
+    char dir[4096];
+    if (!path || snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return nb_error(NB_ERR_ARG, "the path is too long or missing: %.60s...", path ? path : "");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return NB_OK; /* the current directory, or / */
+    *slash = '\0';
+    return nb_file_make_dirs(dir);
 }
 
 nb_status nb_file_check_writable_dir(const char *dir, size_t bytes) {

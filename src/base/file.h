@@ -21,6 +21,14 @@ nb_status nb_file_write_atomic(const char *path, nb_file_writer *write, void *ct
 /* The same for a string. */
 nb_status nb_file_write_text_atomic(const char *path, const char *text);
 
+/* mkdir -p: creates `dir` and every missing directory above it (mode 0777, less the umask).
+ * An existing directory is fine; a path component that exists but is not a directory, or one
+ * that cannot be created, is NB_ERR_IO naming it. */
+nb_status nb_file_make_dirs(const char *dir);
+
+/* The same for the directory the file `path` is in (nothing for a file in . or /). */
+nb_status nb_file_make_parent_dirs(const char *path);
+
 /* Checks, before any work whose output goes to `dir`, that the directory takes a new file of
  * `bytes` bytes: creates a probe file there, reserves that much space in it (posix_fallocate;
  * a file system that cannot reserve is trusted), and removes it. A full disk, a read-only mount

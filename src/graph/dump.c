@@ -67,7 +67,7 @@ static void instr_text(const nb_plan *p, const nb_instr *ins, char *buf, size_t 
     int nargs = 0;
     for (int k = 0; k < NB_INSTR_MAX_IN; k++)
         if (ins->in[k] >= 0) operand_text(p, ins->in[k], ins->in_t[k], args[nargs++], sizeof args[0]);
-    bool accumulates = !ins->first && (ins->kind == NB_I_MM || ins->kind == NB_I_ACC_ADD || ins->kind == NB_I_ACC_SUM_TO ||
+    bool accumulates = !ins->first && (ins->kind == NB_I_MM || ins->kind == NB_I_ACC_SUM_TO ||
                                        ins->kind == NB_I_ACC_SCALAR || ins->kind == NB_I_MASK_BWD);
     const char *op = accumulates ? "+=" : "=";
     if (ins->kind == NB_I_MM) {
@@ -76,8 +76,10 @@ static void instr_text(const nb_plan *p, const nb_instr *ins, char *buf, size_t 
     }
     char scalar[48] = "";
     switch (ins->kind) {
-    case NB_I_ADD_S: case NB_I_MUL_S: case NB_I_POW_S: case NB_I_CLAMP_MIN: case NB_I_WHERE_GE:
-    case NB_I_WHERE_GT: case NB_I_FILL: case NB_I_CLAMP_MASK: case NB_I_ACC_SUM_TO: case NB_I_SGD:
+    case NB_I_EW:
+        if (nb_ew_op_has_scalar(ins->ew)) snprintf(scalar, sizeof scalar, "%s%.17g", nargs ? ", " : "", ins->scalar);
+        break;
+    case NB_I_CLAMP_MASK: case NB_I_ACC_SUM_TO: case NB_I_SGD:
         snprintf(scalar, sizeof scalar, "%s%.17g", nargs ? ", " : "", ins->scalar);
         break;
     case NB_I_ACC_SCALAR:
@@ -86,7 +88,7 @@ static void instr_text(const nb_plan *p, const nb_instr *ins, char *buf, size_t 
     default:
         break;
     }
-    snprintf(buf, size, "%s %s %s(%s%s%s%s%s%s)", outs, op, nb_ikind_names[ins->kind], args[0], nargs > 1 ? ", " : "",
+    snprintf(buf, size, "%s %s %s(%s%s%s%s%s%s)", outs, op, nb_instr_name(ins), args[0], nargs > 1 ? ", " : "",
              args[1], nargs > 2 ? ", " : "", args[2], scalar);
 }
 
@@ -132,7 +134,7 @@ void nb_plan_dump(const nb_plan *p, FILE *out) {
         const nb_instr *ins = &p->instrs[i];
         char text[512];
         instr_text(p, ins, text, sizeof text);
-        fprintf(out, "  [%2d] %-8s %-15s%s %s\n", i, stage_names[stage_of(p, i)], nb_ikind_names[ins->kind],
+        fprintf(out, "  [%2d] %-8s %-15s%s %s\n", i, stage_names[stage_of(p, i)], nb_instr_name(ins),
                 ins->fused ? "*" : " ", text);
         if (ins->kind == NB_I_MM)
             fprintf(out, "  %*s gemm %c%c m=%lld n=%lld k=%lld lda=%lld ldb=%lld ldc=%lld beta=%g\n", 29, "",
@@ -144,7 +146,7 @@ void nb_plan_dump(const nb_plan *p, FILE *out) {
     fprintf(out, "\nfused groups:\n");
     if (!info.fused) fprintf(out, "  none (compiled without fusion)\n");
     for (int i = 0; i < p->ninstrs; i++)
-        if (p->instrs[i].fused) fprintf(out, "  [%2d] %-15s %s\n", i, nb_ikind_names[p->instrs[i].kind], p->instrs[i].fused);
+        if (p->instrs[i].fused) fprintf(out, "  [%2d] %-15s %s\n", i, nb_instr_name(&p->instrs[i]), p->instrs[i].fused);
 
     const nb_plan_memory *m = &info.memory;
     fprintf(out, "\nmemory: one arena of %zu bytes = placeholders %zu + planned peak %zu\n", m->arena_bytes,
@@ -192,7 +194,7 @@ static bool write_dot(FILE *f, void *ctx) {
         fprintf(f, "  subgraph cluster_%s {\n    label=\"%s\";\n    style=rounded;\n", stage_names[s], stage_names[s]);
         for (int i = lo; i < hi; i++) {
             const nb_instr *ins = &p->instrs[i];
-            fprintf(f, "    i%d [shape=box, label=\"[%d] %s%s\"%s];\n", i, i, nb_ikind_names[ins->kind],
+            fprintf(f, "    i%d [shape=box, label=\"[%d] %s%s\"%s];\n", i, i, nb_instr_name(ins),
                     ins->kind == NB_I_MM && !ins->first ? " (+=)" : "",
                     ins->fused ? ", style=filled, fillcolor=\"#cfe2ff\"" : "");
         }

@@ -7,24 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const nb_gop_names[NB_GOP_COUNT] = {
-    [NB_GOP_PLACEHOLDER] = "placeholder",
-    [NB_GOP_PARAMETER] = "parameter",
-    [NB_GOP_MM] = "mm",
-    [NB_GOP_T] = "t",
-    [NB_GOP_ADD] = "add",
-    [NB_GOP_SUB] = "sub",
-    [NB_GOP_MUL] = "mul",
-    [NB_GOP_ADD_SCALAR] = "add_scalar",
-    [NB_GOP_MUL_SCALAR] = "mul_scalar",
-    [NB_GOP_POW] = "pow",
-    [NB_GOP_CLAMP_MIN] = "clamp_min",
-    [NB_GOP_RELU] = "relu",
-    [NB_GOP_SUM] = "sum",
-    [NB_GOP_MEAN] = "mean",
-    [NB_GOP_MSE] = "mse_loss",
-};
-_Static_assert(sizeof nb_gop_names / sizeof nb_gop_names[0] == NB_GOP_COUNT, "one name per op");
+const char *nb_gop_name(nb_gop op) {
+    if (op == NB_GOP_PLACEHOLDER) return "placeholder";
+    if (op == NB_GOP_PARAMETER) return "parameter";
+    return op >= 0 && op < NB_OP_COUNT ? nb_op_names[op] : "?";
+}
 
 /* ---- the graph ----------------------------------------------------------------------------- */
 
@@ -89,7 +76,7 @@ static nb_gnode *node_new(nb_graph *g, nb_gop op, nb_gnode *const *inputs, int n
     for (int i = 0; i < ninputs; i++) n->inputs[i] = inputs[i];
     n->ndim = ndim;
     for (int d = 0; d < NB_MAX_DIMS; d++) n->shape[d] = d < ndim ? shape[d] : 1;
-    snprintf(n->name, sizeof n->name, "%s%d", nb_gop_names[op], n->id);
+    snprintf(n->name, sizeof n->name, "%s%d", nb_gop_name(op), n->id);
     g->nodes[g->count++] = n;
     return n;
 }
@@ -170,7 +157,7 @@ nb_gnode *nb_graph_mm(nb_gnode *a, nb_gnode *b) {
         nb_error(NB_ERR_SHAPE, "graph mm: %s %s times %s %s: needs (m, k) @ (k, n)", a->name, da, b->name, db);
         return NULL;
     }
-    return node_new(a->graph, NB_GOP_MM, (nb_gnode *[]){a, b}, 2, 2, (int64_t[]){a->shape[0], b->shape[1]});
+    return node_new(a->graph, NB_OP_MM, (nb_gnode *[]){a, b}, 2, 2, (int64_t[]){a->shape[0], b->shape[1]});
 }
 
 nb_gnode *nb_graph_t(nb_gnode *a) {
@@ -181,12 +168,12 @@ nb_gnode *nb_graph_t(nb_gnode *a) {
         nb_error(NB_ERR_SHAPE, "graph t: %s %s is not rank 2", a->name, da);
         return NULL;
     }
-    return node_new(a->graph, NB_GOP_T, &a, 1, 2, (int64_t[]){a->shape[1], a->shape[0]});
+    return node_new(a->graph, NB_OP_T, &a, 1, 2, (int64_t[]){a->shape[1], a->shape[0]});
 }
 
 /* NumPy broadcasting: shapes aligned from the right, a size of 1 stretches. */
 static nb_gnode *binary(nb_gop op, nb_gnode *a, nb_gnode *b) {
-    if (!a || !b || !same_graph(nb_gop_names[op], a, b)) return NULL;
+    if (!a || !b || !same_graph(nb_gop_name(op), a, b)) return NULL;
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
     int64_t shape[NB_MAX_DIMS];
     for (int i = 0; i < nd; i++) { /* i counts from the right */
@@ -196,7 +183,7 @@ static nb_gnode *binary(nb_gop op, nb_gnode *a, nb_gnode *b) {
             char da[48], db[48];
             describe_shape(a->ndim, a->shape, da, sizeof da);
             describe_shape(b->ndim, b->shape, db, sizeof db);
-            nb_error(NB_ERR_SHAPE, "graph %s: shapes %s and %s do not broadcast", nb_gop_names[op], da, db);
+            nb_error(NB_ERR_SHAPE, "graph %s: shapes %s and %s do not broadcast", nb_gop_name(op), da, db);
             return NULL;
         }
         shape[nd - 1 - i] = sa == 1 ? sb : sa;
@@ -204,15 +191,15 @@ static nb_gnode *binary(nb_gop op, nb_gnode *a, nb_gnode *b) {
     return node_new(a->graph, op, (nb_gnode *[]){a, b}, 2, nd, shape);
 }
 
-nb_gnode *nb_graph_add(nb_gnode *a, nb_gnode *b) { return binary(NB_GOP_ADD, a, b); }
-nb_gnode *nb_graph_sub(nb_gnode *a, nb_gnode *b) { return binary(NB_GOP_SUB, a, b); }
-nb_gnode *nb_graph_mul(nb_gnode *a, nb_gnode *b) { return binary(NB_GOP_MUL, a, b); }
+nb_gnode *nb_graph_add(nb_gnode *a, nb_gnode *b) { return binary(NB_OP_ADD, a, b); }
+nb_gnode *nb_graph_sub(nb_gnode *a, nb_gnode *b) { return binary(NB_OP_SUB, a, b); }
+nb_gnode *nb_graph_mul(nb_gnode *a, nb_gnode *b) { return binary(NB_OP_MUL, a, b); }
 
 /* An op of a and a scalar with a's shape; NaN is refused where the tensor layer refuses it. */
 static nb_gnode *unary(nb_gop op, nb_gnode *a, double s) {
     if (!a) return NULL;
-    if (isnan(s) && (op == NB_GOP_POW || op == NB_GOP_CLAMP_MIN)) {
-        nb_error(NB_ERR_NUMERIC, "graph %s: the scalar is NaN", nb_gop_names[op]);
+    if (isnan(s) && (op == NB_OP_POW || op == NB_OP_CLAMP_MIN)) {
+        nb_error(NB_ERR_NUMERIC, "graph %s: the scalar is NaN", nb_gop_name(op));
         return NULL;
     }
     nb_gnode *n = node_new(a->graph, op, &a, 1, a->ndim, a->shape);
@@ -220,16 +207,16 @@ static nb_gnode *unary(nb_gop op, nb_gnode *a, double s) {
     return n;
 }
 
-nb_gnode *nb_graph_add_scalar(nb_gnode *a, double s) { return unary(NB_GOP_ADD_SCALAR, a, s); }
-nb_gnode *nb_graph_mul_scalar(nb_gnode *a, double s) { return unary(NB_GOP_MUL_SCALAR, a, s); }
-nb_gnode *nb_graph_pow(nb_gnode *a, double exponent) { return unary(NB_GOP_POW, a, exponent); }
-nb_gnode *nb_graph_clamp_min(nb_gnode *a, double min) { return unary(NB_GOP_CLAMP_MIN, a, min); }
-nb_gnode *nb_graph_relu(nb_gnode *a) { return unary(NB_GOP_RELU, a, 0.0); }
+nb_gnode *nb_graph_add_scalar(nb_gnode *a, double s) { return unary(NB_OP_ADD_SCALAR, a, s); }
+nb_gnode *nb_graph_mul_scalar(nb_gnode *a, double s) { return unary(NB_OP_MUL_SCALAR, a, s); }
+nb_gnode *nb_graph_pow(nb_gnode *a, double exponent) { return unary(NB_OP_POW, a, exponent); }
+nb_gnode *nb_graph_clamp_min(nb_gnode *a, double min) { return unary(NB_OP_CLAMP_MIN, a, min); }
+nb_gnode *nb_graph_relu(nb_gnode *a) { return unary(NB_OP_RELU, a, 0.0); }
 
-nb_gnode *nb_graph_sum(nb_gnode *a) { return a ? node_new(a->graph, NB_GOP_SUM, &a, 1, 0, NULL) : NULL; }
-nb_gnode *nb_graph_mean(nb_gnode *a) { return a ? node_new(a->graph, NB_GOP_MEAN, &a, 1, 0, NULL) : NULL; }
+nb_gnode *nb_graph_sum(nb_gnode *a) { return a ? node_new(a->graph, NB_OP_SUM, &a, 1, 0, NULL) : NULL; }
+nb_gnode *nb_graph_mean(nb_gnode *a) { return a ? node_new(a->graph, NB_OP_MEAN, &a, 1, 0, NULL) : NULL; }
 
-nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_graph_reduction reduction) {
+nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_reduction reduction) {
     if (!pred || !target || !same_graph("mse_loss", pred, target)) return NULL;
     bool same = pred->ndim == target->ndim;
     for (int d = 0; d < pred->ndim && same; d++) same = pred->shape[d] == target->shape[d];
@@ -240,13 +227,13 @@ nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_graph_reduction
         nb_error(NB_ERR_SHAPE, "graph mse_loss: prediction %s and target %s differ in shape", dp, dt);
         return NULL;
     }
-    if (reduction != NB_GRAPH_REDUCTION_NONE && reduction != NB_GRAPH_REDUCTION_MEAN &&
-        reduction != NB_GRAPH_REDUCTION_SUM) {
+    if (reduction != NB_REDUCTION_NONE && reduction != NB_REDUCTION_MEAN &&
+        reduction != NB_REDUCTION_SUM) {
         nb_error(NB_ERR_ARG, "graph mse_loss: unknown reduction %d", (int)reduction);
         return NULL;
     }
-    bool reduced = reduction != NB_GRAPH_REDUCTION_NONE;
-    nb_gnode *n = node_new(pred->graph, NB_GOP_MSE, (nb_gnode *[]){pred, target}, 2, reduced ? 0 : pred->ndim,
+    bool reduced = reduction != NB_REDUCTION_NONE;
+    nb_gnode *n = node_new(pred->graph, NB_OP_MSE_LOSS, (nb_gnode *[]){pred, target}, 2, reduced ? 0 : pred->ndim,
                            pred->shape);
     if (n) n->reduction = reduction;
     return n;

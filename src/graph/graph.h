@@ -76,13 +76,8 @@ nb_gnode *nb_graph_relu(nb_gnode *a);                     /* gradient passes whe
 nb_gnode *nb_graph_sum(nb_gnode *a);                      /* -> () */
 nb_gnode *nb_graph_mean(nb_gnode *a);                     /* -> () */
 
-typedef enum nb_graph_reduction {
-    NB_GRAPH_REDUCTION_NONE,
-    NB_GRAPH_REDUCTION_MEAN,
-    NB_GRAPH_REDUCTION_SUM
-} nb_graph_reduction;
 /* torch.nn.functional.mse_loss: (pred - target)^2 reduced; pred and target of one shape. */
-nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_graph_reduction reduction);
+nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_reduction reduction);
 
 /* Introspection, for messages and tests. */
 int nb_gnode_ndim(const nb_gnode *n);

@@ -1,34 +1,23 @@
 /* src/graph/graph_impl.h — what the graph layer's files share and users do not: the symbolic
  * nodes (graph.c builds them), the compiled plan with its values, instructions and arena
- * (compile.c makes it, run.c executes it, dump.c prints it). */
+ * (compile.c makes it, run.c executes it, dump.c prints it). The arithmetic is the tensor
+ * layer's (tensor/loops.h): the plan only fixes which loop runs over which buffers. */
 #ifndef NB_GRAPH_GRAPH_IMPL_H
 #define NB_GRAPH_GRAPH_IMPL_H
 
+#include "derivatives/derivatives.h"
 #include "graph/graph.h"
-#include "kernels/gemm.h"
+#include "tensor/loops.h"
 
 /* ---- the symbolic graph ---------------------------------------------------------------- */
 
-typedef enum nb_gop {
-    NB_GOP_PLACEHOLDER,
-    NB_GOP_PARAMETER,
-    NB_GOP_MM,
-    NB_GOP_T,
-    NB_GOP_ADD,
-    NB_GOP_SUB,
-    NB_GOP_MUL,
-    NB_GOP_ADD_SCALAR,
-    NB_GOP_MUL_SCALAR,
-    NB_GOP_POW,
-    NB_GOP_CLAMP_MIN,
-    NB_GOP_RELU,
-    NB_GOP_SUM,
-    NB_GOP_MEAN,
-    NB_GOP_MSE,
-    NB_GOP_COUNT
-} nb_gop;
+/* A node is an op of the derivatives table (nb_op: its backward is the table's recipe) or one
+ * of the two leaves, numbered after the ops. */
+typedef enum nb_gleaf { NB_GOP_PLACEHOLDER = NB_OP_COUNT, NB_GOP_PARAMETER } nb_gleaf;
+typedef int nb_gop; /* an nb_op or an nb_gleaf */
 
-extern const char *const nb_gop_names[NB_GOP_COUNT];
+/* "mm", ..., "placeholder", "parameter" */
+const char *nb_gop_name(nb_gop op);
 
 #define NB_GNODE_MAX_INPUTS 2
 #define NB_GNAME_SIZE 32
@@ -40,7 +29,7 @@ struct nb_gnode {
     int ninputs;
     nb_gnode *inputs[NB_GNODE_MAX_INPUTS];
     double scalar;                        /* pow's exponent, clamp's min, add/mul_scalar's s */
-    nb_graph_reduction reduction;         /* mse */
+    nb_reduction reduction;         /* mse */
     int ndim;
     int64_t shape[NB_MAX_DIMS];
     char name[NB_GNAME_SIZE];
@@ -92,24 +81,10 @@ typedef struct nb_pvalue {
 #define NB_GRAPH_ALIGN 64
 
 typedef enum nb_ikind {
-    /* elementwise, one op each, the tensor layer's arithmetic */
-    NB_I_ADD,        /* o = x + y (broadcasting) */
-    NB_I_SUB,        /* o = x - y */
-    NB_I_MUL,        /* o = x * y */
-    NB_I_ADD_S,      /* o = x + s */
-    NB_I_MUL_S,      /* o = x * s */
-    NB_I_SQUARE,     /* o = x * x: pow(x, 2) as PyTorch computes it */
-    NB_I_POW_S,      /* o = pow(x, s) */
-    NB_I_CLAMP_MIN,  /* o = x < s ? s : x (NaN kept) */
-    NB_I_WHERE_GE,   /* o = y >= s ? x : 0, clamp_min's backward */
-    NB_I_WHERE_GT,   /* o = y > s ? x : 0, relu's backward */
-    NB_I_COPY,       /* o = x */
-    NB_I_ZERO,       /* o = 0 */
-    NB_I_FILL,       /* o = s: the backward's seed */
+    NB_I_EW,         /* o = ew(x, y, s): one elementwise op of the tensor layer (ins->ew) */
     /* gradient accumulation, as the dynamic engine adds into zeroed gradients; `first`
      * reads 0 instead of o */
-    NB_I_ACC_ADD,    /* o = o + x (a transpose's backward) */
-    NB_I_ACC_SUM_TO, /* o += s * x summed down to o's shape (add_sum_to_'s arithmetic) */
+    NB_I_ACC_SUM_TO, /* o += alpha * x summed down to o's shape (add_sum_to_'s arithmetic) */
     NB_I_ACC_SCALAR, /* o = o + item(x) / s (sum's and mean's backward) */
     /* reductions and matmul */
     NB_I_SUM,        /* o = sum(x), blocked, in double */
@@ -127,50 +102,30 @@ typedef enum nb_ikind {
 
 extern const char *const nb_ikind_names[NB_I_COUNT];
 
+
 #define NB_INSTR_MAX_OUT 3
 #define NB_INSTR_MAX_IN 3
 
-/* An elementwise loop over the output's shape, fixed at compile time: dimensions merged
- * where every operand is contiguous across them (a contiguous op is one row), strides 0
- * where an input broadcasts. Operand 0 is the output, 1..3 the inputs (an absent input
- * repeats the output, so the row loops never test for NULL). */
-typedef struct nb_loop {
-    int ndim;             /* 1..4 after merging */
-    int64_t shape[4];
-    int64_t stride[4][4]; /* [operand][dim], in elements */
-    char *base[4];
-    int64_t numel;
-} nb_loop;
-
-/* A GEMM call with every argument decided at compile time. */
-typedef struct nb_gemm_call {
-    nb_trans ta, tb;
-    int64_t m, n, k;
-    const void *a, *b;
-    int64_t lda, ldb;
-    void *c;
-    int64_t ldc;
-    double beta; /* 0: the first contribution writes; 1: accumulates */
-} nb_gemm_call;
-
 typedef struct nb_instr {
     nb_ikind kind;
+    nb_ew_op ew;          /* NB_I_EW: the op */
     nb_plan_stage stage;  /* FORWARD, GRADIENTS (backward) or STEP (update) */
     int out[NB_INSTR_MAX_OUT]; /* values written, -1 when absent */
     int in[NB_INSTR_MAX_IN];   /* values read, -1 when absent */
     bool in_t[NB_INSTR_MAX_IN];/* input i is read transposed */
-    double scalar;        /* the op's s; ACC_SUM_TO's alpha; ACC_SCALAR's divisor; SGD's lr */
+    double scalar;        /* EW's s; ACC_SUM_TO's alpha; ACC_SCALAR's divisor; SGD's lr */
     bool first;           /* a gradient's first contribution: write, do not add */
     bool strict;          /* CLAMP_MASK: relu's mask x > s rather than clamp's x >= s */
     const char *fused;    /* the ops a fused instruction stands for; NULL when not fused */
     int node;             /* the graph node it comes from, or -1 */
     /* decided at the end of compile */
-    nb_loop loop;         /* elementwise kinds */
-    nb_gemm_call gemm;    /* NB_I_MM */
+    nb_ew_loop loop;      /* EW, the accumulations and SGD: the tensor layer's loop */
+    nb_gemm_call gemm;    /* NB_I_MM: the tensor layer's GEMM call, never with copies */
     void *o[NB_INSTR_MAX_OUT]; /* fused kinds, reductions: first elements */
     const void *x[NB_INSTR_MAX_IN];
     int64_t n;            /* fused kinds, reductions: elements */
-    const nb_tensor *sum_dst, *sum_src; /* ACC_SUM_TO when the shapes differ */
+    nb_tensor *sum_dst;   /* ACC_SUM_TO when the shapes differ: nb_sum_to_run's operands */
+    const nb_tensor *sum_src;
     uint64_t flops, bytes; /* for the op profiler: GEMM FLOPs, bytes read and written */
 } nb_instr;
 
@@ -193,6 +148,9 @@ struct nb_plan {
     size_t input_bytes, planned_bytes, per_value_bytes;
 };
 
+/* An instruction's name in dumps and profiles: its elementwise op's, or its kind's. */
+const char *nb_instr_name(const nb_instr *ins);
+
 /* Resolves value v (transposed when `transposed`) to a header: views become their root's
  * header or its transpose. NULL for masks. */
 const nb_tensor *nb_plan_header(const nb_plan *p, int v, bool transposed);
@@ -204,14 +162,18 @@ int nb_plan_root(const nb_plan *p, int v);
  * NB_ERR_ARG naming the first conflict. */
 nb_status nb_plan_check_memory(const nb_plan *p);
 
-/* Right-aligns a rank 0..4 layout into 4 dims (leading size 1, stride 0). */
-static inline void nb_graph_layout4(const nb_tensor *t, int64_t shape[4], int64_t strides[4]) {
-    int pad = 4 - t->ndim;
-    for (int d = 0; d < 4; d++) {
-        shape[d] = d < pad ? 1 : t->shape[d - pad];
-        strides[d] = d < pad ? 0 : t->strides[d - pad];
-    }
+static inline int64_t nb_graph_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return n;
 }
+
+/* The steps of nb_graph_compile, in order, each on the plan the one before left (compile.c):
+ * values and instructions (lower.c), their buffers placed in the arena (memory.c), and every
+ * instruction's loop or GEMM call over those buffers (resolve.c). */
+nb_status nb_plan_lower(nb_plan *p, nb_gnode *loss, nb_gnode *const *params, int nparams, const nb_graph_options *o);
+nb_status nb_plan_place(nb_plan *p);
+nb_status nb_plan_resolve(nb_plan *p);
 
 /* Executes instruction `ins` (run.c). */
 void nb_instr_exec(const nb_plan *p, const nb_instr *ins);

@@ -23,6 +23,7 @@
 #include "harness/env.h"
 #include "harness/interrupt.h"
 #include "harness/overlap.h"
+#include "base/file.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "harness/train.h"
@@ -354,15 +355,15 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     nb_status st = json ? NB_OK : nb_error(NB_ERR_NOMEM, "out of memory printing the bench JSON");
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.json", o->out_dir);
-        st = nb_report_write_atomically(path, json);
+        st = nb_file_write_text_atomic(path, json);
     }
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.csv", o->out_dir);
-        st = nb_report_write_atomically(path, csv);
+        st = nb_file_write_text_atomic(path, csv);
     }
     if (st == NB_OK) {
         snprintf(path, sizeof path, "%s/bench.md", o->out_dir);
-        st = nb_report_write_atomically(path, md);
+        st = nb_file_write_text_atomic(path, md);
     }
     free(json);
     free(csv);
@@ -479,7 +480,7 @@ int nb_cmd_bench(int argc, char **argv) {
     if (n == 0) return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: the filters leave no case to run");
     /* --out is checked (created with its parents, and given room) only now that the flags are
      * known to be good, and before anything runs: a bad one costs a moment, not a suite */
-    if (nb_report_prepare_dir(o.out_dir, true) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
+    if (nb_report_prepare_dir(o.out_dir) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());
     /* the twins live in reference/ beside the fixtures: found once, before anything is timed */
     if (torch && nb_env_data_dir(o.data_dir, sizeof o.data_dir) != NB_OK)
         return nb_cmd_fail(NB_EXIT_FAILURE, "bench", nb_last_error());

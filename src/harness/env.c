@@ -39,9 +39,8 @@ nb_status nb_env_kernels(const char *command, const char *given, const char **ke
     if (!env || !*env) return NB_OK;
     if (!nb_kernel_find(env)) {
         char names[256];
-        nb_kernel_names(names, sizeof names);
-        return nb_error(NB_ERR_ARG, "%s: unknown kernel '%s' in NABLA_KERNEL (expected one of: %s, auto)", command, env,
-                        names);
+        nb_kernel_choice_names(names, sizeof names);
+        return nb_error(NB_ERR_ARG, "%s: unknown kernel '%s' in NABLA_KERNEL (expected one of: %s)", command, env, names);
     }
     *kernels = env;
     return NB_OK;

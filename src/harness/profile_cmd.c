@@ -14,6 +14,7 @@
 #include "harness/interrupt.h"
 #include "harness/train.h"
 #include "harness/tune.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
 static int compare_rows(const void *a, const void *b) {
@@ -114,7 +115,7 @@ int nb_cmd_profile(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
     }
     if (!kernel) {
-        nb_tune_kernel_choices(names, sizeof names);
+        nb_kernel_choice_names(names, sizeof names);
         nb_error(NB_ERR_ARG, "nabla profile: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
         return nb_cmd_fail(NB_EXIT_USAGE, "profile", nb_last_error());
     }

@@ -62,26 +62,8 @@ void nb_report_context(cJSON *ctx) {
     cJSON_AddStringToObject(ctx, "date", date);
 }
 
-nb_status nb_report_write_atomically(const char *path, const char *text) {
-    return nb_file_write_text_atomic(path, text);
-}
-
-nb_status nb_report_prepare_dir(const char *dir, bool parents) {
-    char buf[1024];
-    if (!dir || !*dir) return nb_error(NB_ERR_ARG, "the output directory is empty");
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf - 64)
-        return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", dir);
-    for (char *p = parents ? buf + 1 : buf + strlen(buf);; p++) {
-        char c = *p;
-        if (c != '/' && c != '\0') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-        *p = c;
-        if (c == '\0') break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return nb_error(NB_ERR_IO, "cannot create %s: %s", dir, strerror(ENOTDIR));
+nb_status nb_report_prepare_dir(const char *dir) {
+    NB_TRY(nb_file_make_dirs(dir));
     /* room for the largest report nabla writes (a bench.json of a full matrix is ~100 KiB) */
     return nb_file_check_writable_dir(dir, NB_REPORT_PROBE_BYTES);
 }
@@ -95,8 +77,8 @@ nb_status nb_report_prepare_file(const char *path) {
     if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
         return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
     char *slash = strrchr(dir, '/');
-    if (!slash) return nb_report_prepare_dir(".", false);
+    if (!slash) return nb_report_prepare_dir(".");
     if (slash == dir) slash[1] = '\0'; /* a file in / */
     else *slash = '\0';
-    return nb_report_prepare_dir(dir, true);
+    return nb_report_prepare_dir(dir);
 }

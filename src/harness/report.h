@@ -16,17 +16,13 @@
  * nabla_version, git_revision and git_dirty (captured at build time), date (UTC, ISO 8601). */
 void nb_report_context(cJSON *ctx);
 
-/* Writes `text` to `path` atomically (base/file.h: temporary file, fsync, rename). */
-nb_status nb_report_write_atomically(const char *path, const char *text);
-
 /* The room an output directory must have before a run starts (nb_report_prepare_dir). */
 #define NB_REPORT_PROBE_BYTES ((size_t)1 << 20)
 
-/* Before any work whose results go to `dir`: creates it when missing (its parents too when
- * `parents`), then checks that it is a directory that takes a file of NB_REPORT_PROBE_BYTES,
+/* Before any work whose results go to `dir`: creates it and its parents when missing, then checks that it is a directory that takes a file of NB_REPORT_PROBE_BYTES,
  * by creating one, reserving the space and removing it. A bad --out (read-only, full, not a
  * directory) is then refused in a moment, not after the run. */
-nb_status nb_report_prepare_dir(const char *dir, bool parents);
+nb_status nb_report_prepare_dir(const char *dir);
 
 /* The same for a file about to be written: its directory (created with its parents) must
  * take a new file, and the path must not be a directory. */

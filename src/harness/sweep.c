@@ -16,6 +16,7 @@
 #include "harness/gemm_timing.h"
 #include "harness/interrupt.h"
 #include "harness/overlap.h"
+#include "base/file.h"
 #include "harness/report.h"
 #include "harness/stats.h"
 #include "kernels/peak.h"
@@ -365,7 +366,7 @@ static nb_status write_reports(sweep_state *s, bool complete) {
         }
         char path[1100];
         snprintf(path, sizeof path, "%s/%s", s->cfg->out_dir, names[i]);
-        if (st == NB_OK) st = nb_report_write_atomically(path, texts[i]);
+        if (st == NB_OK) st = nb_file_write_text_atomic(path, texts[i]);
     }
     for (int i = 0; i < 3; i++) free(texts[i]);
     return st;
@@ -431,7 +432,7 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
     bool tty = isatty(STDOUT_FILENO);
     double start = nb_now_seconds();
     /* created with its parents, and checked to take the results, before anything is timed */
-    nb_status st = nb_report_prepare_dir(cfg->out_dir, true);
+    nb_status st = nb_report_prepare_dir(cfg->out_dir);
     /* registered as a measurement, so that one overlapping another (a bench, a tune) says so */
     nb_overlap *overlap = st == NB_OK ? nb_overlap_begin("nabla kernels --sweep") : NULL;
     int done = 0;

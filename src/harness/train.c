@@ -7,6 +7,8 @@
 
 #include "base/timer.h"
 #include "kernels/gemm.h"
+#include "tensor/anomaly.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
 volatile sig_atomic_t nb_train_stop_requested;

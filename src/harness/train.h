@@ -1,5 +1,5 @@
 /* src/harness/train.h — runs a variant's training loop and times it: the part of
- * `nabla train` (and later `nabla bench`) that is not about printing. */
+ * `nabla train` and `nabla bench` that is not about printing. */
 #ifndef NB_HARNESS_TRAIN_H
 #define NB_HARNESS_TRAIN_H
 

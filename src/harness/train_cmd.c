@@ -1,7 +1,9 @@
 /* src/harness/train_cmd.c — `nabla train`: parse the workload, pick kernel and threads,
  * run one variant's training loop, print its losses the way the tutorial prints them, then
  * a summary line (or one JSON object with --json). */
+#include <cJSON.h>
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "harness/interrupt.h"
 #include "harness/train.h"
 #include "harness/tune.h"
+#include "tensor/anomaly.h"
 #include "tensor/runtime.h"
 
 /* No dimension of the seed network needs to be larger; beyond it the product checks below
@@ -36,7 +39,7 @@ typedef struct train_options {
 static void print_help(const nb_option *options, int count) {
     char variants[256], kernels[256];
     nb_variant_names(variants, sizeof variants);
-    nb_tune_kernel_choices(kernels, sizeof kernels);
+    nb_kernel_choice_names(kernels, sizeof kernels);
     printf("usage: nabla train [flags]\n\n"
            "Trains the two-layer network of \"Learning PyTorch with Examples\" (N=64, D_in=1000,\n"
            "H=100, D_out=10, 500 steps, sum-of-squares loss) with one variant and one matmul kernel,\n"
@@ -68,7 +71,7 @@ static nb_status resolve(train_options *o, const nb_variant **variant, const nb_
     NB_TRY(nb_env_kernels("nabla train", o->kernel_name, &chosen));
     *kernel = nb_kernel_select(chosen, &chosen);
     if (!*kernel) {
-        nb_tune_kernel_choices(names, sizeof names);
+        nb_kernel_choice_names(names, sizeof names);
         return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
     }
     if (nb_dtype_parse(o->dtype_name, &o->cfg.dtype) != NB_OK)
@@ -97,61 +100,75 @@ static double gflops_of(const nb_train_result *r) {
     return r->loop_seconds > 0 ? (double)r->flops / r->loop_seconds * 1e-9 : 0.0;
 }
 
-static void print_json(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
-                       const nb_train_result *r) {
-    nb_json j;
-    nb_json_init(&j, stdout);
-    nb_json_object_begin(&j);
-    nb_json_key(&j, "implementation");
-    nb_json_string(&j, "nabla");
-    nb_json_key(&j, "version");
-    nb_json_string(&j, NABLA_VERSION);
-    nb_json_key(&j, "config");
-    nb_json_object_begin(&j);
-    nb_json_key(&j, "variant");
-    nb_json_string(&j, variant->name);
-    nb_json_key(&j, "kernel");
-    nb_json_string(&j, kernel->name);
-    nb_json_key(&j, "threads");
-    nb_json_int(&j, o->threads);
-    nb_json_key(&j, "dtype");
-    nb_json_string(&j, nb_dtype_name(o->cfg.dtype));
-    nb_json_key(&j, "seed");
-    nb_json_uint(&j, o->cfg.seed);
-    nb_json_key(&j, "batch");
-    nb_json_int(&j, o->cfg.batch);
-    nb_json_key(&j, "d_in");
-    nb_json_int(&j, o->cfg.d_in);
-    nb_json_key(&j, "hidden");
-    nb_json_int(&j, o->cfg.hidden);
-    nb_json_key(&j, "d_out");
-    nb_json_int(&j, o->cfg.d_out);
-    nb_json_key(&j, "iters");
-    nb_json_int(&j, o->cfg.iters);
-    nb_json_key(&j, "lr");
-    nb_json_number(&j, nb_variant_lr(variant, &o->cfg));
-    nb_json_key(&j, "print_every");
-    nb_json_int(&j, o->print_every);
-    nb_json_object_end(&j);
-    nb_json_key(&j, "interrupted");
-    nb_json_bool(&j, r->interrupted);
-    nb_json_key(&j, "losses");
-    nb_json_array_begin(&j);
-    for (int64_t t = 0; t < r->steps; t++) nb_json_number(&j, r->losses[t]);
-    nb_json_array_end(&j);
-    nb_json_key(&j, "timing");
-    nb_json_object_begin(&j);
-    nb_json_key(&j, "loop_seconds");
-    nb_json_number(&j, r->loop_seconds);
-    nb_json_key(&j, "ms_per_step");
-    nb_json_number(&j, r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0);
-    nb_json_key(&j, "matmul_flops");
-    nb_json_uint(&j, r->flops);
-    nb_json_key(&j, "gflops");
-    nb_json_number(&j, gflops_of(r));
-    nb_json_object_end(&j);
-    nb_json_object_end(&j);
+/* JSON numbers go in as raw text (cJSON_CreateRaw), not cJSON_CreateNumber, because cJSON 1.7
+ * prints a double with 15 significant digits whenever that reads back within a relative
+ * DBL_EPSILON, not exactly: about one loss in eight changed in its last bit, and
+ * tests/determinism.py and reference/ compare losses bit for bit. It also prints an integral
+ * double without ".0" (26015340.0 reads back as a Python int) and holds integers as doubles (a
+ * --seed above 2^53 would be rounded). So doubles are written as Python's repr writes them
+ * (nb_format_pyfloat: shortest exact round trip, as the PyTorch twin prints), integers as
+ * integers, and a non-finite double as null (JSON has no NaN). */
+static bool add_item(cJSON *to, const char *key, cJSON *item) {
+    if (key ? cJSON_AddItemToObject(to, key, item) : cJSON_AddItemToArray(to, item)) return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static bool add_double(cJSON *to, const char *key, double value) {
+    char text[64];
+    if (!isfinite(value)) return add_item(to, key, cJSON_CreateNull());
+    nb_format_pyfloat(value, text, sizeof text);
+    return add_item(to, key, cJSON_CreateRaw(text));
+}
+
+static bool add_int(cJSON *to, const char *key, int64_t value) {
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)value);
+    return add_item(to, key, cJSON_CreateRaw(text));
+}
+
+static bool add_uint(cJSON *to, const char *key, uint64_t value) {
+    char text[32];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)value);
+    return add_item(to, key, cJSON_CreateRaw(text));
+}
+
+static bool add_string(cJSON *to, const char *key, const char *value) {
+    return add_item(to, key, cJSON_CreateString(value ? value : ""));
+}
+
+/* One line: {"implementation", "version", "config": {...}, "interrupted", "losses": [...],
+ * "timing": {...}}, compact (tests grep it for "losses":[...]). */
+static nb_status print_json(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
+                            const nb_train_result *r) {
+    cJSON *root = cJSON_CreateObject();
+    bool ok = root != NULL && add_string(root, "implementation", "nabla") && add_string(root, "version", NABLA_VERSION);
+
+    cJSON *config = ok ? cJSON_AddObjectToObject(root, "config") : NULL;
+    ok = config != NULL && add_string(config, "variant", variant->name) && add_string(config, "kernel", kernel->name) &&
+         add_int(config, "threads", o->threads) && add_string(config, "dtype", nb_dtype_name(o->cfg.dtype)) &&
+         add_uint(config, "seed", o->cfg.seed) && add_int(config, "batch", o->cfg.batch) &&
+         add_int(config, "d_in", o->cfg.d_in) && add_int(config, "hidden", o->cfg.hidden) &&
+         add_int(config, "d_out", o->cfg.d_out) && add_int(config, "iters", o->cfg.iters) &&
+         add_double(config, "lr", nb_variant_lr(variant, &o->cfg)) && add_int(config, "print_every", o->print_every);
+
+    ok = ok && cJSON_AddBoolToObject(root, "interrupted", r->interrupted) != NULL;
+    cJSON *losses = ok ? cJSON_AddArrayToObject(root, "losses") : NULL;
+    ok = losses != NULL;
+    for (int64_t t = 0; ok && t < r->steps; t++) ok = add_double(losses, NULL, r->losses[t]);
+
+    cJSON *timing = ok ? cJSON_AddObjectToObject(root, "timing") : NULL;
+    ok = timing != NULL && add_double(timing, "loop_seconds", r->loop_seconds) &&
+         add_double(timing, "ms_per_step", r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0) &&
+         add_uint(timing, "matmul_flops", r->flops) && add_double(timing, "gflops", gflops_of(r));
+
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) return nb_error(NB_ERR_NOMEM, "nabla train: out of memory writing the JSON");
+    fputs(text, stdout);
     fputc('\n', stdout);
+    cJSON_free(text);
+    return NB_OK;
 }
 
 static void print_summary(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
@@ -222,9 +239,10 @@ int nb_cmd_train(int argc, char **argv) {
     nb_auto_clear();
     nb_anomaly_enable(false);
     if (result.interrupted) {
-        if (o.json)
-            print_json(&o, variant, kernel, &result);
-        else
+        /* the steps done are out even when the JSON is not: the exit code says interrupted */
+        if (o.json && print_json(&o, variant, kernel, &result) != NB_OK)
+            fprintf(stderr, "%s\n", nb_last_error());
+        else if (!o.json)
             print_summary(&o, variant, kernel, &result);
         fflush(stdout);
         fprintf(stderr, "nabla train: interrupted by %s after %lld of %lld steps\n", nb_interrupt_signal_name(),
@@ -237,10 +255,11 @@ int nb_cmd_train(int argc, char **argv) {
         nb_train_result_free(&result);
         return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
     }
-    if (o.json)
-        print_json(&o, variant, kernel, &result);
-    else
-        print_summary(&o, variant, kernel, &result);
+    if (o.json && print_json(&o, variant, kernel, &result) != NB_OK) {
+        nb_train_result_free(&result);
+        return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
+    }
+    if (!o.json) print_summary(&o, variant, kernel, &result);
     nb_train_result_free(&result);
     return NB_EXIT_OK;
 }

@@ -136,7 +136,7 @@ typedef struct nb_tune_save_info {
  * reads the file again and merges: t's entries with measured_now replace the file's entry for
  * the same product, the file's other entries are kept when its context is current for t's (not
  * stale), and t's remaining entries fill in what the file lacks; a stale file's entries are
- * dropped. Then it writes the result atomically (nb_report_write_atomically: a temporary file
+ * dropped. Then it writes the result atomically (nb_file_write_text_atomic: a temporary file
  * in the same directory, fsync, rename; readers need no lock), creating the parent directories,
  * and unlocks. The file's context is this run's report context (nb_report_context: compiler,
  * flags, date...) with t's staleness fields.
@@ -184,8 +184,5 @@ nb_status nb_tune_install(const nb_tune_table *t);
  * installs the table for this run; a warning when another nabla measurement overlapped. Only a
  * broken file (an error, never replaced) or a failure to measure or install fails it. */
 nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *notes);
-
-/* "naive, blocked, openmp, blas, auto": the names --kernel accepts, for help and messages. */
-void nb_tune_kernel_choices(char *buf, size_t size);
 
 #endif

@@ -2,6 +2,7 @@
  * borrowed param array, the checked three-pass step, zero_grad and free. The update rules
  * are in sgd.c and adam.c. */
 #include "optim/optim_impl.h"
+#include "tensor/anomaly.h"
 #include "tensor/runtime.h"
 
 #include <string.h>

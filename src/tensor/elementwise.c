@@ -1,50 +1,56 @@
 /* src/tensor/elementwise.c — every elementwise op (binary with broadcasting, tensor-scalar,
  * masks, in-place updates) through one planner: check and broadcast the shapes, merge the
  * dimensions that are contiguous in every operand, then run a typed row loop, under OpenMP
- * when the tensor is large enough. Results never depend on the thread count. */
+ * when the tensor is large enough. Results never depend on the thread count. The planner and
+ * the row loops (loops.h) are also what the static graph replays. */
 #include "tensor/tensor_impl.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "tensor/anomaly.h"
+#include "tensor/loops.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
-typedef enum ew_op {
-    EW_ADD,         /* x + y */
-    EW_SUB,         /* x - y */
-    EW_MUL,         /* x * y */
-    EW_SUB_SCALED,  /* x - s * y, the product rounded first: PyTorch's `w -= lr * g` */
-    EW_MASKED_FILL, /* y != 0 ? s : x */
-    EW_COPY,        /* x */
-    EW_FILL,        /* s */
-    EW_ADD_S,       /* x + s */
-    EW_MUL_S,       /* x * s */
-    EW_MUL_S_MUL,   /* (x * s) * y, two roundings: a gradient scaled then chained */
-    EW_SQUARE,      /* x * x: pow(x, 2) as PyTorch computes it */
-    EW_POW_S,       /* pow(x, s) */
-    EW_CLAMP_MIN,   /* x < s ? s : x, NaN passes through */
-    EW_LT_S,        /* x < s ? 1 : 0 */
-    EW_WHERE_GE,    /* y >= s ? x : 0, clamp's backward */
-    EW_WHERE_GT,    /* y > s ? x : 0, relu's backward */
-} ew_op;
+const char *const nb_ew_op_names[NB_EW_COUNT] = {
+    [NB_EW_ADD] = "add",
+    [NB_EW_SUB] = "sub",
+    [NB_EW_MUL] = "mul",
+    [NB_EW_SUB_SCALED] = "sub_scaled",
+    [NB_EW_MASKED_FILL] = "masked_fill",
+    [NB_EW_COPY] = "copy",
+    [NB_EW_FILL] = "fill",
+    [NB_EW_ADD_S] = "add_scalar",
+    [NB_EW_MUL_S] = "mul_scalar",
+    [NB_EW_MUL_S_MUL] = "mul_scalar_mul",
+    [NB_EW_SQUARE] = "square",
+    [NB_EW_POW_S] = "pow",
+    [NB_EW_CLAMP_MIN] = "clamp_min",
+    [NB_EW_LT_S] = "lt",
+    [NB_EW_WHERE_GE] = "where_ge",
+    [NB_EW_WHERE_GT] = "where_gt",
+    [NB_EW_ZERO_PLUS] = "zero_plus",
+    [NB_EW_ZERO_PLUS_S] = "zero_plus_scalar",
+    [NB_EW_ZERO_SUB_SCALED] = "zero_sub_scaled",
+};
+/* tests/test_tensor.c checks every entry: the declared size makes a sizeof check always true. */
 
-/* Up to three operands in a common 4-D frame: out, a, and b (b == a for unary ops, so the
- * row loops can read a y they never use without a NULL check). */
-typedef struct ew_plan {
-    ew_op op;
-    nb_dtype dtype;
-    double scalar;
-    int ndim;             /* dims left after merging, 1..4 */
-    int64_t shape[4];
-    int64_t stride[3][4]; /* out, a, b; 0 where an input broadcasts */
-    char *base[3];        /* first element of each operand */
-} ew_plan;
+bool nb_ew_op_has_scalar(nb_ew_op op) {
+    switch (op) {
+    case NB_EW_SUB_SCALED: case NB_EW_MASKED_FILL: case NB_EW_FILL: case NB_EW_ADD_S: case NB_EW_MUL_S:
+    case NB_EW_MUL_S_MUL: case NB_EW_POW_S: case NB_EW_CLAMP_MIN: case NB_EW_LT_S: case NB_EW_WHERE_GE:
+    case NB_EW_WHERE_GT: case NB_EW_ZERO_PLUS_S: case NB_EW_ZERO_SUB_SCALED:
+        return true;
+    default:
+        return false;
+    }
+}
 
 /* ---- typed row loops ------------------------------------------------------------------ */
 
 /* EW_LOOP(T, EXPR): po[i] = EXPR for i < n, with x = pa[i], y = pb[i]. The unit-stride
- * branch is marked simd, as the static graph's loops are (src/graph/run.c): -O2's cheap
- * vectoriser would leave a loop of unknown length whose pointers may alias scalar, and this
+ * branch is marked simd: -O2's cheap vectoriser would leave a loop of unknown length whose pointers may alias scalar, and this
  * one is safe to vectorise because the planner guarantees that out is either the very same
  * elements as an input (in place) or overlaps none of it (overlaps_differently). Each element
  * gets the same IEEE operations either way: the bits do not change, only how many elements one
@@ -70,26 +76,30 @@ typedef struct ew_plan {
 /* One row function per dtype. The scalar is converted to T before use, as PyTorch converts
  * a Python number to the tensor's dtype. */
 #define EW_DEFINE_ROW(T, NAME, POW)                                                        \
-    static void NAME(ew_op op, int64_t n, T *po, int64_t so, const T *pa, int64_t sa,      \
+    static void NAME(nb_ew_op op, int64_t n, T *po, int64_t so, const T *pa, int64_t sa,      \
                      const T *pb, int64_t sb, double scalar) {                             \
         const T s = (T)scalar;                                                             \
         switch (op) {                                                                      \
-        case EW_ADD: EW_LOOP(T, x + y); break;                                             \
-        case EW_SUB: EW_LOOP(T, x - y); break;                                             \
-        case EW_MUL: EW_LOOP(T, x * y); break;                                             \
-        case EW_SUB_SCALED: EW_LOOP(T, x - (T)(s * y)); break;                             \
-        case EW_MASKED_FILL: EW_LOOP(T, y != 0 ? s : x); break;                            \
-        case EW_COPY: EW_LOOP(T, x); break;                                                \
-        case EW_FILL: EW_LOOP(T, s); break;                                                \
-        case EW_ADD_S: EW_LOOP(T, x + s); break;                                           \
-        case EW_MUL_S: EW_LOOP(T, x * s); break;                                           \
-        case EW_MUL_S_MUL: EW_LOOP(T, (T)(x * s) * y); break;                              \
-        case EW_SQUARE: EW_LOOP(T, x * x); break;                                          \
-        case EW_POW_S: EW_LOOP(T, POW(x, s)); break;                                       \
-        case EW_CLAMP_MIN: EW_LOOP(T, x < s ? s : x); break;                               \
-        case EW_LT_S: EW_LOOP(T, x < s ? (T)1 : (T)0); break;                              \
-        case EW_WHERE_GE: EW_LOOP(T, y >= s ? x : (T)0); break;                            \
-        case EW_WHERE_GT: EW_LOOP(T, y > s ? x : (T)0); break;                             \
+        case NB_EW_ADD: EW_LOOP(T, x + y); break;                                             \
+        case NB_EW_SUB: EW_LOOP(T, x - y); break;                                             \
+        case NB_EW_MUL: EW_LOOP(T, x * y); break;                                             \
+        case NB_EW_SUB_SCALED: EW_LOOP(T, x - (T)(s * y)); break;                             \
+        case NB_EW_MASKED_FILL: EW_LOOP(T, y != 0 ? s : x); break;                            \
+        case NB_EW_COPY: EW_LOOP(T, x); break;                                                \
+        case NB_EW_FILL: EW_LOOP(T, s); break;                                                \
+        case NB_EW_ADD_S: EW_LOOP(T, x + s); break;                                           \
+        case NB_EW_MUL_S: EW_LOOP(T, x * s); break;                                           \
+        case NB_EW_MUL_S_MUL: EW_LOOP(T, (T)(x * s) * y); break;                              \
+        case NB_EW_SQUARE: EW_LOOP(T, x * x); break;                                          \
+        case NB_EW_POW_S: EW_LOOP(T, POW(x, s)); break;                                       \
+        case NB_EW_CLAMP_MIN: EW_LOOP(T, x < s ? s : x); break;                               \
+        case NB_EW_LT_S: EW_LOOP(T, x < s ? (T)1 : (T)0); break;                              \
+        case NB_EW_WHERE_GE: EW_LOOP(T, y >= s ? x : (T)0); break;                            \
+        case NB_EW_WHERE_GT: EW_LOOP(T, y > s ? x : (T)0); break;                          \
+        case NB_EW_ZERO_PLUS: EW_LOOP(T, (T)0 + x); break;                                 \
+        case NB_EW_ZERO_PLUS_S: EW_LOOP(T, (T)0 + s); break;                               \
+        case NB_EW_ZERO_SUB_SCALED: EW_LOOP(T, (T)0 - (T)(s * y)); break;                  \
+        case NB_EW_COUNT: break;                                                           \
         }                                                                                  \
     }
 
@@ -116,17 +126,17 @@ static nb_status frame_strides(const char *opname, const nb_tensor *t, const int
     return NB_OK;
 }
 
-/* Whether `in` lies in out's storage other than element for element (a hazard when out is
- * written while `in` is read). Same storage with the same frame strides and offset is fine. */
+/* Whether `in` shares elements with out other than element for element (a hazard when out is
+ * written while `in` is read). The same offset and frame strides is fine (in place); so are
+ * disjoint parts of one storage (the static graph's buffers are views of one arena). */
 static bool overlaps_differently(const nb_tensor *out, const int64_t *out_st, const nb_tensor *in,
                                  const int64_t *in_st) {
-    if (in->storage != out->storage) return false;
-    if (in->offset != out->offset) return true;
-    return memcmp(out_st, in_st, 4 * sizeof *out_st) != 0;
+    if (!nb_tensor_overlap(out, in)) return false;
+    return in->offset != out->offset || memcmp(out_st, in_st, 4 * sizeof *out_st) != 0;
 }
 
-static nb_status plan_init(ew_plan *p, const char *opname, ew_op op, nb_tensor *out,
-                           const nb_tensor *a, const nb_tensor *b, double scalar) {
+nb_status nb_ew_loop_init(nb_ew_loop *p, const char *opname, nb_ew_op op, nb_tensor *out, const nb_tensor *a,
+                          const nb_tensor *b, double scalar) {
     if (nb_check_not_null(opname, "out", out) != NB_OK || nb_check_not_null(opname, "input", a) != NB_OK)
         return nb_last_status();
     if (!b) b = a;
@@ -178,11 +188,13 @@ static nb_status plan_init(ew_plan *p, const char *opname, ew_op op, nb_tensor *
         nd = 1;
     }
     p->ndim = nd;
+    p->numel = 1;
+    for (int d = 0; d < nd; d++) p->numel *= p->shape[d];
     return NB_OK;
 }
 
 /* Runs the row loop on elements [lo, hi) of the innermost dim of the row at `outer`. */
-static void plan_run_row(const ew_plan *p, int64_t outer, int64_t lo, int64_t hi) {
+static void loop_run_row(const nb_ew_loop *p, int64_t outer, int64_t lo, int64_t hi) {
     const int in = p->ndim - 1;
     const size_t es = nb_dtype_size(p->dtype);
     ptrdiff_t off[3];
@@ -203,36 +215,40 @@ static void plan_run_row(const ew_plan *p, int64_t outer, int64_t lo, int64_t hi
                 (const double *)(p->base[2] + off[2] * (ptrdiff_t)es), p->stride[2][in], p->scalar);
 }
 
-static void plan_run(const ew_plan *p) {
-    int64_t inner = p->shape[p->ndim - 1], rows = 1;
-    for (int d = 0; d < p->ndim - 1; d++) rows *= p->shape[d];
-    int64_t numel = rows * inner;
-    int threads = numel >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+void nb_ew_loop_run(const nb_ew_loop *p) {
+    if (p->numel == 0) return;
+    int64_t inner = p->shape[p->ndim - 1], rows = p->numel / inner;
+    int threads = p->numel >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
     if (threads == 1) {
-        for (int64_t r = 0; r < rows; r++) plan_run_row(p, r, 0, inner);
+        for (int64_t r = 0; r < rows; r++) loop_run_row(p, r, 0, inner);
     } else if (rows >= threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++) plan_run_row(p, r, 0, inner);
+        for (int64_t r = 0; r < rows; r++) loop_run_row(p, r, 0, inner);
     } else {
         /* Few long rows (a contiguous op is one row): split each row between threads. */
         for (int64_t r = 0; r < rows; r++) {
 #pragma omp parallel for num_threads(threads) schedule(static)
             for (int c = 0; c < threads; c++)
-                plan_run_row(p, r, inner * c / threads, inner * (c + 1) / threads);
+                loop_run_row(p, r, inner * c / threads, inner * (c + 1) / threads);
         }
     }
 }
 
-static nb_status run(const char *opname, ew_op op, nb_tensor *out, const nb_tensor *a,
+static nb_status run(const char *opname, nb_ew_op op, nb_tensor *out, const nb_tensor *a,
                      const nb_tensor *b, double scalar) {
-    ew_plan p;
-    if (plan_init(&p, opname, op, out, a, b, scalar) != NB_OK) return nb_last_status();
+    nb_ew_loop p;
+    if (nb_ew_loop_init(&p, opname, op, out, a, b, scalar) != NB_OK) return nb_last_status();
     double t0 = nb_profile_start();
-    if (nb_tensor_numel(out) > 0) plan_run(&p);
+    nb_ew_loop_run(&p);
     /* bytes moved: out written, plus each distinct input read once */
     uint64_t n = (uint64_t)nb_tensor_numel(out), es = nb_dtype_size(out->dtype);
     nb_profile_record(opname, t0, 0, n * es * (b && b != a ? 3 : 2));
     return nb_anomaly_check(opname, out);
+}
+
+nb_status nb_ew_out(nb_tensor *out, nb_ew_op op, const nb_tensor *a, const nb_tensor *b, double scalar) {
+    if (op < 0 || op >= NB_EW_COUNT) return nb_error(NB_ERR_ARG, "elementwise: unknown op %d", (int)op);
+    return run(nb_ew_op_names[op], op, out, a, b, scalar);
 }
 
 /* ---- allocating forms ------------------------------------------------------------------- */
@@ -255,7 +271,7 @@ static nb_status broadcast_shape(const char *opname, const nb_tensor *a, const n
     return NB_OK;
 }
 
-static nb_tensor *binary_new(const char *opname, ew_op op, const nb_tensor *a, const nb_tensor *b) {
+static nb_tensor *binary_new(const char *opname, nb_ew_op op, const nb_tensor *a, const nb_tensor *b) {
     if (nb_check_not_null(opname, "a", a) != NB_OK || nb_check_not_null(opname, "b", b) != NB_OK) return NULL;
     if (nb_check_same_dtype(opname, a, b) != NB_OK) return NULL;
     int nd = 0;
@@ -269,7 +285,7 @@ static nb_tensor *binary_new(const char *opname, ew_op op, const nb_tensor *a, c
     return out;
 }
 
-static nb_tensor *unary_new(const char *opname, ew_op op, const nb_tensor *a, double scalar) {
+static nb_tensor *unary_new(const char *opname, nb_ew_op op, const nb_tensor *a, double scalar) {
     if (nb_check_not_null(opname, "input", a) != NB_OK) return NULL;
     nb_tensor *out = nb_tensor_empty(a->dtype, a->ndim, a->shape);
     if (out && run(opname, op, out, a, NULL, scalar) != NB_OK) {
@@ -280,7 +296,7 @@ static nb_tensor *unary_new(const char *opname, ew_op op, const nb_tensor *a, do
 }
 
 /* pow(x, 2) is x*x in PyTorch, not powf: keep the bits the same. */
-static ew_op pow_op(double e) { return e == 2.0 ? EW_SQUARE : EW_POW_S; }
+static nb_ew_op pow_op(double e) { return e == 2.0 ? NB_EW_SQUARE : NB_EW_POW_S; }
 
 static nb_status check_finite_scalar(const char *opname, double s) {
     return isnan(s) ? nb_error(NB_ERR_NUMERIC, "%s: the scalar is NaN", opname) : NB_OK;
@@ -290,25 +306,25 @@ static nb_status check_finite_scalar(const char *opname, double s) {
 
 nb_status nb_add_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
     if (nb_check_not_null("add", "b", b) != NB_OK) return nb_last_status();
-    return run("add", EW_ADD, out, a, b, 0.0);
+    return run("add", NB_EW_ADD, out, a, b, 0.0);
 }
 nb_status nb_sub_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
     if (nb_check_not_null("sub", "b", b) != NB_OK) return nb_last_status();
-    return run("sub", EW_SUB, out, a, b, 0.0);
+    return run("sub", NB_EW_SUB, out, a, b, 0.0);
 }
 nb_status nb_mul_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
     if (nb_check_not_null("mul", "b", b) != NB_OK) return nb_last_status();
-    return run("mul", EW_MUL, out, a, b, 0.0);
+    return run("mul", NB_EW_MUL, out, a, b, 0.0);
 }
-nb_tensor *nb_add(const nb_tensor *a, const nb_tensor *b) { return binary_new("add", EW_ADD, a, b); }
-nb_tensor *nb_sub(const nb_tensor *a, const nb_tensor *b) { return binary_new("sub", EW_SUB, a, b); }
-nb_tensor *nb_mul(const nb_tensor *a, const nb_tensor *b) { return binary_new("mul", EW_MUL, a, b); }
+nb_tensor *nb_add(const nb_tensor *a, const nb_tensor *b) { return binary_new("add", NB_EW_ADD, a, b); }
+nb_tensor *nb_sub(const nb_tensor *a, const nb_tensor *b) { return binary_new("sub", NB_EW_SUB, a, b); }
+nb_tensor *nb_mul(const nb_tensor *a, const nb_tensor *b) { return binary_new("mul", NB_EW_MUL, a, b); }
 
 nb_status nb_add_scalar_out(nb_tensor *out, const nb_tensor *a, double s) {
-    return run("add_scalar", EW_ADD_S, out, a, NULL, s);
+    return run("add_scalar", NB_EW_ADD_S, out, a, NULL, s);
 }
 nb_status nb_mul_scalar_out(nb_tensor *out, const nb_tensor *a, double s) {
-    return run("mul_scalar", EW_MUL_S, out, a, NULL, s);
+    return run("mul_scalar", NB_EW_MUL_S, out, a, NULL, s);
 }
 nb_status nb_pow_scalar_out(nb_tensor *out, const nb_tensor *a, double e) {
     if (check_finite_scalar("pow", e) != NB_OK) return nb_last_status();
@@ -316,48 +332,48 @@ nb_status nb_pow_scalar_out(nb_tensor *out, const nb_tensor *a, double e) {
 }
 nb_status nb_clamp_min_out(nb_tensor *out, const nb_tensor *a, double min) {
     if (check_finite_scalar("clamp_min", min) != NB_OK) return nb_last_status();
-    return run("clamp_min", EW_CLAMP_MIN, out, a, NULL, min);
+    return run("clamp_min", NB_EW_CLAMP_MIN, out, a, NULL, min);
 }
 nb_status nb_relu_out(nb_tensor *out, const nb_tensor *a) {
-    return run("relu", EW_CLAMP_MIN, out, a, NULL, 0.0);
+    return run("relu", NB_EW_CLAMP_MIN, out, a, NULL, 0.0);
 }
-nb_tensor *nb_add_scalar(const nb_tensor *a, double s) { return unary_new("add_scalar", EW_ADD_S, a, s); }
-nb_tensor *nb_mul_scalar(const nb_tensor *a, double s) { return unary_new("mul_scalar", EW_MUL_S, a, s); }
+nb_tensor *nb_add_scalar(const nb_tensor *a, double s) { return unary_new("add_scalar", NB_EW_ADD_S, a, s); }
+nb_tensor *nb_mul_scalar(const nb_tensor *a, double s) { return unary_new("mul_scalar", NB_EW_MUL_S, a, s); }
 nb_tensor *nb_pow_scalar(const nb_tensor *a, double e) {
     if (check_finite_scalar("pow", e) != NB_OK) return NULL;
     return unary_new("pow", pow_op(e), a, e);
 }
 nb_tensor *nb_clamp_min(const nb_tensor *a, double min) {
     if (check_finite_scalar("clamp_min", min) != NB_OK) return NULL;
-    return unary_new("clamp_min", EW_CLAMP_MIN, a, min);
+    return unary_new("clamp_min", NB_EW_CLAMP_MIN, a, min);
 }
-nb_tensor *nb_relu(const nb_tensor *a) { return unary_new("relu", EW_CLAMP_MIN, a, 0.0); }
+nb_tensor *nb_relu(const nb_tensor *a) { return unary_new("relu", NB_EW_CLAMP_MIN, a, 0.0); }
 
 nb_status nb_lt_scalar_out(nb_tensor *mask, const nb_tensor *a, double s) {
-    return run("lt", EW_LT_S, mask, a, NULL, s);
+    return run("lt", NB_EW_LT_S, mask, a, NULL, s);
 }
-nb_tensor *nb_lt_scalar(const nb_tensor *a, double s) { return unary_new("lt", EW_LT_S, a, s); }
+nb_tensor *nb_lt_scalar(const nb_tensor *a, double s) { return unary_new("lt", NB_EW_LT_S, a, s); }
 
 nb_status nb_where_ge_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s) {
     if (nb_check_not_null("where_ge", "cond", cond) != NB_OK) return nb_last_status();
-    return run("where_ge", EW_WHERE_GE, out, x, cond, s);
+    return run("where_ge", NB_EW_WHERE_GE, out, x, cond, s);
 }
 
 nb_status nb_where_gt_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s) {
     if (nb_check_not_null("where_gt", "cond", cond) != NB_OK) return nb_last_status();
-    return run("where_gt", EW_WHERE_GT, out, x, cond, s);
+    return run("where_gt", NB_EW_WHERE_GT, out, x, cond, s);
 }
 
 nb_status nb_masked_fill_(nb_tensor *t, const nb_tensor *mask, double value) {
     if (nb_check_not_null("masked_fill_", "mask", mask) != NB_OK) return nb_last_status();
-    return run("masked_fill_", EW_MASKED_FILL, t, t, mask, value);
+    return run("masked_fill_", NB_EW_MASKED_FILL, t, t, mask, value);
 }
 
 nb_status nb_copy_(nb_tensor *dst, const nb_tensor *src) {
     if (nb_check_not_null("copy_", "src", src) != NB_OK) return nb_last_status();
-    return run("copy_", EW_COPY, dst, src, NULL, 0.0);
+    return run("copy_", NB_EW_COPY, dst, src, NULL, 0.0);
 }
-nb_status nb_fill_(nb_tensor *t, double value) { return run("fill_", EW_FILL, t, t, NULL, value); }
+nb_status nb_fill_(nb_tensor *t, double value) { return run("fill_", NB_EW_FILL, t, t, NULL, value); }
 nb_status nb_zero_(nb_tensor *t) {
     /* A contiguous tensor is one memset (all-zero bytes are +0.0 in both dtypes): libc's
      * stores beat the fill loop on the 400 KB gradients a training step zeroes. */
@@ -375,11 +391,11 @@ nb_status nb_mul_scalar_(nb_tensor *t, double s) { return nb_mul_scalar_out(t, t
 
 nb_status nb_mul_scalar_mul_out(nb_tensor *out, const nb_tensor *a, double s, const nb_tensor *b) {
     if (nb_check_not_null("mul_scalar_mul", "b", b) != NB_OK) return nb_last_status();
-    return run("mul_scalar_mul", EW_MUL_S_MUL, out, a, b, s);
+    return run("mul_scalar_mul", NB_EW_MUL_S_MUL, out, a, b, s);
 }
 
 nb_status nb_sub_scaled_(nb_tensor *t, double lr, const nb_tensor *g) {
     if (nb_check_not_null("sub_scaled_", "g", g) != NB_OK) return nb_last_status();
     if (check_finite_scalar("sub_scaled_", lr) != NB_OK) return nb_last_status();
-    return run("sub_scaled_", EW_SUB_SCALED, t, t, g, lr);
+    return run("sub_scaled_", NB_EW_SUB_SCALED, t, t, g, lr);
 }

@@ -1,45 +1,38 @@
 /* src/tensor/matmul.c — the matmul dispatcher: checks shapes, maps each operand's layout
  * to the GEMM contract (a transposed view becomes a transpose flag, not a copy), calls the
- * kernel in use and counts its FLOPs. */
+ * kernel in use and counts its FLOPs. The static graph makes the same calls (loops.h). */
 #include "tensor/tensor_impl.h"
 
 #include <limits.h>
 
+#include "tensor/anomaly.h"
+#include "tensor/loops.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
-/* How a rank-2 tensor of shape (rows, cols) reaches the kernel. */
-typedef struct gemm_operand {
-    nb_trans trans;
-    int64_t ld;
-    const void *data;
-    nb_tensor *copy; /* a contiguous copy when the layout is neither plain nor transposed */
-} gemm_operand;
-
-/* Row-major with unit column stride -> NB_NO_TRANS, ld = row stride; unit row stride ->
- * NB_TRANS of the stored (cols, rows) matrix, ld = column stride. A dim of size 1 never
- * moves the index, so its stride is free: it is taken to be whatever makes the layout fit.
- * Anything else (overlapping or doubly strided views) is copied to contiguous first. */
-static nb_status operand_init(gemm_operand *op, const nb_tensor *t) {
+/* How a rank-2 tensor of shape (rows, cols) reaches the kernel (loops.h states the mapping). A
+ * dim of size 1 never moves the index, so its stride is free: it is taken to be whatever makes
+ * the layout fit. Overlapping or doubly strided views are copied to contiguous (*copy). */
+static nb_status map_operand(const nb_tensor *t, nb_trans *trans, int64_t *ld, const void **data, nb_tensor **copy) {
     int64_t rows = t->shape[0], cols = t->shape[1];
     bool rows_free = rows <= 1, cols_free = cols <= 1;
     int64_t min_ld_plain = cols > 1 ? cols : 1, min_ld_trans = rows > 1 ? rows : 1;
-    op->copy = NULL;
-    op->data = nb_tensor_data(t);
+    *copy = NULL;
+    *data = nb_tensor_data(t);
     if (cols_free || t->strides[1] == 1) {
-        op->trans = NB_NO_TRANS;
-        op->ld = rows_free ? min_ld_plain : t->strides[0];
-        if (op->ld >= min_ld_plain) return NB_OK;
+        *trans = NB_NO_TRANS;
+        *ld = rows_free ? min_ld_plain : t->strides[0];
+        if (*ld >= min_ld_plain) return NB_OK;
     }
     if (rows_free || t->strides[0] == 1) {
-        op->trans = NB_TRANS;
-        op->ld = cols_free ? min_ld_trans : t->strides[1];
-        if (op->ld >= min_ld_trans) return NB_OK;
+        *trans = NB_TRANS;
+        *ld = cols_free ? min_ld_trans : t->strides[1];
+        if (*ld >= min_ld_trans) return NB_OK;
     }
-    op->copy = nb_tensor_clone(t);
-    if (!op->copy) return nb_last_status();
-    op->trans = NB_NO_TRANS;
-    op->ld = min_ld_plain;
-    op->data = nb_tensor_data(op->copy);
+    if (!(*copy = nb_tensor_clone(t))) return nb_last_status();
+    *trans = NB_NO_TRANS;
+    *ld = min_ld_plain;
+    *data = nb_tensor_data(*copy);
     return NB_OK;
 }
 
@@ -61,44 +54,63 @@ static nb_status check_mm(const nb_tensor *out, const nb_tensor *a, const nb_ten
     /* OpenBLAS takes 32-bit sizes; no kernel is asked for more. */
     if (a->shape[0] > INT_MAX || a->shape[1] > INT_MAX || b->shape[1] > INT_MAX)
         return nb_error(NB_ERR_ARG, "mm: a dimension exceeds %d", INT_MAX);
-    if (out->storage == a->storage || out->storage == b->storage)
-        return nb_error(NB_ERR_ARG, "mm: out must not share storage with an input");
+    if (nb_tensor_overlap(out, a) || nb_tensor_overlap(out, b))
+        return nb_error(NB_ERR_ARG, "mm: out overlaps an input");
     int64_t n = out->shape[1];
     bool out_ok = (n <= 1 || out->strides[1] == 1) && (out->shape[0] <= 1 || out->strides[0] >= n);
     if (!out_ok) return nb_error(NB_ERR_ARG, "mm: out must be row-major with unit column stride");
     return NB_OK;
 }
 
-nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, double alpha, double beta) {
-    if (check_mm(out, a, b) != NB_OK) return nb_last_status();
-    int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
-    if (m == 0 || n == 0) return NB_OK;
-    gemm_operand opa, opb;
-    if (operand_init(&opa, a) != NB_OK) return nb_last_status();
-    if (operand_init(&opb, b) != NB_OK) {
-        nb_tensor_free(opa.copy);
+nb_status nb_gemm_call_init(nb_gemm_call *g, nb_tensor *out, const nb_tensor *a, const nb_tensor *b, double alpha,
+                            double beta) {
+    *g = (nb_gemm_call){0};
+    NB_TRY(check_mm(out, a, b));
+    *g = (nb_gemm_call){.dtype = out->dtype, .m = a->shape[0], .k = a->shape[1], .n = b->shape[1], .alpha = alpha, .beta = beta};
+    NB_TRY(map_operand(a, &g->ta, &g->lda, &g->a, &g->copies[0]));
+    if (map_operand(b, &g->tb, &g->ldb, &g->b, &g->copies[1]) != NB_OK) {
+        nb_gemm_call_release(g);
         return nb_last_status();
     }
-    int64_t ldc = out->shape[0] <= 1 ? (n > 1 ? n : 1) : out->strides[0];
+    g->c = nb_tensor_data(out);
+    g->ldc = out->shape[0] <= 1 ? (g->n > 1 ? g->n : 1) : out->strides[0];
+    return NB_OK;
+}
+
+void nb_gemm_call_run(const nb_gemm_call *g) {
+    if (g->m == 0 || g->n == 0) return;
     const nb_kernel *kernel = nb_runtime_kernel();
-    int threads = nb_runtime_threads();
-    double t0 = nb_profile_start();
-    if (out->dtype == NB_F32)
-        kernel->sgemm(opa.trans, opb.trans, m, n, k, (float)alpha, opa.data, opa.ld, opb.data, opb.ld,
-                      (float)beta, nb_tensor_data(out), ldc, threads);
+    const int threads = nb_runtime_threads();
+    if (g->dtype == NB_F32)
+        kernel->sgemm(g->ta, g->tb, g->m, g->n, g->k, (float)g->alpha, g->a, g->lda, g->b, g->ldb, (float)g->beta, g->c,
+                      g->ldc, threads);
     else
-        kernel->dgemm(opa.trans, opb.trans, m, n, k, alpha, opa.data, opa.ld, opb.data, opb.ld, beta,
-                      nb_tensor_data(out), ldc, threads);
-    uint64_t flops = 2ull * (uint64_t)m * (uint64_t)n * (uint64_t)k;
-    nb_runtime_count_flops(flops);
-    nb_profile_record("mm", t0, flops, ((uint64_t)(m * k + k * n + 2 * m * n)) * nb_dtype_size(out->dtype));
+        kernel->dgemm(g->ta, g->tb, g->m, g->n, g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc,
+                      threads);
+    nb_runtime_count_flops(2ull * (uint64_t)g->m * (uint64_t)g->n * (uint64_t)g->k);
     double delta = nb_runtime_gemm_perturbation();
     if (delta != 0) { /* test-only: a kernel that is wrong in one element */
-        int64_t first[2] = {0, 0};
-        nb_tensor_set(out, first, nb_tensor_get(out, first) + delta);
+        if (g->dtype == NB_F32)
+            *(float *)g->c = (float)((double)*(float *)g->c + delta);
+        else
+            *(double *)g->c += delta;
     }
-    nb_tensor_free(opa.copy);
-    nb_tensor_free(opb.copy);
+}
+
+void nb_gemm_call_release(nb_gemm_call *g) {
+    nb_tensor_free(g->copies[0]);
+    nb_tensor_free(g->copies[1]);
+    g->copies[0] = g->copies[1] = NULL;
+}
+
+nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, double alpha, double beta) {
+    nb_gemm_call g;
+    NB_TRY(nb_gemm_call_init(&g, out, a, b, alpha, beta));
+    double t0 = nb_profile_start();
+    nb_gemm_call_run(&g);
+    const uint64_t m = (uint64_t)g.m, n = (uint64_t)g.n, k = (uint64_t)g.k;
+    nb_profile_record("mm", t0, 2 * m * n * k, (m * k + k * n + 2 * m * n) * nb_dtype_size(out->dtype));
+    nb_gemm_call_release(&g);
     return nb_anomaly_check("mm", out);
 }
 

@@ -5,46 +5,50 @@
 
 #include <math.h>
 
+#include "tensor/anomaly.h"
+#include "tensor/loops.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
-/* A full sum is cut into at most SUM_MAX_BLOCKS blocks of at least SUM_MIN_BLOCK elements;
- * each block is summed in order, then the block sums are added in order. */
-#define SUM_MIN_BLOCK 4096
-#define SUM_MAX_BLOCKS 1024
+typedef struct contiguous_run {
+    const void *data;
+    nb_dtype dtype;
+} contiguous_run;
 
-static double sum_block(const void *data, nb_dtype dtype, int64_t lo, int64_t hi) {
+static double sum_block(const void *ctx, int64_t lo, int64_t hi) {
+    const contiguous_run *r = ctx;
     double acc = 0.0;
-    if (dtype == NB_F32) {
-        const float *p = data;
+    if (r->dtype == NB_F32) {
+        const float *p = r->data;
         for (int64_t i = lo; i < hi; i++) acc += p[i];
     } else {
-        const double *p = data;
+        const double *p = r->data;
         for (int64_t i = lo; i < hi; i++) acc += p[i];
     }
     return acc;
 }
 
-/* The end of block b of a run of n elements cut into blocks of `block`. */
-static int64_t block_end(int64_t b, int64_t block, int64_t n) { return (b + 1) * block < n ? (b + 1) * block : n; }
-
-/* Sum of a contiguous run of n elements. */
-static double sum_contiguous(const void *data, nb_dtype dtype, int64_t n) {
-    int64_t block = (n + SUM_MAX_BLOCKS - 1) / SUM_MAX_BLOCKS;
-    if (block < SUM_MIN_BLOCK) block = SUM_MIN_BLOCK;
-    int64_t nblocks = (n + block - 1) / block;
-    double partial[SUM_MAX_BLOCKS];
+double nb_blocked_sum(int64_t n, nb_block_sum_fn *block, const void *ctx) {
+    int64_t size = (n + NB_SUM_MAX_BLOCKS - 1) / NB_SUM_MAX_BLOCKS;
+    if (size < NB_SUM_MIN_BLOCK) size = NB_SUM_MIN_BLOCK;
+    int64_t nblocks = (n + size - 1) / size;
+    double partial[NB_SUM_MAX_BLOCKS];
     int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
     /* One thread skips OpenMP altogether: even with if(false), libgomp allocates a team (with
      * malloc) for every region it enters, which a steady-state step must not do. */
     if (threads == 1) {
-        for (int64_t b = 0; b < nblocks; b++) partial[b] = sum_block(data, dtype, b * block, block_end(b, block, n));
+        for (int64_t b = 0; b < nblocks; b++) partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
     } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t b = 0; b < nblocks; b++) partial[b] = sum_block(data, dtype, b * block, block_end(b, block, n));
+        for (int64_t b = 0; b < nblocks; b++) partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
     }
     double total = 0.0;
     for (int64_t b = 0; b < nblocks; b++) total += partial[b];
     return total;
+}
+
+double nb_sum_contiguous(const void *data, nb_dtype dtype, int64_t n) {
+    return nb_blocked_sum(n, sum_block, &(contiguous_run){data, dtype});
 }
 
 static nb_status check_one_element_out(const char *opname, const nb_tensor *out, const nb_tensor *a) {
@@ -62,12 +66,12 @@ static nb_status check_one_element_out(const char *opname, const nb_tensor *out,
 /* The sum of every element of a, in double. */
 static nb_status sum_all(const nb_tensor *a, double *total) {
     if (nb_tensor_is_contiguous(a)) {
-        *total = sum_contiguous(nb_tensor_data(a), a->dtype, nb_tensor_numel(a));
+        *total = nb_sum_contiguous(nb_tensor_data(a), a->dtype, nb_tensor_numel(a));
         return NB_OK;
     }
     nb_tensor *c = nb_tensor_contiguous(a);
     if (!c) return nb_last_status();
-    *total = sum_contiguous(nb_tensor_data(c), c->dtype, nb_tensor_numel(c));
+    *total = nb_sum_contiguous(nb_tensor_data(c), c->dtype, nb_tensor_numel(c));
     nb_tensor_free(c);
     return NB_OK;
 }
@@ -216,7 +220,7 @@ nb_tensor *nb_sum_dim(const nb_tensor *a, int dim, bool keepdim) {
  * when the shapes are not of this form. */
 #define SUM_TO_CHUNK 512 /* columns per pass: the double accumulators, 4 KiB on the stack */
 static bool sum_leading_dims(nb_tensor *dst, const nb_tensor *src, const int64_t *dshape, const int64_t *sshape,
-                             double alpha) {
+                             double alpha, bool dst_is_zero) {
     if (!nb_tensor_is_contiguous(dst) || !nb_tensor_is_contiguous(src)) return false;
     int d = 0;
     while (d < 4 && dshape[d] == 1) d++;
@@ -239,7 +243,7 @@ static bool sum_leading_dims(nb_tensor *dst, const nb_tensor *src, const int64_t
             /* round the sum to the dtype, then add alpha times it, product first */
             for (int64_t c = 0; c < w; c++) {
                 float prod = a * (float)acc[c];
-                out[c] += prod;
+                out[c] = (dst_is_zero ? 0.0f : out[c]) + prod;
             }
         } else {
             const double *in = (const double *)nb_tensor_data(src) + c0;
@@ -249,36 +253,18 @@ static bool sum_leading_dims(nb_tensor *dst, const nb_tensor *src, const int64_t
             double *out = (double *)nb_tensor_data(dst) + c0;
             for (int64_t c = 0; c < w; c++) {
                 double prod = alpha * acc[c];
-                out[c] += prod;
+                out[c] = (dst_is_zero ? 0.0 : out[c]) + prod;
             }
         }
     }
     return true;
 }
 
-nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
-    if (nb_check_not_null("add_sum_to_", "dst", dst) != NB_OK || nb_check_not_null("add_sum_to_", "src", src) != NB_OK)
-        return nb_last_status();
-    if (nb_check_same_dtype("add_sum_to_", dst, src) != NB_OK) return nb_last_status();
-    /* dst + alpha * x, with the product rounded first, is what sub_scaled_ computes for -alpha. */
-    if (nb_tensor_same_shape(dst, src)) return nb_sub_scaled_(dst, -alpha, src);
-
+void nb_sum_to_run(nb_tensor *dst, const nb_tensor *src, double alpha, bool dst_is_zero) {
     int64_t sshape[4], sst[4], dshape[4], dst4[4];
     nb_layout4(src, sshape, sst);
     nb_layout4(dst, dshape, dst4);
-    bool fits = dst->ndim <= src->ndim;
-    for (int d = 0; d < 4 && fits; d++) fits = dshape[d] == sshape[d] || dshape[d] == 1;
-    if (!fits) {
-        char dd[64], ds[64];
-        return nb_error(NB_ERR_SHAPE, "add_sum_to_: %s does not broadcast to %s", nb_tensor_describe(dst, dd, sizeof dd),
-                        nb_tensor_describe(src, ds, sizeof ds));
-    }
-    if (dst->storage == src->storage) return nb_error(NB_ERR_ARG, "add_sum_to_: dst must not share storage with src");
-    double t0 = nb_profile_start();
-    if (sum_leading_dims(dst, src, dshape, sshape, alpha)) {
-        nb_profile_record("sum_to", t0, 0, bytes_of(src));
-        return nb_anomaly_check("sum_to", dst);
-    }
+    if (sum_leading_dims(dst, src, dshape, sshape, alpha, dst_is_zero)) return;
     /* For each element of dst, sum (in double) the block of src that broadcast onto it. */
     int64_t span[4];
     for (int d = 0; d < 4; d++) span[d] = dshape[d] == 1 ? sshape[d] : 1;
@@ -300,14 +286,38 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
                     for (int d = 0; d < 4; d++) doff += i[d] * dst4[d];
                     /* round the sum to the dtype, then add alpha times it, product first */
                     if (dst->dtype == NB_F32) {
+                        float *o = (float *)dst->storage->data + doff;
                         float sum = (float)acc, a = (float)alpha;
                         float prod = a * sum;
-                        ((float *)dst->storage->data)[doff] += prod;
+                        *o = (dst_is_zero ? 0.0f : *o) + prod;
                     } else {
+                        double *o = (double *)dst->storage->data + doff;
                         double prod = alpha * acc;
-                        ((double *)dst->storage->data)[doff] += prod;
+                        *o = (dst_is_zero ? 0.0 : *o) + prod;
                     }
                 }
+}
+
+nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
+    if (nb_check_not_null("add_sum_to_", "dst", dst) != NB_OK || nb_check_not_null("add_sum_to_", "src", src) != NB_OK)
+        return nb_last_status();
+    if (nb_check_same_dtype("add_sum_to_", dst, src) != NB_OK) return nb_last_status();
+    /* dst + alpha * x, with the product rounded first, is what sub_scaled_ computes for -alpha. */
+    if (nb_tensor_same_shape(dst, src)) return nb_sub_scaled_(dst, -alpha, src);
+
+    int64_t sshape[4], sst[4], dshape[4], dst4[4];
+    nb_layout4(src, sshape, sst);
+    nb_layout4(dst, dshape, dst4);
+    bool fits = dst->ndim <= src->ndim;
+    for (int d = 0; d < 4 && fits; d++) fits = dshape[d] == sshape[d] || dshape[d] == 1;
+    if (!fits) {
+        char dd[64], ds[64];
+        return nb_error(NB_ERR_SHAPE, "add_sum_to_: %s does not broadcast to %s", nb_tensor_describe(dst, dd, sizeof dd),
+                        nb_tensor_describe(src, ds, sizeof ds));
+    }
+    if (nb_tensor_overlap(dst, src)) return nb_error(NB_ERR_ARG, "add_sum_to_: dst overlaps src");
+    double t0 = nb_profile_start();
+    nb_sum_to_run(dst, src, alpha, false);
     nb_profile_record("sum_to", t0, 0, bytes_of(src));
     return nb_anomaly_check("sum_to", dst);
 }

@@ -47,49 +47,6 @@ uint64_t nb_runtime_flops(void);
 void nb_runtime_reset_flops(void);
 void nb_runtime_count_flops(uint64_t flops);
 
-/* ---- the op profiler (nabla profile) ------------------------------------------------------
- * Off by default, when it costs one branch per op. When on, every tensor op adds its wall
- * time, FLOPs (matmul) and bytes moved (elementwise, reductions) to a row keyed by op name and
- * phase. The phase is set by whoever knows it: autograd's backward, a variant's manual
- * backward, an optimizer's update. */
-typedef enum nb_phase { NB_PHASE_FORWARD = 0, NB_PHASE_BACKWARD = 1, NB_PHASE_UPDATE = 2 } nb_phase;
-#define NB_PROFILE_MAX_ROWS 96
-
-typedef struct nb_profile_row {
-    const char *op; /* a static string */
-    nb_phase phase;
-    uint64_t calls;
-    double seconds;
-    uint64_t flops;
-    uint64_t bytes;
-} nb_profile_row;
-
-void nb_profile_enable(bool on);
-bool nb_profile_enabled(void);
-void nb_profile_reset(void);
-nb_phase nb_profile_set_phase(nb_phase phase); /* returns the previous phase */
-/* The clock when profiling, else 0; pass it to nb_profile_record after the op. */
-double nb_profile_start(void);
-void nb_profile_record(const char *op, double start, uint64_t flops, uint64_t bytes);
-int nb_profile_rows(const nb_profile_row **rows); /* in first-seen order */
-const char *nb_phase_name(nb_phase phase);
-
-/* ---- anomaly detection (nabla train --detect-anomaly) ---------------------------------------
- * Like torch.autograd.detect_anomaly, but for every op and phase: when on, each op checks the
- * tensor it has just written, right where it records itself for the profiler. The first
- * non-finite element makes the op fail with NB_ERR_NUMERIC and a message naming the value, the
- * op, the phase and the shape; the training loop adds the step. Off by default, when the check
- * is the one branch of nb_anomaly_check (inline). */
-struct nb_tensor;
-extern bool nb_anomaly_active; /* read by nb_anomaly_check; set only through nb_anomaly_enable */
-void nb_anomaly_enable(bool on);
-bool nb_anomaly_enabled(void);
-/* The scan behind nb_anomaly_check: NB_OK when every element of `out` is finite. */
-nb_status nb_anomaly_scan(const char *op, const struct nb_tensor *out);
-static inline nb_status nb_anomaly_check(const char *op, const struct nb_tensor *out) {
-    return nb_anomaly_active ? nb_anomaly_scan(op, out) : NB_OK;
-}
-
 /* Test-only: when non-zero, every mm adds `delta` to the first element of its result, a
  * deliberately wrong kernel that the reference checks must catch. The CLI sets it from the
  * environment variable NABLA_TEST_PERTURB_GEMM; nothing else does. */

@@ -40,6 +40,16 @@ nb_status nb_check_same_dtype(const char *op, const nb_tensor *a, const nb_tenso
                     nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db));
 }
 
+bool nb_tensor_overlap(const nb_tensor *a, const nb_tensor *b) {
+    if (a->storage != b->storage) return false;
+    int64_t na = nb_tensor_numel(a), nbl = nb_tensor_numel(b);
+    if (na == 0 || nbl == 0) return false;
+    int64_t a_last = a->offset, b_last = b->offset; /* the element offsets of the last elements */
+    for (int d = 0; d < a->ndim; d++) a_last += (a->shape[d] - 1) * a->strides[d];
+    for (int d = 0; d < b->ndim; d++) b_last += (b->shape[d] - 1) * b->strides[d];
+    return a->offset <= b_last && b->offset <= a_last;
+}
+
 void nb_layout4(const nb_tensor *t, int64_t shape4[4], int64_t strides4[4]) {
     int pad = NB_MAX_DIMS - t->ndim;
     for (int d = 0; d < NB_MAX_DIMS; d++) {

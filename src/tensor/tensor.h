@@ -145,8 +145,11 @@ nb_status nb_mul_scalar_(nb_tensor *t, double s);                /* t *= s */
 nb_status nb_sub_scaled_(nb_tensor *t, double lr, const nb_tensor *g);
 
 /* ---- reductions ---------------------------------------------------------------------
+ * How a loss reduces its elements (torch's reduction='none' | 'mean' | 'sum'): named here,
+ * below both engines, so autograd's and the static graph's mse_loss take the same enum.
  * Sums use a fixed blocking that does not depend on the thread count, so a result is
  * bit-identical for every --threads. f32 sums accumulate in double. */
+typedef enum nb_reduction { NB_REDUCTION_NONE, NB_REDUCTION_MEAN, NB_REDUCTION_SUM } nb_reduction;
 nb_status nb_sum_out(nb_tensor *out, const nb_tensor *a);  /* out: one element */
 nb_status nb_mean_out(nb_tensor *out, const nb_tensor *a); /* out: one element */
 nb_tensor *nb_sum(const nb_tensor *a);                     /* rank-0 result */

@@ -1,9 +1,10 @@
 /* src/tensor/tensor_impl.h — what the tensor layer's own files share and users do not:
- * the storage struct, argument checks, and the padding of rank 0..4 layouts to 4-D so one
- * loop nest serves every rank. */
+ * the storage struct, argument checks, raw element access and the offset iterator. The loops
+ * themselves, which the static graph shares, are in loops.h. */
 #ifndef NB_TENSOR_TENSOR_IMPL_H
 #define NB_TENSOR_TENSOR_IMPL_H
 
+#include "tensor/loops.h"
 #include "tensor/tensor.h"
 
 struct nb_storage {
@@ -17,8 +18,9 @@ nb_status nb_check_not_null(const char *op, const char *what, const void *t);
 /* NB_ERR_SHAPE with both descriptions when the dtypes differ. */
 nb_status nb_check_same_dtype(const char *op, const nb_tensor *a, const nb_tensor *b);
 
-/* A rank 0..4 layout right-aligned into 4 dims: leading dims get size 1, stride 0. */
-void nb_layout4(const nb_tensor *t, int64_t shape4[4], int64_t strides4[4]);
+/* Whether a and b share any element of one storage (the spans from their first to their last
+ * element meet); false when either is empty. Strides are never negative here. */
+bool nb_tensor_overlap(const nb_tensor *a, const nb_tensor *b);
 
 /* Elements of `dtype` as a char pointer at element offset `index` from p. */
 static inline char *nb_elem_ptr(void *p, nb_dtype dtype, int64_t index) {

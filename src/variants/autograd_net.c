@@ -4,6 +4,7 @@
 #include "variants/autograd_net.h"
 
 #include "base/alloc.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 #include "variants/footprint_count.h"
 

@@ -1,6 +1,8 @@
 /* src/variants/custom_function.c — the tutorial's "Defining new autograd functions": the
  * two-layer network with its ReLU as a user-defined autograd function (MyReLU), which saves
  * its input in forward and masks the gradient with it in backward. */
+#include "variants/custom_function.h"
+
 #include "variants/autograd_net.h"
 
 /* forward(ctx, input): ctx.save_for_backward(input); return input.clamp(min=0) */

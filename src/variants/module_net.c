@@ -4,6 +4,7 @@
 #include "variants/module_net.h"
 
 #include "base/alloc.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 
 typedef struct module_net {

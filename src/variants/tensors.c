@@ -2,6 +2,7 @@
  * ReLU network trained with a hand-written forward and backward pass on plain tensors.
  * Every intermediate lives in a workspace allocated once, so a step allocates nothing. */
 #include "base/alloc.h"
+#include "tensor/profile.h"
 #include "tensor/runtime.h"
 #include "variants/footprint_count.h"
 #include "variants/variant.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tensor/runtime.h"
+#include "variants/custom_function.h"
 
 /* ---- op-level checks ------------------------------------------------------------------ */
 
@@ -48,8 +49,6 @@ static nb_var *op_mse_mean(nb_var *const *in) { return nb_ag_mse_loss(in[0], in[
 static nb_var *op_mse_none(nb_var *const *in) { return nb_ag_mse_loss(in[0], in[1], NB_REDUCTION_NONE); }
 static nb_var *op_linear(nb_var *const *in) { return nb_ag_linear(in[0], in[1], in[2]); }
 static nb_var *op_linear_nobias(nb_var *const *in) { return nb_ag_linear(in[0], in[1], NULL); }
-
-extern const nb_function nb_my_relu; /* src/variants/custom_function.c */
 
 #define S2(a, b) {a, b}
 #define S1(a) {a}
@@ -217,30 +216,46 @@ nb_status nb_verify_variant_f64(const nb_variant *v, const char *label, nb_row_s
 }
 
 /* float32 gradients against float64 gradients at the same float32 values, elementwise
- * |g32 - g64| <= atol + rtol * |g64|. The tolerances were measured per kernel with
- * `nabla verify --dtype f32 --models-only` over every variant at model_dims[0] (largest
- * errors in the comments) and set about ten times above them. The kernels differ only in
- * summation order; the error is float32 rounding of the products and sums. */
+ * |g32 - g64| <= atol + rtol * |g64|. The kernels differ only in how they order and round the
+ * k-sum, which each declares (nb_kernel.summation, kernels/gemm.h), so the tolerance is keyed
+ * on that, not on the kernel's name: a new kernel gets the tolerance of the order it declares.
+ * The tolerances were measured with `nabla verify --dtype f32 --models-only` over every
+ * variant at model_dims[0] (largest errors in the comments) and set about ten times above
+ * them. */
 typedef struct f32_tolerance {
-    const char *kernel;
     double atol, rtol;
 } f32_tolerance;
 
+/* Indexed by nb_gemm_summation; NB_GEMM_SUM_UNDECLARED and NB_GEMM_SUM_DISPATCH have no row
+ * (an undeclared kernel is an error, a dispatching one takes the loosest concrete row). */
 static const f32_tolerance f32_tolerances[] = {
-    {"naive", 6e-5, 2e-4},   /* measured max abs 5.7e-6, max rel 1.9e-5 */
+    [NB_GEMM_SUM_SEQUENTIAL] = {6e-5, 2e-4},  /* naive: measured max abs 5.7e-6, max rel 1.9e-5 */
     /* blocked, openmp: max over NABLA_ISA none / avx2 / avx512 (the SIMD micro-kernels sum
      * with FMA): max abs 9.6e-6 (avx2, avx512; 5.7e-6 none), max rel 1.9e-5 (none; 5.3e-6
      * avx2, avx512) */
-    {"blocked", 1e-4, 2e-4},
-    {"openmp", 1e-4, 2e-4},
-    {"blas", 1e-4, 1e-4},    /* measured max abs 9.6e-6, max rel 5.3e-6 */
+    [NB_GEMM_SUM_BLOCKED_FMA] = {1e-4, 2e-4},
+    [NB_GEMM_SUM_LIBRARY] = {1e-4, 1e-4},     /* blas: measured max abs 9.6e-6, max rel 5.3e-6 */
+    [NB_GEMM_SUM_DISPATCH] = {0, 0},          /* never read: see f32_tolerance_of */
 };
-static const f32_tolerance f32_unmeasured = {"(unmeasured kernel)", 1e-4, 1e-3};
+_Static_assert(sizeof f32_tolerances / sizeof f32_tolerances[0] == NB_GEMM_SUM_COUNT,
+               "one f32 tolerance per nb_gemm_summation");
 
-static const f32_tolerance *f32_tolerance_of(const char *kernel) {
-    for (size_t i = 0; i < sizeof f32_tolerances / sizeof f32_tolerances[0]; i++)
-        if (!strcmp(f32_tolerances[i].kernel, kernel)) return &f32_tolerances[i];
-    return &f32_unmeasured;
+static f32_tolerance f32_tolerance_of(const nb_kernel *kernel) {
+    nb_gemm_summation sum = kernel->summation;
+    NB_ASSERT(sum > NB_GEMM_SUM_UNDECLARED && sum < NB_GEMM_SUM_COUNT);
+    if (sum != NB_GEMM_SUM_DISPATCH) {
+        NB_ASSERT(f32_tolerances[sum].rtol > 0); /* a summation added without a row */
+        return f32_tolerances[sum];
+    }
+    /* auto: each product is rounded by one of the registry's kernels, so the loosest of theirs */
+    f32_tolerance loosest = {0, 0};
+    for (int i = 0; i < nb_kernel_count(); i++) {
+        NB_ASSERT(nb_kernel_at(i)->summation != NB_GEMM_SUM_DISPATCH); /* the rows are concrete */
+        f32_tolerance t = f32_tolerance_of(nb_kernel_at(i));
+        loosest.atol = fmax(loosest.atol, t.atol);
+        loosest.rtol = fmax(loosest.rtol, t.rtol);
+    }
+    return loosest;
 }
 
 nb_status nb_verify_variant_f32(const nb_variant *v, const char *label, nb_row_sink *sink, void *ctx) {
@@ -269,8 +284,8 @@ nb_status nb_verify_variant_f32(const nb_variant *v, const char *label, nb_row_s
         char what[128];
         snprintf(what, sizeof what, "model %s %s f32~f64 %s", v->name, label, e32[i].name);
         nb_check_row row;
-        const f32_tolerance *tol = f32_tolerance_of(nb_runtime_kernel()->name);
-        nb_compare_tensors(e32[i].grad, e64[i].grad, tol->atol, tol->rtol, what, &row);
+        f32_tolerance tol = f32_tolerance_of(nb_runtime_kernel());
+        nb_compare_tensors(e32[i].grad, e64[i].grad, tol.atol, tol.rtol, what, &row);
         sink(ctx, &row);
     }
     v->destroy(s32);
