@@ -24,8 +24,8 @@ static bool is_concrete(const nb_kernel *kernel) {
 
 static bool entry_ok(const nb_auto_entry *e) {
     return (e->dtype == NB_GEMM_F32 || e->dtype == NB_GEMM_F64) && e->nthreads >= 1 &&
-           (e->ta == NB_NO_TRANS || e->ta == NB_TRANS) && (e->tb == NB_NO_TRANS || e->tb == NB_TRANS) &&
-           e->m >= 0 && e->n >= 0 && e->k >= 0 && is_concrete(e->kernel);
+           (e->ta == NB_NO_TRANS || e->ta == NB_TRANS) && (e->tb == NB_NO_TRANS || e->tb == NB_TRANS) && e->m >= 0 &&
+           e->n >= 0 && e->k >= 0 && is_concrete(e->kernel);
 }
 
 void nb_auto_reset_decisions(void) {
@@ -58,8 +58,8 @@ int nb_auto_table_size(void) { return auto_table_count; }
  * arithmetic; any entry serves it). */
 static double log_size(int64_t x) { return log(x > 1 ? (double)x : 1.0); }
 
-static bool same_product(const nb_auto_entry *e, nb_gemm_dtype dtype, int nthreads, nb_trans ta, nb_trans tb,
-                         int64_t m, int64_t n, int64_t k) {
+static bool same_product(const nb_auto_entry *e, nb_gemm_dtype dtype, int nthreads, nb_trans ta, nb_trans tb, int64_t m,
+                         int64_t n, int64_t k) {
     return e->dtype == dtype && e->nthreads == nthreads && e->ta == ta && e->tb == tb && e->m == m && e->n == n &&
            e->k == k;
 }
@@ -99,7 +99,8 @@ static const nb_kernel *choose(nb_gemm_dtype dtype, int nthreads, nb_trans ta, n
     const nb_kernel *kernel = nb_auto_lookup(dtype, nthreads, ta, tb, m, n, k);
     if (auto_record_count < NB_AUTO_MAX_DECISIONS)
         auto_record[auto_record_count++] = (nb_auto_decision){
-            .choice = {.dtype = dtype, .nthreads = nthreads, .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .kernel = kernel},
+            .choice =
+                {.dtype = dtype, .nthreads = nthreads, .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .kernel = kernel},
             .calls = 1,
         };
     else
@@ -116,12 +117,14 @@ uint64_t nb_auto_unrecorded_calls(void) { return auto_unrecorded; }
 
 static void auto_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads) {
-    choose(NB_GEMM_F32, nthreads, ta, tb, m, n, k)->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
+    choose(NB_GEMM_F32, nthreads, ta, tb, m, n, k)
+        ->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
 }
 
 static void auto_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
                        int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int nthreads) {
-    choose(NB_GEMM_F64, nthreads, ta, tb, m, n, k)->dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
+    choose(NB_GEMM_F64, nthreads, ta, tb, m, n, k)
+        ->dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);
 }
 
 /* Kept out of the registry's table on purpose: nb_kernel_count/at list only kernels that do

@@ -31,37 +31,34 @@ static blasint blas_ld(int64_t ld) { return ld < 1 ? 1 : (blasint)ld; }
  * here (zeros without reading C when beta == 0), because cblas would reject lda = 0 when
  * k == 0 and the contract promises A and B are not read then. Sizes above INT_MAX, which
  * cblas's 32-bit blasint cannot carry, go to the blocked kernel. */
-#define NB_BLAS_GEMM(T, cblas_gemm, fallback_gemm)                                               \
-    do {                                                                                         \
-        if (m <= 0 || n <= 0) return;                                                            \
-        if (k <= 0 || alpha == 0) {                                                              \
-            if (beta == 1) return;                                                               \
-            for (int64_t i = 0; i < m; ++i) {                                                    \
-                T *ci = c + i * ldc;                                                             \
-                for (int64_t j = 0; j < n; ++j) ci[j] = beta == 0 ? 0 : beta * ci[j];            \
-            }                                                                                    \
-            return;                                                                              \
-        }                                                                                        \
-        if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||       \
-            ldc > INT_MAX) {                                                                     \
-            fallback_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);       \
-            return;                                                                              \
-        }                                                                                        \
-        blas_set_threads(nthreads);                                                              \
-        cblas_gemm(CblasRowMajor, ta == NB_TRANS ? CblasTrans : CblasNoTrans,                    \
-                   tb == NB_TRANS ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, \
-                   alpha, a, blas_ld(lda), b, blas_ld(ldb), beta, c, blas_ld(ldc));              \
+#define NB_BLAS_GEMM(T, cblas_gemm, fallback_gemm)                                                                     \
+    do {                                                                                                               \
+        if (m <= 0 || n <= 0) return;                                                                                  \
+        if (k <= 0 || alpha == 0) {                                                                                    \
+            if (beta == 1) return;                                                                                     \
+            for (int64_t i = 0; i < m; ++i) {                                                                          \
+                T *ci = c + i * ldc;                                                                                   \
+                for (int64_t j = 0; j < n; ++j) ci[j] = beta == 0 ? 0 : beta * ci[j];                                  \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        if (m > INT_MAX || n > INT_MAX || k > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX) {            \
+            fallback_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nthreads);                             \
+            return;                                                                                                    \
+        }                                                                                                              \
+        blas_set_threads(nthreads);                                                                                    \
+        cblas_gemm(CblasRowMajor, ta == NB_TRANS ? CblasTrans : CblasNoTrans,                                          \
+                   tb == NB_TRANS ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,           \
+                   blas_ld(lda), b, blas_ld(ldb), beta, c, blas_ld(ldc));                                              \
     } while (0)
 
-void nb_blas_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                   int64_t ldc, int nthreads) {
+void nb_blas_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads) {
     NB_BLAS_GEMM(float, cblas_sgemm, nb_openmp_sgemm);
 }
 
-void nb_blas_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
-                   const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                   double *c, int64_t ldc, int nthreads) {
+void nb_blas_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                   int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int nthreads) {
     NB_BLAS_GEMM(double, cblas_dgemm, nb_openmp_dgemm);
 }
 

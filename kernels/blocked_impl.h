@@ -82,11 +82,10 @@
  * fused multiply-add there), so that an edge tile computed with beta = 0 into a local tile
  * and merged as tile + beta * c (blocked_tmpl.h) rounds exactly like a full tile. The
  * k-sum itself may use FMA (the SIMD kernels do): the same instructions for every tile. */
-typedef void nb_ukernel_f32(int64_t kc, float alpha, const float *restrict ap,
-                            const float *restrict bp, float beta, float *restrict c, int64_t ldc);
-typedef void nb_ukernel_f64(int64_t kc, double alpha, const double *restrict ap,
-                            const double *restrict bp, double beta, double *restrict c,
-                            int64_t ldc);
+typedef void nb_ukernel_f32(int64_t kc, float alpha, const float *restrict ap, const float *restrict bp, float beta,
+                            float *restrict c, int64_t ldc);
+typedef void nb_ukernel_f64(int64_t kc, double alpha, const double *restrict ap, const double *restrict bp, double beta,
+                            double *restrict c, int64_t ldc);
 
 /* microkernel_avx2.c and microkernel_avx512.c, compiled with -mavx2 -mfma / -mavx512f (only
  * those files): call them only when nb_cpu_supports says the ISA runs here. */
@@ -99,12 +98,12 @@ nb_ukernel_f64 nb_ukernel_avx512_f64; /* NB_BLK_AVX512_F64_MR x NB_BLK_AVX512_F6
 #endif
 
 /* One row of the tables: the block sizes and micro-kernel of one (ISA, dtype). */
-#define NB_BLOCKED_PARAMS_DECLARE(SFX)                                                    \
-    typedef struct nb_blocked_params_##SFX {                                              \
-        int64_t mr, nr, mc, kc, nc;                                                       \
-        nb_ukernel_##SFX *ukernel;                                                        \
-    } nb_blocked_params_##SFX;                                                            \
-    /* The row for `isa` (which must run here; blocked.c falls back to narrower ones). */ \
+#define NB_BLOCKED_PARAMS_DECLARE(SFX)                                                                                 \
+    typedef struct nb_blocked_params_##SFX {                                                                           \
+        int64_t mr, nr, mc, kc, nc;                                                                                    \
+        nb_ukernel_##SFX *ukernel;                                                                                     \
+    } nb_blocked_params_##SFX;                                                                                         \
+    /* The row for `isa` (which must run here; blocked.c falls back to narrower ones). */                              \
     const nb_blocked_params_##SFX *nb_blocked_params_for_##SFX(nb_cpu_isa isa);
 
 NB_BLOCKED_PARAMS_DECLARE(f32)
@@ -138,37 +137,35 @@ nb_blocked_cache *nb_blocked_thread_cache(nb_blocked_cache_id id);
 
 /* One GEMM call, prepared by nb_blocked_begin_*: the contract's arguments plus the packing
  * buffers that every thread of the call shares (A block MC x KC, B panel KC x NC). */
-#define NB_BLOCKED_DECLARE(T, SFX)                                                        \
-    typedef struct nb_blocked_job_##SFX {                                                 \
-        nb_trans ta, tb;                                                                  \
-        int64_t m, n, k;                                                                  \
-        T alpha, beta;                                                                    \
-        const T *a;                                                                       \
-        int64_t lda;                                                                      \
-        const T *b;                                                                       \
-        int64_t ldb;                                                                      \
-        T *c;                                                                             \
-        int64_t ldc;                                                                      \
-        T *apack;        /* MC x KC block of op(A), as MR-row micro-panels */             \
-        T *bpack;        /* KC x NC panel of op(B), as NR-column micro-panels */          \
+#define NB_BLOCKED_DECLARE(T, SFX)                                                                                     \
+    typedef struct nb_blocked_job_##SFX {                                                                              \
+        nb_trans ta, tb;                                                                                               \
+        int64_t m, n, k;                                                                                               \
+        T alpha, beta;                                                                                                 \
+        const T *a;                                                                                                    \
+        int64_t lda;                                                                                                   \
+        const T *b;                                                                                                    \
+        int64_t ldb;                                                                                                   \
+        T *c;                                                                                                          \
+        int64_t ldc;                                                                                                   \
+        T *apack; /* MC x KC block of op(A), as MR-row micro-panels */                                                 \
+        T *bpack; /* KC x NC panel of op(B), as NR-column micro-panels */                                              \
         /* block sizes and micro-kernel of the dispatch ISA read at begin: every thread of \
-         * the call uses the same ones, so the ISA cannot change under a running call */   \
-        const nb_blocked_params_##SFX *prm;                                               \
-    } nb_blocked_job_##SFX;                                                               \
-                                                                                          \
+         * the call uses the same ones, so the ISA cannot change under a running call */                           \
+        const nb_blocked_params_##SFX *prm;                                                                            \
+    } nb_blocked_job_##SFX;                                                                                            \
+                                                                                                                       \
     /* Fills *job and points its buffers into `cache`, growing it when the call needs     \
      * more. Returns false when the call is already done: a degenerate shape (m == 0,     \
      * n == 0: nothing; k == 0 or alpha == 0: C = beta * C) or no memory to grow the      \
-     * buffers (then an unpacked loop has computed C instead). */                         \
-    bool nb_blocked_begin_##SFX(nb_blocked_job_##SFX *job, nb_blocked_cache *cache,       \
-                                nb_trans ta, nb_trans tb, int64_t m, int64_t n,           \
-                                int64_t k, T alpha, const T *a, int64_t lda, const T *b,  \
-                                int64_t ldb, T beta, T *c, int64_t ldc);                  \
+     * buffers (then an unpacked loop has computed C instead). */                            \
+    bool nb_blocked_begin_##SFX(nb_blocked_job_##SFX *job, nb_blocked_cache *cache, nb_trans ta, nb_trans tb,          \
+                                int64_t m, int64_t n, int64_t k, T alpha, const T *a, int64_t lda, const T *b,         \
+                                int64_t ldb, T beta, T *c, int64_t ldc);                                               \
     /* Runs the loop nest as thread tid of nth; every thread of the call must call it    \
      * with the same job, and barrier must synchronise them (NULL when nth == 1). Work is \
-     * split by output tiles only, so C is bit-identical whatever nth is. */              \
-    void nb_blocked_run_##SFX(const nb_blocked_job_##SFX *job, int tid, int nth,          \
-                              nb_blocked_barrier_fn *barrier);
+     * split by output tiles only, so C is bit-identical whatever nth is. */                             \
+    void nb_blocked_run_##SFX(const nb_blocked_job_##SFX *job, int tid, int nth, nb_blocked_barrier_fn *barrier);
 
 NB_BLOCKED_DECLARE(float, f32)
 NB_BLOCKED_DECLARE(double, f64)

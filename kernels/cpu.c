@@ -34,9 +34,7 @@ bool nb_cpu_supports(nb_cpu_isa isa) {
     return false;
 }
 
-const char *nb_cpu_isa_name(nb_cpu_isa isa) {
-    return (unsigned)isa < NB_CPU_ISA_COUNT ? isa_names[isa] : "?";
-}
+const char *nb_cpu_isa_name(nb_cpu_isa isa) { return (unsigned)isa < NB_CPU_ISA_COUNT ? isa_names[isa] : "?"; }
 
 bool nb_cpu_isa_parse(const char *name, nb_cpu_isa *out) {
     for (int i = 0; i < NB_CPU_ISA_COUNT; i++)

@@ -27,12 +27,10 @@ typedef enum { NB_NO_TRANS = 0, NB_TRANS = 1 } nb_trans;
  * threaded kernels also partition the output, never the k-sum, so their result is
  * bit-identical for every thread count (nb_kernel.thread_invariant); blas, which is
  * OpenBLAS's own threading, is not held to that. */
-typedef void nb_sgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k,
-                         float alpha, const float *a, int64_t lda, const float *b,
-                         int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
-typedef void nb_dgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k,
-                         double alpha, const double *a, int64_t lda, const double *b,
-                         int64_t ldb, double beta, double *c, int64_t ldc, int nthreads);
+typedef void nb_sgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
+typedef void nb_dgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                         int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int nthreads);
 
 /* How a kernel orders and rounds the k-sum of each element of C, which is what sets its
  * float32 rounding error (and so the f32-against-f64 tolerance `nabla verify` holds it to,
@@ -50,12 +48,12 @@ typedef enum nb_gemm_summation {
 
 /* One row of the registry: a kernel is data, not code paths scattered over callers. */
 typedef struct nb_kernel {
-    const char *name;        /* what --kernel and NABLA_KERNEL accept */
-    const char *description; /* one line for `nabla kernels` */
-    nb_sgemm_fn *sgemm;      /* f32 entry */
-    nb_dgemm_fn *dgemm;      /* f64 entry */
-    bool threaded;           /* whether nthreads changes what it does */
-    bool thread_invariant;   /* bit-identical results for every nthreads */
+    const char *name;            /* what --kernel and NABLA_KERNEL accept */
+    const char *description;     /* one line for `nabla kernels` */
+    nb_sgemm_fn *sgemm;          /* f32 entry */
+    nb_dgemm_fn *dgemm;          /* f64 entry */
+    bool threaded;               /* whether nthreads changes what it does */
+    bool thread_invariant;       /* bit-identical results for every nthreads */
     nb_gemm_summation summation; /* how it rounds the k-sum; never NB_GEMM_SUM_UNDECLARED */
 } nb_kernel;
 
@@ -64,7 +62,7 @@ typedef struct nb_kernel {
  * first. `auto` (below) is not among them, so everything that iterates the registry (tests,
  * sweeps, tuning) sees real kernels. */
 int nb_kernel_count(void);
-const nb_kernel *nb_kernel_at(int index);   /* NULL when index is out of range */
+const nb_kernel *nb_kernel_at(int index); /* NULL when index is out of range */
 /* NULL when no concrete kernel has that name (so NULL for "auto"); nb_kernel_find, below,
  * also finds auto. */
 const nb_kernel *nb_kernel_find_concrete(const char *name);
@@ -110,7 +108,7 @@ typedef enum nb_gemm_dtype { NB_GEMM_F32 = 0, NB_GEMM_F64 = 1 } nb_gemm_dtype;
 /* One product and the concrete kernel for it. */
 typedef struct nb_auto_entry {
     nb_gemm_dtype dtype;
-    int nthreads;            /* >= 1 */
+    int nthreads; /* >= 1 */
     nb_trans ta, tb;
     int64_t m, n, k;         /* >= 0 */
     const nb_kernel *kernel; /* a concrete kernel: one that nb_kernel_at returns */
@@ -130,8 +128,8 @@ void nb_auto_clear(void); /* empties the table and the record; frees the table's
 int nb_auto_table_size(void);
 
 /* The kernel auto would call, by the lookup above; records nothing. Never NULL. */
-const nb_kernel *nb_auto_lookup(nb_gemm_dtype dtype, int nthreads, nb_trans ta, nb_trans tb, int64_t m,
-                                int64_t n, int64_t k);
+const nb_kernel *nb_auto_lookup(nb_gemm_dtype dtype, int nthreads, nb_trans ta, nb_trans tb, int64_t m, int64_t n,
+                                int64_t k);
 
 /* What auto chose, one row per distinct product in first-call order. */
 #define NB_AUTO_MAX_DECISIONS 64

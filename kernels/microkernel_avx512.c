@@ -9,8 +9,7 @@
 #ifdef NB_BLK_HAVE_X86
 #include <immintrin.h>
 
-_Static_assert(NB_BLK_AVX512_F32_NR % 16 == 0 && NB_BLK_AVX512_F64_NR % 8 == 0,
-               "NR is a whole number of vectors");
+_Static_assert(NB_BLK_AVX512_F32_NR % 16 == 0 && NB_BLK_AVX512_F64_NR % 8 == 0, "NR is a whole number of vectors");
 
 #define NB_UK_NAME nb_ukernel_avx512_f32
 #define NB_UK_T float

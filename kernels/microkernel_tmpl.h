@@ -10,13 +10,12 @@
  *   NB_UK_ZERO() NB_UK_SET1(x) NB_UK_BCAST(ptr) NB_UK_LOAD(ptr) NB_UK_STORE(ptr, v)
  *   NB_UK_FMA(a, b, c) = a * b + c, one rounding    NB_UK_MUL(a, b)   NB_UK_ADD(a, b) */
 
-void NB_UK_NAME(int64_t kc, NB_UK_T alpha, const NB_UK_T *restrict ap,
-                const NB_UK_T *restrict bp, NB_UK_T beta, NB_UK_T *restrict c, int64_t ldc)
-{
+void NB_UK_NAME(int64_t kc, NB_UK_T alpha, const NB_UK_T *restrict ap, const NB_UK_T *restrict bp, NB_UK_T beta,
+                NB_UK_T *restrict c, int64_t ldc) {
     enum { MR = NB_UK_MR, NV = NB_UK_NV, NR = NB_UK_NV * NB_UK_LANES };
     NB_UK_V acc[MR][NV];
-    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = NB_UK_ZERO();
+    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v)
+        acc[i][v] = NB_UK_ZERO();
 
     /* Ask for the C tile now, so that its rows (one cache line or two each, ldc apart) are in
      * L1 when the epilogue reads or writes them: without this the epilogue waited on C for
@@ -33,12 +32,10 @@ void NB_UK_NAME(int64_t kc, NB_UK_T alpha, const NB_UK_T *restrict ap,
      * update, the same for every tile and every thread count. */
     _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {
         NB_UK_V b[NV];
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v)
-            b[v] = NB_UK_LOAD(bp + v * NB_UK_LANES);
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) b[v] = NB_UK_LOAD(bp + v * NB_UK_LANES);
         _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {
             const NB_UK_V a = NB_UK_BCAST(ap + i);
-            _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v)
-                acc[i][v] = NB_UK_FMA(a, b[v], acc[i][v]);
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; ++v) acc[i][v] = NB_UK_FMA(a, b[v], acc[i][v]);
         }
         ap += MR;
         bp += NR;

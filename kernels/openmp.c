@@ -50,44 +50,40 @@ static int nb_openmp_small_threads(int nthreads, int64_t m, int64_t n, int64_t k
  * must be, here, before the team starts: the team only reads the pointers), then run it on
  * the team. omp_get_num_threads() is what the runtime granted, which may be fewer than
  * asked for. */
-#define NB_OPENMP_GEMM(SFX, CACHE, SMALL)                                                 \
-    do {                                                                                  \
+#define NB_OPENMP_GEMM(SFX, CACHE, SMALL)                                                                              \
+    do {                                                                                                               \
         /* small products run the direct path, as blocked does, each thread on its own    \
-         * tiles of C (nb_small_*gemm_part): the same bits as blocked's serial call */    \
-        if (nb_small_accepts(ta, tb, m, n, k)) {                                          \
-            const int snt = nb_openmp_small_threads(nthreads, m, n, k);                   \
-            const nb_cpu_isa isa = nb_cpu_dispatch_isa(); /* one tiling for the team */   \
-            if (snt == 1) {                                                               \
-                SMALL(isa, 0, 1, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);   \
-            } else {                                                                      \
-                _Pragma("omp parallel num_threads(snt)")                                  \
-                SMALL(isa, omp_get_thread_num(), omp_get_num_threads(), ta, tb, m, n, k,  \
-                      alpha, a, lda, b, ldb, beta, c, ldc);                               \
-            }                                                                             \
-            return;                                                                       \
-        }                                                                                 \
-        nb_blocked_job_##SFX job;                                                         \
-        if (!nb_blocked_begin_##SFX(&job, nb_blocked_thread_cache(CACHE), ta, tb, m, n, k, \
-                                    alpha, a, lda, b, ldb, beta, c, ldc))                 \
-            return;                                                                       \
-        const int nt = nb_openmp_threads(nthreads, m, n, k);                              \
-        if (nt == 1) {                                                                    \
-            nb_blocked_run_##SFX(&job, 0, 1, NULL);                                       \
-        } else {                                                                          \
-            _Pragma("omp parallel num_threads(nt)")                                       \
-            nb_blocked_run_##SFX(&job, omp_get_thread_num(), omp_get_num_threads(),       \
-                                 nb_openmp_barrier);                                      \
-        }                                                                                 \
+         * tiles of C (nb_small_*gemm_part): the same bits as blocked's serial call */                            \
+        if (nb_small_accepts(ta, tb, m, n, k)) {                                                                       \
+            const int snt = nb_openmp_small_threads(nthreads, m, n, k);                                                \
+            const nb_cpu_isa isa = nb_cpu_dispatch_isa(); /* one tiling for the team */                                \
+            if (snt == 1) {                                                                                            \
+                SMALL(isa, 0, 1, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);                                \
+            } else {                                                                                                   \
+                _Pragma("omp parallel num_threads(snt)") SMALL(isa, omp_get_thread_num(), omp_get_num_threads(), ta,   \
+                                                               tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);      \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        nb_blocked_job_##SFX job;                                                                                      \
+        if (!nb_blocked_begin_##SFX(&job, nb_blocked_thread_cache(CACHE), ta, tb, m, n, k, alpha, a, lda, b, ldb,      \
+                                    beta, c, ldc))                                                                     \
+            return;                                                                                                    \
+        const int nt = nb_openmp_threads(nthreads, m, n, k);                                                           \
+        if (nt == 1) {                                                                                                 \
+            nb_blocked_run_##SFX(&job, 0, 1, NULL);                                                                    \
+        } else {                                                                                                       \
+            _Pragma("omp parallel num_threads(nt)")                                                                    \
+                nb_blocked_run_##SFX(&job, omp_get_thread_num(), omp_get_num_threads(), nb_openmp_barrier);            \
+        }                                                                                                              \
     } while (0)
 
-void nb_openmp_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                     float *c, int64_t ldc, int nthreads) {
+void nb_openmp_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads) {
     NB_OPENMP_GEMM(f32, NB_BLK_CACHE_OPENMP_F32, nb_small_sgemm_part);
 }
 
-void nb_openmp_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
-                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                     double *c, int64_t ldc, int nthreads) {
+void nb_openmp_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                     int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc, int nthreads) {
     NB_OPENMP_GEMM(f64, NB_BLK_CACHE_OPENMP_F64, nb_small_dgemm_part);
 }

@@ -31,22 +31,21 @@ static volatile double probe_mul = 0.999, probe_add = 0.001;
 /* One probe: NACC (<= 32) independent chains (NB_PEAK_CHAINS_*), each `iters` FMAs long. The
  * unrolled inner loop keeps every chain in a register (checked with objdump: the loop body
  * is NACC vfmadd instructions and no memory access); the lanes are summed at the end. */
-#define DEFINE_PROBE(NAME, TARGET, VEC, ELEM, LANES, NACC, SET1, FMA, STORE)       \
-    __attribute__((target(TARGET))) static double NAME(long iters) {               \
-        const VEC m = SET1((ELEM)probe_mul), c = SET1((ELEM)probe_add);            \
-        VEC acc[NACC];                                                            \
-        for (int j = 0; j < NACC; j++) acc[j] = SET1((ELEM)(0.01 * j));           \
-        for (long i = 0; i < iters; i++) {                                         \
-            _Pragma("GCC unroll 32") for (int j = 0; j < NACC; j++)                \
-                acc[j] = FMA(acc[j], m, c);                                        \
-        }                                                                          \
-        double sum = 0;                                                            \
-        for (int j = 0; j < NACC; j++) {                                           \
-            ELEM lanes[LANES];                                                     \
-            STORE(lanes, acc[j]);                                                  \
-            for (int l = 0; l < LANES; l++) sum += lanes[l];                       \
-        }                                                                          \
-        return sum;                                                                \
+#define DEFINE_PROBE(NAME, TARGET, VEC, ELEM, LANES, NACC, SET1, FMA, STORE)                                           \
+    __attribute__((target(TARGET))) static double NAME(long iters) {                                                   \
+        const VEC m = SET1((ELEM)probe_mul), c = SET1((ELEM)probe_add);                                                \
+        VEC acc[NACC];                                                                                                 \
+        for (int j = 0; j < NACC; j++) acc[j] = SET1((ELEM)(0.01 * j));                                                \
+        for (long i = 0; i < iters; i++) {                                                                             \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NACC; j++) acc[j] = FMA(acc[j], m, c);                        \
+        }                                                                                                              \
+        double sum = 0;                                                                                                \
+        for (int j = 0; j < NACC; j++) {                                                                               \
+            ELEM lanes[LANES];                                                                                         \
+            STORE(lanes, acc[j]);                                                                                      \
+            for (int l = 0; l < LANES; l++) sum += lanes[l];                                                           \
+        }                                                                                                              \
+        return sum;                                                                                                    \
     }
 
 DEFINE_PROBE(probe_avx2_f32, "avx2,fma", __m256, float, 8, NB_PEAK_CHAINS_AVX2, _mm256_set1_ps, _mm256_fmadd_ps,

@@ -20,7 +20,8 @@ static const nb_kernel nb_kernels[] = {
     },
     {
         .name = "blocked",
-        .description = "packed Goto/BLIS blocking, AVX-512/AVX2/C micro-kernel chosen at run time, direct path for small products; serial",
+        .description = "packed Goto/BLIS blocking, AVX-512/AVX2/C micro-kernel chosen at run time, direct path for "
+                       "small products; serial",
         .sgemm = nb_blocked_sgemm,
         .dgemm = nb_blocked_dgemm,
         .threaded = false,
@@ -29,7 +30,8 @@ static const nb_kernel nb_kernels[] = {
     },
     {
         .name = "openmp",
-        .description = "the blocked kernel with its output tiles shared among OpenMP threads (bit-identical for any count)",
+        .description =
+            "the blocked kernel with its output tiles shared among OpenMP threads (bit-identical for any count)",
         .sgemm = nb_openmp_sgemm,
         .dgemm = nb_openmp_dgemm,
         .threaded = true,
@@ -51,9 +53,7 @@ static const nb_kernel nb_kernels[] = {
 
 int nb_kernel_count(void) { return NB_KERNEL_COUNT; }
 
-const nb_kernel *nb_kernel_at(int index) {
-    return index >= 0 && index < NB_KERNEL_COUNT ? &nb_kernels[index] : NULL;
-}
+const nb_kernel *nb_kernel_at(int index) { return index >= 0 && index < NB_KERNEL_COUNT ? &nb_kernels[index] : NULL; }
 
 const nb_kernel *nb_kernel_find_concrete(const char *name) {
     if (name == NULL) return NULL;

@@ -39,13 +39,10 @@ bool nb_small_accepts(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k)
  * having read and written nothing, and the caller runs its packed kernel. Serial, no heap:
  * the same bits on every call for the same arguments and dispatch ISA (nb_cpu_dispatch_isa;
  * AVX-512, AVX2 + FMA, or portable C). Part 0 of 1 of nb_small_*gemm_part below. */
-bool nb_small_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,
-                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                    int64_t ldc);
-bool nb_small_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,
-                    const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
-                    double *c, int64_t ldc);
-
+bool nb_small_sgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+bool nb_small_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                    int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
 
 /* The same product shared between threads: part `part` (0 <= part < nparts) computes its share
  * of C, and the nparts parts, each run once (by any threads, in any order or at once), compute
@@ -60,13 +57,11 @@ bool nb_small_dgemm(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, d
  * check nb_small_accepts first, so every part agrees. Parts beyond the number of tiles are
  * empty. At most NB_SMALL_MAX_PARTS parts (more are refused: false). */
 #define NB_SMALL_MAX_PARTS 64
-bool nb_small_sgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb,
-                         int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                         int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-                         int64_t ldc);
-bool nb_small_dgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb,
-                         int64_t m, int64_t n, int64_t k, double alpha, const double *a,
-                         int64_t lda, const double *b, int64_t ldb, double beta, double *c,
-                         int64_t ldc);
+bool nb_small_sgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb, int64_t m, int64_t n,
+                         int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                         float *c, int64_t ldc);
+bool nb_small_dgemm_part(nb_cpu_isa isa, int part, int nparts, nb_trans ta, nb_trans tb, int64_t m, int64_t n,
+                         int64_t k, double alpha, const double *a, int64_t lda, const double *b, int64_t ldb,
+                         double beta, double *c, int64_t ldc);
 
 #endif

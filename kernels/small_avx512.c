@@ -17,8 +17,6 @@
 #define NB_NVMAX 4
 #define NB_MR_FOR_NV(nv) ((nv) == 4 ? 6 : (nv) == 3 ? 8 : (nv) == 2 ? 12 : 16)
 
-
-
 #define NB_T float
 #define NB_FNAME nb_small_f32_avx512
 #define NB_SMALL_BODY_TYPE NB_SMALL_BODY_F32

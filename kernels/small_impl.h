@@ -8,14 +8,12 @@
 
 #include "kernels/gemm.h"
 
-#define NB_SMALL_BODY_F32(name)                                                                  \
-    void name(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha,           \
-              const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,   \
-              int64_t ldc)
-#define NB_SMALL_BODY_F64(name)                                                                  \
-    void name(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha,          \
-              const double *a, int64_t lda, const double *b, int64_t ldb, double beta,          \
-              double *c, int64_t ldc)
+#define NB_SMALL_BODY_F32(name)                                                                                        \
+    void name(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,     \
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+#define NB_SMALL_BODY_F64(name)                                                                                        \
+    void name(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,   \
+              const double *b, int64_t ldb, double beta, double *c, int64_t ldc)
 
 /* The tiling a body uses, which small.c needs to share a product between threads on the body's
  * own tile boundaries (nb_small_sgemm_part): columns go in blocks of nvmax vectors of vl lanes
@@ -24,9 +22,9 @@
  * no column blocks: every row is computed on its own, so any row is a boundary. */
 #define NB_SMALL_GEOM_NVMAX 4
 typedef struct nb_small_geom {
-    int vl;                           /* lanes (columns) per vector */
-    int nvmax;                        /* vectors per column block; 0: rows only */
-    int mr[NB_SMALL_GEOM_NVMAX + 1];  /* mr[nv]: rows of a whole tile of nv vectors */
+    int vl;                          /* lanes (columns) per vector */
+    int nvmax;                       /* vectors per column block; 0: rows only */
+    int mr[NB_SMALL_GEOM_NVMAX + 1]; /* mr[nv]: rows of a whole tile of nv vectors */
 } nb_small_geom;
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -27,11 +27,10 @@
  * b + p * ldb, the last one loaded (and C's stored) under `tail` so nothing past column n is
  * touched. Called only
  * with constant MR, NV, AT, so each call site becomes its own fully unrolled kernel. */
-static inline __attribute__((always_inline)) void NB_SF(tile)(
-    const int MR, const int NV, const int AT, int64_t kc, const NB_T *restrict a, int64_t lda,
-    const NB_T *restrict b, int64_t ldb, NB_MASK tail, NB_T alpha, NB_T beta, NB_T *restrict c,
-    int64_t ldc)
-{
+static inline __attribute__((always_inline)) void NB_SF(tile)(const int MR, const int NV, const int AT, int64_t kc,
+                                                              const NB_T *restrict a, int64_t lda,
+                                                              const NB_T *restrict b, int64_t ldb, NB_MASK tail,
+                                                              NB_T alpha, NB_T beta, NB_T *restrict c, int64_t ldc) {
     NB_VEC acc[NB_SMALL_MRMAX][NB_NVMAX];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -70,27 +69,25 @@ static inline __attribute__((always_inline)) void NB_SF(tile)(
  * whole tiles or 4, 2, 1 for the last rows of C (an edge of r rows runs as r / 4 tiles of 4,
  * then 2, then 1: A is still read in place, and only rows that exist are read). One switch per
  * tile; each (NV, AT, MR) is instantiated once. */
-static void NB_SF(tile_any)(int mr, int nv, int at, int64_t kc, const NB_T *a, int64_t lda,
-                            const NB_T *b, int64_t ldb, NB_MASK tail, NB_T alpha, NB_T beta,
-                            NB_T *c, int64_t ldc)
-{
-#define NB_SMALL_AT(MR, NV)                                                                      \
-    do {                                                                                         \
-        if (at)                                                                                  \
-            NB_SF(tile)(MR, NV, 1, kc, a, lda, b, ldb, tail, alpha, beta, c, ldc);               \
-        else                                                                                     \
-            NB_SF(tile)(MR, NV, 0, kc, a, lda, b, ldb, tail, alpha, beta, c, ldc);               \
+static void NB_SF(tile_any)(int mr, int nv, int at, int64_t kc, const NB_T *a, int64_t lda, const NB_T *b, int64_t ldb,
+                            NB_MASK tail, NB_T alpha, NB_T beta, NB_T *c, int64_t ldc) {
+#define NB_SMALL_AT(MR, NV)                                                                                            \
+    do {                                                                                                               \
+        if (at)                                                                                                        \
+            NB_SF(tile)(MR, NV, 1, kc, a, lda, b, ldb, tail, alpha, beta, c, ldc);                                     \
+        else                                                                                                           \
+            NB_SF(tile)(MR, NV, 0, kc, a, lda, b, ldb, tail, alpha, beta, c, ldc);                                     \
     } while (0)
-#define NB_SMALL_CASE(NV)                                                                        \
-    case NV:                                                                                     \
-        if (mr == 1)                                                                             \
-            NB_SMALL_AT(1, NV);                                                                  \
-        else if (mr == 2)                                                                        \
-            NB_SMALL_AT(2, NV);                                                                  \
-        else if (mr == 4)                                                                        \
-            NB_SMALL_AT(4, NV);                                                                  \
-        else                                                                                     \
-            NB_SMALL_AT(NB_MR_FOR_NV(NV), NV);                                                   \
+#define NB_SMALL_CASE(NV)                                                                                              \
+    case NV:                                                                                                           \
+        if (mr == 1)                                                                                                   \
+            NB_SMALL_AT(1, NV);                                                                                        \
+        else if (mr == 2)                                                                                              \
+            NB_SMALL_AT(2, NV);                                                                                        \
+        else if (mr == 4)                                                                                              \
+            NB_SMALL_AT(4, NV);                                                                                        \
+        else                                                                                                           \
+            NB_SMALL_AT(NB_MR_FOR_NV(NV), NV);                                                                         \
         break;
     switch (nv) {
         NB_SMALL_CASE(1)
@@ -121,8 +118,7 @@ static void NB_SF(tile_any)(int mr, int nv, int at, int64_t kc, const NB_T *a, i
  * boundaries), has its own. Every element of C is summed over the same k chunks in the same
  * order, whatever piece it is in: the summation depends only on k and the ISA, so the same
  * bits on every call and for every split of C. */
-NB_SMALL_BODY_TYPE(NB_FNAME)
-{
+NB_SMALL_BODY_TYPE(NB_FNAME) {
     NB_T bpack[NB_SMALL_KC * NB_SMALL_NW] __attribute__((aligned(64)));
     const int64_t nvec = (n + NB_VL - 1) / NB_VL;
     for (int64_t jv = 0; jv < nvec; jv += NB_NVMAX) {
@@ -147,8 +143,7 @@ NB_SMALL_BODY_TYPE(NB_FNAME)
                 const int64_t left = m - i0;
                 const int r = left >= mr ? mr : left >= 4 ? 4 : left >= 2 ? 2 : 1;
                 const NB_T *at = ta == NB_NO_TRANS ? a + i0 * lda + p0 : a + p0 * lda + i0;
-                NB_SF(tile_any)(r, nv, ta == NB_TRANS, kc, at, lda, bp, ldbp, tail, alpha, be,
-                                c + i0 * ldc + j0, ldc);
+                NB_SF(tile_any)(r, nv, ta == NB_TRANS, kc, at, lda, bp, ldbp, tail, alpha, be, c + i0 * ldc + j0, ldc);
                 i0 += r;
             }
         }

@@ -12,9 +12,7 @@
  * the in-register transposes move 64 (f32) or 16 (f64) elements in a dozen shuffles. */
 
 /* dst[p * ldd + j] = src[j * lds + p] for j < nw, p < kc (f32). */
-static void nb_small_pack_bt_f32(const float *src, int64_t lds, int64_t nw, int64_t kc, float *dst,
-                                 int64_t ldd)
-{
+static void nb_small_pack_bt_f32(const float *src, int64_t lds, int64_t nw, int64_t kc, float *dst, int64_t ldd) {
     int64_t j = 0;
     for (; j + 8 <= nw; j += 8) {
         const float *s = src + j * lds;
@@ -52,9 +50,7 @@ static void nb_small_pack_bt_f32(const float *src, int64_t lds, int64_t nw, int6
 }
 
 /* dst[p * ldd + j] = src[j * lds + p] for j < nw, p < kc (f64). */
-static void nb_small_pack_bt_f64(const double *src, int64_t lds, int64_t nw, int64_t kc,
-                                 double *dst, int64_t ldd)
-{
+static void nb_small_pack_bt_f64(const double *src, int64_t lds, int64_t nw, int64_t kc, double *dst, int64_t ldd) {
     int64_t j = 0;
     for (; j + 4 <= nw; j += 4) {
         const double *s = src + j * lds;

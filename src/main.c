@@ -9,19 +9,18 @@
 #include "tensor/runtime.h"
 
 static void print_usage(FILE *out) {
-    fprintf(out,
-            "usage: nabla <command> [flags]\n\n"
-            "nabla times and checks matmul kernels under the training programs of\n"
-            "\"Learning PyTorch with Examples\".\n\n"
-            "commands:\n"
-            "  train     train the two-layer network with one variant and one kernel\n"
-            "  kernels   list the matmul kernels; --bench times them side by side\n"
-            "  verify    check gradients against finite differences and f32 against f64\n"
-            "  bench     time every variant x kernel x threads against the PyTorch twins\n"
-            "  profile   where one training loop spends its time, op by op\n"
-            "  graph     show the static-graph variant's compiled plan (--dump, --dot FILE)\n"
-            "  tune      measure the fastest kernel per product for --kernel auto\n\n"
-            "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
+    fprintf(out, "usage: nabla <command> [flags]\n\n"
+                 "nabla times and checks matmul kernels under the training programs of\n"
+                 "\"Learning PyTorch with Examples\".\n\n"
+                 "commands:\n"
+                 "  train     train the two-layer network with one variant and one kernel\n"
+                 "  kernels   list the matmul kernels; --bench times them side by side\n"
+                 "  verify    check gradients against finite differences and f32 against f64\n"
+                 "  bench     time every variant x kernel x threads against the PyTorch twins\n"
+                 "  profile   where one training loop spends its time, op by op\n"
+                 "  graph     show the static-graph variant's compiled plan (--dump, --dot FILE)\n"
+                 "  tune      measure the fastest kernel per product for --kernel auto\n\n"
+                 "'nabla <command> --help' describes a command's flags; 'nabla --version' prints the version.\n");
 }
 
 typedef struct command {
@@ -30,13 +29,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"train", nb_cmd_train},
-    {"kernels", nb_cmd_kernels},
-    {"verify", nb_cmd_verify},
-    {"bench", nb_cmd_bench},
-    {"profile", nb_cmd_profile},
-    {"graph", nb_cmd_graph},
-    {"tune", nb_cmd_tune},
+    {"train", nb_cmd_train},     {"kernels", nb_cmd_kernels}, {"verify", nb_cmd_verify}, {"bench", nb_cmd_bench},
+    {"profile", nb_cmd_profile}, {"graph", nb_cmd_graph},     {"tune", nb_cmd_tune},
 };
 
 int main(int argc, char **argv) {

@@ -20,8 +20,7 @@ static void *gained(void *p) {
     if (!p) return p;
     long long now = atomic_fetch_add(&live_bytes, (long long)malloc_usable_size(p)) + (long long)malloc_usable_size(p);
     long long peak = atomic_load(&peak_bytes);
-    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now)) {
-    }
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now)) {}
     return p;
 }
 

@@ -46,7 +46,8 @@ static void test_alignment(void) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         blocks[i] = nb_alloc(sizes[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(blocks[i]);
-        if ((uintptr_t)blocks[i] % NB_ALLOC_ALIGN != 0) FAILF("nb_alloc(%zu) = %p is not 64-byte aligned", sizes[i], blocks[i]);
+        if ((uintptr_t)blocks[i] % NB_ALLOC_ALIGN != 0)
+            FAILF("nb_alloc(%zu) = %p is not 64-byte aligned", sizes[i], blocks[i]);
         memset(blocks[i], 0x5a, sizes[i]); /* the whole request is usable */
     }
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) nb_free(blocks[i]);
@@ -144,7 +145,7 @@ static void test_stats_add_up(void) {
     CU_ASSERT_EQUAL(freed.cached_blocks, N);
     CU_ASSERT_TRUE(freed.cached_bytes >= total);
     CU_ASSERT_TRUE(freed.cached_bytes < total + (size_t)N * 64 + total / 4); /* the classes' bound on waste */
-    CU_ASSERT_EQUAL(freed.system_frees, before.system_frees); /* nothing went back yet */
+    CU_ASSERT_EQUAL(freed.system_frees, before.system_frees);                /* nothing went back yet */
 
     /* trim gives every cached block back, and says how many bytes */
     nb_test_count_begin();
@@ -505,8 +506,8 @@ static void check_footprint(const nb_variant *v, nb_train_config cfg, footprint_
     nb_alloc_trim();
     if (!ok) return;
     CU_ASSERT_EQUAL(stats().live_blocks, before.live_blocks);
-    printf("\n    %-15s %s %s N%lld D%lld H%lld O%lld%s: %9lld bytes measured, %9lld declared (%.2fx)", v->name,
-           label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden,
+    printf("\n    %-15s %s %s N%lld D%lld H%lld O%lld%s: %9lld bytes measured, %9lld declared (%.2fx)", v->name, label,
+           nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden,
            (long long)cfg.d_out, cfg.grad_check ? " grad-check" : "", measured, (long long)declared,
            measured ? (double)declared / (double)measured : 0.0);
     if (measured > declared)
@@ -514,10 +515,9 @@ static void check_footprint(const nb_variant *v, nb_train_config cfg, footprint_
               v->name, label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in,
               (long long)cfg.hidden, (long long)cfg.d_out, measured, (long long)declared);
     if (declared > FOOTPRINT_FACTOR * measured + FOOTPRINT_SLACK)
-        FAILF("%s %s %s N%lld D%lld H%lld O%lld: declares %lld bytes, more than %d x the %lld measured + %lld",
-              v->name, label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in,
-              (long long)cfg.hidden, (long long)cfg.d_out, (long long)declared, FOOTPRINT_FACTOR, measured,
-              FOOTPRINT_SLACK);
+        FAILF("%s %s %s N%lld D%lld H%lld O%lld: declares %lld bytes, more than %d x the %lld measured + %lld", v->name,
+              label, nb_dtype_name(cfg.dtype), (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden,
+              (long long)cfg.d_out, (long long)declared, FOOTPRINT_FACTOR, measured, FOOTPRINT_SLACK);
 }
 
 static nb_train_config footprint_config(const nb_variant *v, const struct footprint_case *c, nb_dtype dt) {

@@ -250,7 +250,8 @@ static void test_gradient_modes_match_accumulation(void) {
         nb_var *x = randn_var(dtype, 9, 13, false), *y = randn_var(dtype, 9, 4, false);
         nb_var *w1 = randn_var(dtype, 13, 7, true), *w2 = randn_var(dtype, 7, 4, true);
         CU_ASSERT_PTR_NULL(w1->grad); /* first backward: SET */
-        nb_tensor *ref1 = nb_tensor_zeros(dtype, 2, w1->value->shape), *ref2 = nb_tensor_zeros(dtype, 2, w2->value->shape);
+        nb_tensor *ref1 = nb_tensor_zeros(dtype, 2, w1->value->shape),
+                  *ref2 = nb_tensor_zeros(dtype, 2, w2->value->shape);
         for (int round = 0; round < 4; round++) {
             /* rounds 0 and 2 start from no grad / zeroed grad; 1 and 3 accumulate */
             if (round == 2) {

@@ -12,7 +12,8 @@ static const char base_json[] =
     " \"NABLA_DATA_DIR\": null},"
     " \"openblas_config\": \"OpenBLAS 0.3.21\", \"openblas_core\": \"Haswell\", \"openblas_threading\": \"openmp\","
     " \"compiler\": \"gcc 12.2.0\", \"c_flags\": \"-O2\", \"build_type\": \"Release\", \"nabla_version\": \"0.1.0\","
-    " \"git_revision\": \"1f1ce40\", \"git_dirty\": false, \"date\": \"2026-11-27T16:24:11Z\", \"torch_version\": null},"
+    " \"git_revision\": \"1f1ce40\", \"git_dirty\": false, \"date\": \"2026-11-27T16:24:11Z\", \"torch_version\": "
+    "null},"
     " \"config\": {\"dtype\": \"f32\", \"iters\": 50, \"repeats\": 3, \"warmup\": 1, \"rounds_done\": 3,"
     " \"interrupted\": false, \"batch\": 64, \"d_in\": 1000, \"hidden\": 100, \"d_out\": 10, \"seed\": 0,"
     " \"lr\": {\"tensors\": 1e-06, \"optim\": 0.0001},"
@@ -99,7 +100,8 @@ static void test_older_file_is_unknown(void) {
         if (!strcmp(diffs[i].name, "batch")) batch = !diffs[i].old_text && diffs[i].new_text;
         if (!strcmp(diffs[i].name, "lr")) lr = !diffs[i].old_text && diffs[i].new_text;
         /* the NOTED and HEADER settings an older file lacks are not worth a warning */
-        if (!strcmp(diffs[i].name, "OMP_NUM_THREADS") || !strcmp(diffs[i].name, "date")) FAILF("%s listed", diffs[i].name);
+        if (!strcmp(diffs[i].name, "OMP_NUM_THREADS") || !strcmp(diffs[i].name, "date"))
+            FAILF("%s listed", diffs[i].name);
     }
     CU_ASSERT_TRUE(batch);
     CU_ASSERT_TRUE(lr);
@@ -122,10 +124,11 @@ static void expect_diff(const char *from, const char *to, int refusing, const ch
             o++;
         }
     }
-    if (r != refusing || o != others) FAILF("%s -> %s: %d refusing, %d others; expected %d, %d", from, to, r, o, refusing, others);
+    if (r != refusing || o != others)
+        FAILF("%s -> %s: %d refusing, %d others; expected %d, %d", from, to, r, o, refusing, others);
     if (refusing && first && (strcmp(first->name, name) || first->kind != kind))
-        FAILF("%s -> %s: first difference %s (kind %d), expected %s (kind %d)", from, to, first->name, first->kind, name,
-              kind);
+        FAILF("%s -> %s: first difference %s (kind %d), expected %s (kind %d)", from, to, first->name, first->kind,
+              name, kind);
 }
 
 static void test_which_differences_refuse(void) {
@@ -135,9 +138,11 @@ static void test_which_differences_refuse(void) {
     expect_diff("\"d_in\": 1000", "\"d_in\": 999", 1, "d_in", NB_BENCH_MEASURE, 0);
     expect_diff("\"seed\": 0", "\"seed\": 3", 1, "seed", NB_BENCH_MEASURE, 0);
     expect_diff("\"tensors\": 1e-06", "\"tensors\": 1e-05", 1, "lr", NB_BENCH_MEASURE, 0);
-    expect_diff("\"OMP_WAIT_POLICY\": null", "\"OMP_WAIT_POLICY\": \"active\"", 1, "OMP_WAIT_POLICY", NB_BENCH_MEASURE, 0);
+    expect_diff("\"OMP_WAIT_POLICY\": null", "\"OMP_WAIT_POLICY\": \"active\"", 1, "OMP_WAIT_POLICY", NB_BENCH_MEASURE,
+                0);
     /* JSON null is not the string "unset" */
-    expect_diff("\"OMP_WAIT_POLICY\": null", "\"OMP_WAIT_POLICY\": \"unset\"", 1, "OMP_WAIT_POLICY", NB_BENCH_MEASURE, 0);
+    expect_diff("\"OMP_WAIT_POLICY\": null", "\"OMP_WAIT_POLICY\": \"unset\"", 1, "OMP_WAIT_POLICY", NB_BENCH_MEASURE,
+                0);
     expect_diff("\"cpu_model\": \"AMD EPYC\"", "\"cpu_model\": \"Intel\"", 1, "cpu_model", NB_BENCH_MACHINE, 0);
     expect_diff("\"online_cpus\": 2", "\"online_cpus\": 16", 1, "online_cpus", NB_BENCH_MACHINE, 0);
     expect_diff("\"OPENBLAS_CORETYPE\": \"Haswell\"", "\"OPENBLAS_CORETYPE\": null", 1, "OPENBLAS_CORETYPE",
@@ -146,12 +151,13 @@ static void test_which_differences_refuse(void) {
     expect_diff("\"build_type\": \"Release\"", "\"build_type\": \"Debug\"", 1, "build_type", NB_BENCH_MACHINE, 0);
     expect_diff("\"compiler\": \"gcc 12.2.0\"", "\"compiler\": \"clang 14\"", 1, "compiler", NB_BENCH_MACHINE, 0);
     /* noted, not refused */
-    expect_diff("\"repeats\": 3, \"warmup\": 1, \"rounds_done\": 3", "\"repeats\": 5, \"warmup\": 1, \"rounds_done\": 5",
-                0, NULL, NB_BENCH_NOTED, 1);
+    expect_diff("\"repeats\": 3, \"warmup\": 1, \"rounds_done\": 3",
+                "\"repeats\": 5, \"warmup\": 1, \"rounds_done\": 5", 0, NULL, NB_BENCH_NOTED, 1);
     expect_diff("\"OMP_NUM_THREADS\": null", "\"OMP_NUM_THREADS\": \"4\"", 0, NULL, NB_BENCH_NOTED, 1);
     /* printed only: never a difference */
     expect_diff("\"git_revision\": \"1f1ce40\"", "\"git_revision\": \"abcdef0\"", 0, NULL, NB_BENCH_HEADER, 0);
-    expect_diff("\"date\": \"2026-11-27T16:24:11Z\"", "\"date\": \"2027-01-01T00:00:00Z\"", 0, NULL, NB_BENCH_HEADER, 0);
+    expect_diff("\"date\": \"2026-11-27T16:24:11Z\"", "\"date\": \"2027-01-01T00:00:00Z\"", 0, NULL, NB_BENCH_HEADER,
+                0);
     expect_diff("\"nabla_version\": \"0.1.0\"", "\"nabla_version\": \"0.2.0\"", 0, NULL, NB_BENCH_HEADER, 0);
     expect_diff("\"git_dirty\": false", "\"git_dirty\": true", 0, NULL, NB_BENCH_HEADER, 0);
     /* no twin on one side matches; two torches differ */
@@ -203,12 +209,14 @@ static void test_malformed_settings(void) {
     expect_format_error("\"NABLA_ALLOC_CACHE\": \"0\"", "\"NABLA_ALLOC_CACHE\": 0", "config.environment");
     expect_format_error("\"NABLA_ALLOC_CACHE\"", "\"\"", "config.environment");
     expect_format_error("\"config\": {", "\"config\": [], \"x\": {", "config");
-    expect_format_error("\"environment\": {\"OPENBLAS", "\"environment\": 1, \"e\": {\"OPENBLAS", "context.environment");
+    expect_format_error("\"environment\": {\"OPENBLAS", "\"environment\": 1, \"e\": {\"OPENBLAS",
+                        "context.environment");
     expect_format_error("\"threads\": 1", "\"threads\": 0", "threads");
     expect_format_error("\"threads\": 1", "\"threads\": 1.5", "threads");
     expect_format_error("\"samples_s\": [0.0101", "\"samples_s\": [-1", "bad sample");
     expect_format_error("\"variant\": \"tensors\"",
-                        "\"variant\": \"a-variant-name-far-too-long-to-be-kept-whole-in-a-key-of-a-table-row\"", "variant");
+                        "\"variant\": \"a-variant-name-far-too-long-to-be-kept-whole-in-a-key-of-a-table-row\"",
+                        "variant");
     expect_format_error("\"samples_s\": [0.0101, 0.0102, 0.0103]}]",
                         "\"samples_s\": [0.0101]}, {\"variant\": \"tensors\", \"kernel\": \"blocked\", \"threads\": 1,"
                         " \"samples_s\": [0.0102]}]",
@@ -219,7 +227,8 @@ static void test_malformed_settings(void) {
     static char text[sizeof base_json + sizeof huge];
     const char *at = strstr(base_json, "\"c_flags\": \"-O2\"");
     CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base_json), base_json, huge, at + strlen("\"c_flags\": \"-O2\""));
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base_json), base_json, huge,
+             at + strlen("\"c_flags\": \"-O2\""));
     nb_bench_saved_case *cases = (nb_bench_saved_case *)&cases;
     int n = -1;
     CU_ASSERT_EQUAL(nb_bench_json_parse(text, strlen(text), "t.json", &cases, &n, &b), NB_ERR_FORMAT);

@@ -51,8 +51,7 @@ static bool heap_take(void) {
     if (!atomic_load(&heap_counting)) return false;
     atomic_fetch_add(&heap_requests, 1);
     long left = atomic_load(&heap_countdown);
-    while (left > 0 && !atomic_compare_exchange_weak(&heap_countdown, &left, left - 1)) {
-    }
+    while (left > 0 && !atomic_compare_exchange_weak(&heap_countdown, &left, left - 1)) {}
     if (left != 1) return false;
     atomic_fetch_add(&heap_injected, 1);
     return true;
@@ -129,7 +128,7 @@ static const char *const run_kind_names[RUN_KINDS] = {"train", "grad", "loop"};
 
 typedef struct run_result {
     nb_status status;
-    int losses_done;            /* losses reported before the failure (or all of them) */
+    int losses_done; /* losses reported before the failure (or all of them) */
     double losses[RUN_LOSSES];
     /* A hash of every value and gradient grad_entries lists, after a run that succeeded: a
      * failure swallowed in a backward pass or an update shows here even when the losses agree. */
@@ -200,8 +199,7 @@ static run_result run_once(const nb_variant *v, const nb_train_config *cfg, run_
     r.status = v->create(cfg, nb_variant_lr(v, cfg), &state);
     if (r.status != NB_OK) return r;
     for (int i = 0; i < RUN_LOSSES && r.status == NB_OK; i++) {
-        r.status = kind == RUN_TRAIN ? v->step(state, i, &r.losses[i])
-                                     : v->loss_and_grad(state, i == 0, &r.losses[i]);
+        r.status = kind == RUN_TRAIN ? v->step(state, i, &r.losses[i]) : v->loss_and_grad(state, i == 0, &r.losses[i]);
         if (r.status == NB_OK) r.losses_done = i + 1;
     }
     if (r.status == NB_OK) r.state_hash = hash_state(v, state);
@@ -220,8 +218,10 @@ static walk_totals totals;
 
 /* Arms the failure of the k-th allocation of `where` (0 disarms) and starts counting. */
 static void arm(layer where, long k) {
-    if (where == LAYER_NB_ALLOC) nb_alloc_fail_after((uint64_t)k);
-    else atomic_store(&heap_countdown, k);
+    if (where == LAYER_NB_ALLOC)
+        nb_alloc_fail_after((uint64_t)k);
+    else
+        atomic_store(&heap_countdown, k);
 }
 
 typedef struct counted {
@@ -234,8 +234,8 @@ typedef struct counted {
 /* One run with the k-th allocation of `where` failing (k = 0: none), what it counted, and the
  * allocator's cache emptied before and after, so the heap sees every block the run takes and
  * gives back. */
-static run_result counted_run(const nb_variant *v, const nb_train_config *cfg, run_kind kind, layer where,
-                              long k, counted *c) {
+static run_result counted_run(const nb_variant *v, const nb_train_config *cfg, run_kind kind, layer where, long k,
+                              counted *c) {
     nb_alloc_trim();
     nb_alloc_counts pre = stats();
     nb_clear_error();
@@ -265,8 +265,8 @@ static run_result counted_run(const nb_variant *v, const nb_train_config *cfg, r
  * number of failure points tried (the requests of a fault-free run). */
 static long walk(const nb_variant *v, nb_dtype dtype, bool cache, run_kind kind, layer where) {
     char what[96];
-    snprintf(what, sizeof what, "%s %s %s %s cache=%s", v->name, run_kind_names[kind],
-             dtype == NB_F32 ? "f32" : "f64", where == LAYER_NB_ALLOC ? "nb_alloc" : "heap", cache ? "on" : "off");
+    snprintf(what, sizeof what, "%s %s %s %s cache=%s", v->name, run_kind_names[kind], dtype == NB_F32 ? "f32" : "f64",
+             where == LAYER_NB_ALLOC ? "nb_alloc" : "heap", cache ? "on" : "off");
     bool was_caching = nb_alloc_set_caching(cache);
     nb_train_config cfg = small_config(v, dtype, kind);
 
@@ -283,8 +283,8 @@ static long walk(const nb_variant *v, nb_dtype dtype, bool cache, run_kind kind,
         return 0;
     }
     if (c.heap_allocs != c.heap_frees || c.alloc.live_blocks != 0) {
-        FAILF("%s: the fault-free run leaks (heap %ld allocations, %ld frees; %zu live blocks)", what,
-              c.heap_allocs, c.heap_frees, c.alloc.live_blocks);
+        FAILF("%s: the fault-free run leaks (heap %ld allocations, %ld frees; %zu live blocks)", what, c.heap_allocs,
+              c.heap_frees, c.alloc.live_blocks);
         nb_alloc_set_caching(was_caching);
         return 0;
     }
@@ -307,8 +307,7 @@ static long walk(const nb_variant *v, nb_dtype dtype, bool cache, run_kind kind,
         /* Losses reported before the failure are those of the fault-free run, bit for bit. */
         for (int i = 0; i < r.losses_done; i++) {
             if (!same_bits(r.losses[i], ref.losses[i])) {
-                FAILF("%s k=%ld: loss %d is %.17g, the fault-free run's %.17g", what, k, i, r.losses[i],
-                      ref.losses[i]);
+                FAILF("%s k=%ld: loss %d is %.17g, the fault-free run's %.17g", what, k, i, r.losses[i], ref.losses[i]);
                 reports++;
                 break;
             }
@@ -333,15 +332,14 @@ static long walk(const nb_variant *v, nb_dtype dtype, bool cache, run_kind kind,
                 FAILF("%s k=%ld: success with %d of %d losses", what, k, r.losses_done, RUN_LOSSES);
                 reports++;
             } else if (r.state_hash != ref.state_hash) {
-                FAILF("%s k=%ld: success, but the parameters or gradients differ from the fault-free run's",
-                      what, k);
+                FAILF("%s k=%ld: success, but the parameters or gradients differ from the fault-free run's", what, k);
                 reports++;
             } else if (reports == before_reports) {
                 totals.recovered++;
             }
         } else if (r.status != NB_ERR_NOMEM || nb_last_status() != NB_ERR_NOMEM) {
-            FAILF("%s k=%ld: returned '%s' (last error '%s': %s), not out of memory", what, k,
-                  nb_status_name(r.status), nb_status_name(nb_last_status()), nb_last_error());
+            FAILF("%s k=%ld: returned '%s' (last error '%s': %s), not out of memory", what, k, nb_status_name(r.status),
+                  nb_status_name(nb_last_status()), nb_last_error());
             reports++;
         } else if (!strstr(nb_last_error(), "out of memory")) {
             FAILF("%s k=%ld: unclear message '%s'", what, k, nb_last_error());

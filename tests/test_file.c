@@ -110,8 +110,8 @@ static void test_full_disk_keeps_old_file(void) {
     read_all(path, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "old\n");
     CU_ASSERT_EQUAL(entries(), 1);
-    CU_ASSERT_EQUAL(probe, NB_ERR_IO);    /* a place that cannot take 1 MiB is refused up front */
-    CU_ASSERT_EQUAL(probe_small, NB_OK);  /* ... and one that can take what is asked is not */
+    CU_ASSERT_EQUAL(probe, NB_ERR_IO);   /* a place that cannot take 1 MiB is refused up front */
+    CU_ASSERT_EQUAL(probe_small, NB_OK); /* ... and one that can take what is asked is not */
     cleanup();
 }
 

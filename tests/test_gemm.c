@@ -24,8 +24,7 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
-static uint64_t rng_next(void)
-{
+static uint64_t rng_next(void) {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
@@ -45,8 +44,7 @@ static double dtype_eps(dtype dt) { return dt == F32 ? FLT_EPSILON : DBL_EPSILON
 /* x rounded to the dtype (so the reference sees exactly what the kernel sees) */
 static double dtype_round(dtype dt, double x) { return dt == F32 ? (double)(float)x : x; }
 
-static void *typed_from(dtype dt, const double *src, size_t count)
-{
+static void *typed_from(dtype dt, const double *src, size_t count) {
     void *p = malloc(count * dtype_size(dt) + 1); /* +1: malloc(0) may return NULL */
     if (p == NULL) return NULL;
     for (size_t i = 0; i < count; ++i) {
@@ -58,25 +56,21 @@ static void *typed_from(dtype dt, const double *src, size_t count)
     return p;
 }
 
-static double typed_get(dtype dt, const void *p, size_t i)
-{
+static double typed_get(dtype dt, const void *p, size_t i) {
     return dt == F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
 }
 
 /* beta * c0 computed in the dtype's own arithmetic: what C must hold, exactly, when k == 0 or
  * alpha == 0 (and 0 when beta == 0, whatever c0 is). */
-static double beta_times(dtype dt, double beta, double c0)
-{
+static double beta_times(dtype dt, double beta, double c0) {
     if (beta == 0) return 0;
     if (dt == F32) return (double)((float)beta * (float)c0);
     return beta * c0;
 }
 
-static void call_kernel(const nb_kernel *kn, dtype dt, nb_trans ta, nb_trans tb, int64_t m,
-                        int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
-                        const void *b, int64_t ldb, double beta, void *c, int64_t ldc,
-                        int nthreads)
-{
+static void call_kernel(const nb_kernel *kn, dtype dt, nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k,
+                        double alpha, const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
+                        int64_t ldc, int nthreads) {
     if (dt == F32)
         kn->sgemm(ta, tb, m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c, ldc, nthreads);
     else
@@ -117,8 +111,7 @@ typedef struct {
 
 static tally tally_new(const char *test) { return (tally){.test = test}; }
 
-static const char *trans_name(nb_trans ta, nb_trans tb)
-{
+static const char *trans_name(nb_trans ta, nb_trans tb) {
     static const char *names[2][2] = {{"NN", "NT"}, {"TN", "TT"}};
     return names[ta == NB_TRANS][tb == NB_TRANS];
 }
@@ -127,14 +120,13 @@ static const char *trans_name(nb_trans ta, nb_trans tb)
  * with the worst error ratio seen, in the spirit of llm.c's "OK (maxdiff ...)". */
 static nb_cpu_isa current_isa = NB_CPU_ISA_NONE; /* set by run_per_isa */
 
-static void tally_report(const tally *t)
-{
+static void tally_report(const tally *t) {
     printf("\n    %s [isa %s]: %ld cases\n", t->test, nb_cpu_isa_name(current_isa), t->cases);
     for (int ki = 0; ki < nb_kernel_count() && ki < MAX_KERNELS; ++ki) {
         printf("      %-8s", nb_kernel_at(ki)->name);
         for (int d = 0; d < 2; ++d) {
-            printf("  %s %s (%ld runs, max error ratio %.3f)", dtype_name((dtype)d),
-                   t->failed[ki][d] ? "FAILED" : "ok", t->runs[ki][d], t->max_ratio[ki][d]);
+            printf("  %s %s (%ld runs, max error ratio %.3f)", dtype_name((dtype)d), t->failed[ki][d] ? "FAILED" : "ok",
+                   t->runs[ki][d], t->max_ratio[ki][d]);
             CU_ASSERT_EQUAL(t->failed[ki][d], 0);
         }
         printf("\n");
@@ -148,8 +140,7 @@ static double *dalloc(size_t count) { return malloc((count + 1) * sizeof(double)
  * elements, every buffer ends in GUARD sentinels. The padding and guards of A and B hold NaN
  * (reading them poisons the result); C's hold a finite sentinel that must survive bytewise.
  * When beta == 0, C starts full of NaN and must come out clean. */
-static void check_case(const gemm_case *cs, tally *t)
-{
+static void check_case(const gemm_case *cs, tally *t) {
     const dtype dt = cs->dt;
     const int64_t m = cs->m, n = cs->n, k = cs->k;
     const double alpha = dtype_round(dt, cs->alpha), beta = dtype_round(dt, cs->beta);
@@ -170,8 +161,7 @@ static void check_case(const gemm_case *cs, tally *t)
     for (int64_t i = 0; i < b_rows; ++i)
         for (int64_t j = 0; j < b_cols; ++j) b[i * ldb + j] = dtype_round(dt, rng_uniform());
     for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j)
-            c0[i * ldc + j] = beta == 0 ? NAN : dtype_round(dt, rng_uniform());
+        for (int64_t j = 0; j < n; ++j) c0[i * ldc + j] = beta == 0 ? NAN : dtype_round(dt, rng_uniform());
 
     /* The reference, in double: ref = alpha * sum_p a_ip b_pj + beta * c0 (beta == 0: no c0
      * term), and bound = |alpha| sum_p |a_ip||b_pj| + |beta||c0|, the scale of its error. */
@@ -193,10 +183,8 @@ static void check_case(const gemm_case *cs, tally *t)
     void *ta_buf = typed_from(dt, a, na), *tb_buf = typed_from(dt, b, nb);
     void *tc0 = typed_from(dt, c0, nc), *tc = typed_from(dt, c0, nc);
     void *ta_copy = typed_from(dt, a, na), *tb_copy = typed_from(dt, b, nb);
-    if (!a || !b || !c0 || !ref || !bound || !ta_buf || !tb_buf || !tc0 || !tc || !ta_copy ||
-        !tb_copy) {
-        printf("\n    out of memory for m=%lld n=%lld k=%lld\n", (long long)m, (long long)n,
-               (long long)k);
+    if (!a || !b || !c0 || !ref || !bound || !ta_buf || !tb_buf || !tc0 || !tc || !ta_copy || !tb_copy) {
+        printf("\n    out of memory for m=%lld n=%lld k=%lld\n", (long long)m, (long long)n, (long long)k);
         CU_FAIL("out of memory");
         goto done;
     }
@@ -207,16 +195,15 @@ static void check_case(const gemm_case *cs, tally *t)
     for (int ki = 0; ki < nb_kernel_count() && ki < MAX_KERNELS; ++ki) {
         const nb_kernel *kn = nb_kernel_at(ki);
         memcpy(tc, tc0, nc * es);
-        call_kernel(kn, dt, cs->ta, cs->tb, m, n, k, cs->alpha, ta_buf, lda, tb_buf, ldb,
-                    cs->beta, tc, ldc, cs->nthreads);
+        call_kernel(kn, dt, cs->ta, cs->tb, m, n, k, cs->alpha, ta_buf, lda, tb_buf, ldb, cs->beta, tc, ldc,
+                    cs->nthreads);
 
         const bool a_same = memcmp(ta_buf, ta_copy, na * es) == 0;
         const bool b_same = memcmp(tb_buf, tb_copy, nb * es) == 0;
-        bool pad_same = memcmp((char *)tc + (size_t)(m * ldc) * es,
-                               (char *)tc0 + (size_t)(m * ldc) * es, GUARD * es) == 0;
+        bool pad_same =
+            memcmp((char *)tc + (size_t)(m * ldc) * es, (char *)tc0 + (size_t)(m * ldc) * es, GUARD * es) == 0;
         for (int64_t i = 0; i < m && pad_same; ++i)
-            pad_same = memcmp((char *)tc + (size_t)(i * ldc + n) * es,
-                              (char *)tc0 + (size_t)(i * ldc + n) * es,
+            pad_same = memcmp((char *)tc + (size_t)(i * ldc + n) * es, (char *)tc0 + (size_t)(i * ldc + n) * es,
                               (size_t)cs->pad * es) == 0;
         long bad = 0;
         int64_t bi = -1, bj = -1;
@@ -245,10 +232,9 @@ static void check_case(const gemm_case *cs, tally *t)
         if (t->printed++ >= MAX_PRINTED) continue;
         printf("\n    FAIL %s [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld alpha=%g beta=%g lda=%lld "
                "ldb=%lld ldc=%lld nthreads=%d:",
-               t->test, nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt),
-               trans_name(cs->ta, cs->tb), (long long)m,
-               (long long)n, (long long)k, alpha, beta, (long long)lda, (long long)ldb,
-               (long long)ldc, cs->nthreads);
+               t->test, nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt), trans_name(cs->ta, cs->tb),
+               (long long)m, (long long)n, (long long)k, alpha, beta, (long long)lda, (long long)ldb, (long long)ldc,
+               cs->nthreads);
         if (bad) {
             const double got = typed_get(dt, tc, (size_t)(bi * ldc + bj));
             const double want = exact ? beta_times(dt, beta, c0[bi * ldc + bj]) : ref[bi * n + bj];
@@ -277,12 +263,10 @@ static const double betas[3] = {0, 1, 1.3};
 /* Every ISA: the dispatch ISA under test, and a runner that repeats a test body for each
  * ISA this CPU supports, restoring the dispatch ISA afterwards. */
 
-
 /* Each ISA twice: with the direct small-shape path (kernels/small.h) that blocked and openmp
  * take below its threshold, and without it, so the packed path's edge tiles are driven by the
  * same small shapes. */
-static void run_per_isa(void (*body)(void))
-{
+static void run_per_isa(void (*body)(void)) {
     const nb_cpu_isa saved = nb_cpu_dispatch_isa();
     for (int i = 0; i < NB_CPU_ISA_COUNT; ++i) {
         const nb_cpu_isa isa = (nb_cpu_isa)i;
@@ -302,7 +286,7 @@ static void run_per_isa(void (*body)(void))
     current_isa = saved;
 }
 
-#define PER_ISA(name)                                                                     \
+#define PER_ISA(name)                                                                                                  \
     static void name(void) { run_per_isa(name##_body); }
 
 /* ------------------------------------------------------------------------------------ */
@@ -311,8 +295,7 @@ static void run_per_isa(void (*body)(void))
 /* Every (m, n, k) over the small sizes, every transpose pair, every alpha and beta. The sizes
  * straddle the register tiles (MR = 6; NR = 8 for f32, 4 for f64) and include 0. Leading
  * dimensions alternate between tight and row + 3, thread counts cycle over 1..3. */
-static void test_small_triples_body(void)
-{
+static void test_small_triples_body(void) {
     static const int64_t sizes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 31};
     const int ns = (int)(sizeof sizes / sizeof sizes[0]);
     tally t = tally_new("small triples");
@@ -323,12 +306,16 @@ static void test_small_triples_body(void)
                 for (int ik = 0; ik < ns; ++ik, ++tri)
                     for (int tr = 0; tr < 4; ++tr)
                         for (int ab = 0; ab < 9; ++ab) {
-                            const gemm_case cs = {
-                                .dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr],
-                                .m = sizes[im], .n = sizes[in], .k = sizes[ik],
-                                .alpha = alphas[ab / 3], .beta = betas[ab % 3],
-                                .pad = (tri + tr + ab) % 2 ? 3 : 0,
-                                .nthreads = 1 + (tri + ab) % 3};
+                            const gemm_case cs = {.dt = (dtype)d,
+                                                  .ta = trans_a[tr],
+                                                  .tb = trans_b[tr],
+                                                  .m = sizes[im],
+                                                  .n = sizes[in],
+                                                  .k = sizes[ik],
+                                                  .alpha = alphas[ab / 3],
+                                                  .beta = betas[ab % 3],
+                                                  .pad = (tri + tr + ab) % 2 ? 3 : 0,
+                                                  .nthreads = 1 + (tri + ab) % 3};
                             check_case(&cs, &t);
                         }
     tally_report(&t);
@@ -338,10 +325,8 @@ PER_ISA(test_small_triples)
 /* Each of m, n, k in turn takes a size at a block edge while the other two come from a small
  * set: 63..65 and 127..129 (powers of two), 95..97 (f64 MC), 143..145 (f32 MC), 255..257
  * (KC). Transposes all four; alpha, beta and padding cycle. */
-static void test_one_large_dim_body(void)
-{
-    static const int64_t large[] = {63,  64,  65,  95,  96,  97,  127, 128,
-                                    129, 143, 144, 145, 255, 256, 257};
+static void test_one_large_dim_body(void) {
+    static const int64_t large[] = {63, 64, 65, 95, 96, 97, 127, 128, 129, 143, 144, 145, 255, 256, 257};
     static const int64_t small[] = {1, 7, 31};
     tally t = tally_new("one large dimension");
     int cnt = 0;
@@ -358,11 +343,16 @@ static void test_one_large_dim_body(void)
                             /* alpha in {1, 0.7} (alpha == 0 is covered elsewhere), beta all
                              * three; 7 is coprime with 9, so combos rotate across cases */
                             const int ab = (cnt * 7) % 9;
-                            const gemm_case cs = {
-                                .dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr],
-                                .m = dims[0], .n = dims[1], .k = dims[2],
-                                .alpha = alphas[1 + ab / 3 % 2], .beta = betas[ab % 3],
-                                .pad = (cnt / 4 + tr) % 2 ? 3 : 0, .nthreads = 1 + cnt % 3};
+                            const gemm_case cs = {.dt = (dtype)d,
+                                                  .ta = trans_a[tr],
+                                                  .tb = trans_b[tr],
+                                                  .m = dims[0],
+                                                  .n = dims[1],
+                                                  .k = dims[2],
+                                                  .alpha = alphas[1 + ab / 3 % 2],
+                                                  .beta = betas[ab % 3],
+                                                  .pad = (cnt / 4 + tr) % 2 ? 3 : 0,
+                                                  .nthreads = 1 + cnt % 3};
                             check_case(&cs, &t);
                         }
     tally_report(&t);
@@ -371,11 +361,9 @@ PER_ISA(test_one_large_dim)
 
 /* Full-size triples crossing several MC and KC blocks at once, and n crossing NC (4080 for
  * f32, 2040 for f64) with a thin m and k. */
-static void test_large_triples_body(void)
-{
+static void test_large_triples_body(void) {
     static const int64_t shapes[][3] = {
-        {129, 129, 129}, {65, 127, 128}, {145, 97, 257}, {289, 33, 513},
-        {7, 2041, 3},    {13, 4081, 2},  {7, 4081, 257},
+        {129, 129, 129}, {65, 127, 128}, {145, 97, 257}, {289, 33, 513}, {7, 2041, 3}, {13, 4081, 2}, {7, 4081, 257},
     };
     static const double ab[][2] = {{0.7, 1.3}, {1, 0}};
     tally t = tally_new("large triples");
@@ -384,11 +372,16 @@ static void test_large_triples_body(void)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
             for (int tr = 0; tr < 4; ++tr)
                 for (int i = 0; i < 2; ++i, ++cnt) {
-                    const gemm_case cs = {
-                        .dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr],
-                        .m = shapes[s][0], .n = shapes[s][1], .k = shapes[s][2],
-                        .alpha = ab[i][0], .beta = ab[i][1], .pad = (s + tr) % 2 ? 3 : 0,
-                        .nthreads = 1 + cnt % 3};
+                    const gemm_case cs = {.dt = (dtype)d,
+                                          .ta = trans_a[tr],
+                                          .tb = trans_b[tr],
+                                          .m = shapes[s][0],
+                                          .n = shapes[s][1],
+                                          .k = shapes[s][2],
+                                          .alpha = ab[i][0],
+                                          .beta = ab[i][1],
+                                          .pad = (s + tr) % 2 ? 3 : 0,
+                                          .nthreads = 1 + cnt % 3};
                     check_case(&cs, &t);
                 }
     tally_report(&t);
@@ -400,8 +393,7 @@ PER_ISA(test_large_triples)
  * each with the other two just past one tile and one k block; then n across NC, and one
  * product across two MC, three NR and two KC blocks at once. A micro-kernel that mis-packs
  * an edge or a driver that drops a k block fails here for the ISA that does it. */
-static void test_isa_edges_body(void)
-{
+static void test_isa_edges_body(void) {
     tally t = tally_new("block edges of the dispatch ISA");
     int cnt = 0;
     for (int d = 0; d < 2; ++d) {
@@ -414,20 +406,27 @@ static void test_isa_edges_body(void)
             mr = p->mr, nr = p->nr, mc = p->mc, kc = p->kc, nc = p->nc;
         }
         const int64_t shapes[][3] = {
-            {mr - 1, nr + 1, kc + 1},     {mr, nr + 1, kc + 1},      {mr + 1, nr + 1, kc + 1},
-            {mc - 1, nr + 1, kc + 1},     {mc, nr - 1, 3},           {mc + 1, nr + 1, kc + 1},
-            {mr + 1, nr - 1, kc + 1},     {mr + 1, nr, kc - 1},      {mr + 1, 3 * nr + 5, kc},
-            {mr + 1, nr + 1, kc - 1},     {mr + 1, nr + 1, kc},      {mr + 1, nr + 1, 2 * kc + 3},
-            {mr + 1, nc + nr + 1, 3},     {2 * mc + mr + 1, 3 * nr + 1, 2 * kc + 1},
+            {mr - 1, nr + 1, kc + 1}, {mr, nr + 1, kc + 1},
+            {mr + 1, nr + 1, kc + 1}, {mc - 1, nr + 1, kc + 1},
+            {mc, nr - 1, 3},          {mc + 1, nr + 1, kc + 1},
+            {mr + 1, nr - 1, kc + 1}, {mr + 1, nr, kc - 1},
+            {mr + 1, 3 * nr + 5, kc}, {mr + 1, nr + 1, kc - 1},
+            {mr + 1, nr + 1, kc},     {mr + 1, nr + 1, 2 * kc + 3},
+            {mr + 1, nc + nr + 1, 3}, {2 * mc + mr + 1, 3 * nr + 1, 2 * kc + 1},
         };
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
             for (int tr = 0; tr < 4; ++tr, ++cnt) {
                 const int ab = (cnt * 7) % 9; /* alpha {1, 0.7} x beta {0, 1, 1.3}, rotating */
-                const gemm_case cs = {
-                    .dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr], .m = shapes[s][0],
-                    .n = shapes[s][1], .k = shapes[s][2], .alpha = alphas[1 + ab / 3 % 2],
-                    .beta = betas[ab % 3], .pad = (cnt + tr) % 2 ? 3 : 0,
-                    .nthreads = 1 + cnt % 3};
+                const gemm_case cs = {.dt = (dtype)d,
+                                      .ta = trans_a[tr],
+                                      .tb = trans_b[tr],
+                                      .m = shapes[s][0],
+                                      .n = shapes[s][1],
+                                      .k = shapes[s][2],
+                                      .alpha = alphas[1 + ab / 3 % 2],
+                                      .beta = betas[ab % 3],
+                                      .pad = (cnt + tr) % 2 ? 3 : 0,
+                                      .nthreads = 1 + cnt % 3};
                 check_case(&cs, &t);
             }
     }
@@ -438,8 +437,7 @@ PER_ISA(test_isa_edges)
 /* The products of the seed network (N=64, D_in=1000, H=100, D_out=10), forward and
  * backward, as the tensor layer issues them: beta = 0 (fresh output) and beta = 1
  * (gradient accumulation), both dtypes, tight leading dimensions. */
-static void test_seed_shapes_body(void)
-{
+static void test_seed_shapes_body(void) {
     static const struct {
         int64_t m, n, k;
         nb_trans ta, tb;
@@ -455,9 +453,16 @@ static void test_seed_shapes_body(void)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
             for (int beta = 0; beta < 2; ++beta)
                 for (int nth = 1; nth <= 2; ++nth) {
-                    const gemm_case cs = {.dt = (dtype)d, .ta = shapes[s].ta, .tb = shapes[s].tb,
-                                          .m = shapes[s].m, .n = shapes[s].n, .k = shapes[s].k,
-                                          .alpha = 1, .beta = beta, .pad = 0, .nthreads = nth};
+                    const gemm_case cs = {.dt = (dtype)d,
+                                          .ta = shapes[s].ta,
+                                          .tb = shapes[s].tb,
+                                          .m = shapes[s].m,
+                                          .n = shapes[s].n,
+                                          .k = shapes[s].k,
+                                          .alpha = 1,
+                                          .beta = beta,
+                                          .pad = 0,
+                                          .nthreads = nth};
                     check_case(&cs, &t);
                 }
     tally_report(&t);
@@ -467,16 +472,21 @@ PER_ISA(test_seed_shapes)
 /* The contract's special cases on one mid-size shape, named so that a failure says which
  * rule broke: beta == 0 with C full of NaN, k == 0 (C = beta * C), alpha == 0 (C = beta * C,
  * A and B not needed). check_case demands exact beta * C in the last two. */
-static void test_special_cases_body(void)
-{
-    tally nan_c = tally_new("beta == 0 over NaN C"), k0 = tally_new("k == 0"),
-          a0 = tally_new("alpha == 0");
+static void test_special_cases_body(void) {
+    tally nan_c = tally_new("beta == 0 over NaN C"), k0 = tally_new("k == 0"), a0 = tally_new("alpha == 0");
     for (int d = 0; d < 2; ++d)
         for (int tr = 0; tr < 4; ++tr)
             for (int i = 0; i < 3; ++i) {
-                gemm_case cs = {.dt = (dtype)d, .ta = trans_a[tr], .tb = trans_b[tr],
-                                .m = 37, .n = 41, .k = 300, .alpha = alphas[i], .beta = 0,
-                                .pad = i == 1 ? 3 : 0, .nthreads = 2};
+                gemm_case cs = {.dt = (dtype)d,
+                                .ta = trans_a[tr],
+                                .tb = trans_b[tr],
+                                .m = 37,
+                                .n = 41,
+                                .k = 300,
+                                .alpha = alphas[i],
+                                .beta = 0,
+                                .pad = i == 1 ? 3 : 0,
+                                .nthreads = 2};
                 check_case(&cs, &nan_c);
                 cs.k = 0, cs.alpha = 0.7, cs.beta = betas[i];
                 check_case(&cs, &k0);
@@ -496,23 +506,30 @@ PER_ISA(test_special_cases)
  * threading) gives the same bytes when called twice with the same thread count. beta is 1.3,
  * so a piece of C computed twice, or a k-sum split between threads, changes the bytes, and a
  * piece computed by no thread keeps its old value. */
-static void test_threads_bit_identical_body(void)
-{
+static void test_threads_bit_identical_body(void) {
     static const struct {
         int64_t m, n, k;
         nb_trans ta, tb;
     } shapes[] = {
-        {300, 130, 300, NB_NO_TRANS, NB_NO_TRANS}, {290, 70, 520, NB_TRANS, NB_TRANS},
+        {300, 130, 300, NB_NO_TRANS, NB_NO_TRANS},
+        {290, 70, 520, NB_TRANS, NB_TRANS},
         {150, 4100, 40, NB_NO_TRANS, NB_TRANS},
         /* the small path (m*n*k <= 2^23), above openmp's threshold for sharing it */
-        {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS}, {1000, 100, 64, NB_TRANS, NB_NO_TRANS},
-        {64, 1000, 100, NB_NO_TRANS, NB_TRANS},    {64, 100, 1000, NB_NO_TRANS, NB_TRANS},
-        {100, 1000, 64, NB_TRANS, NB_NO_TRANS},    {63, 97, 301, NB_NO_TRANS, NB_NO_TRANS},
-        {63, 97, 301, NB_NO_TRANS, NB_TRANS},      {63, 97, 301, NB_TRANS, NB_NO_TRANS},
-        {63, 97, 301, NB_TRANS, NB_TRANS},         {9, 1000, 70, NB_NO_TRANS, NB_TRANS},
-        {1000, 5, 200, NB_TRANS, NB_NO_TRANS},     {200, 30, 100, NB_TRANS, NB_TRANS},
+        {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},
+        {1000, 100, 64, NB_TRANS, NB_NO_TRANS},
+        {64, 1000, 100, NB_NO_TRANS, NB_TRANS},
+        {64, 100, 1000, NB_NO_TRANS, NB_TRANS},
+        {100, 1000, 64, NB_TRANS, NB_NO_TRANS},
+        {63, 97, 301, NB_NO_TRANS, NB_NO_TRANS},
+        {63, 97, 301, NB_NO_TRANS, NB_TRANS},
+        {63, 97, 301, NB_TRANS, NB_NO_TRANS},
+        {63, 97, 301, NB_TRANS, NB_TRANS},
+        {9, 1000, 70, NB_NO_TRANS, NB_TRANS},
+        {1000, 5, 200, NB_TRANS, NB_NO_TRANS},
+        {200, 30, 100, NB_TRANS, NB_TRANS},
         /* ... and below it (serial) */
-        {64, 10, 100, NB_NO_TRANS, NB_NO_TRANS},   {100, 10, 64, NB_TRANS, NB_NO_TRANS},
+        {64, 10, 100, NB_NO_TRANS, NB_NO_TRANS},
+        {100, 10, 64, NB_TRANS, NB_NO_TRANS},
         {64, 100, 10, NB_NO_TRANS, NB_TRANS},
     };
     long compared = 0, differed = 0;
@@ -534,21 +551,17 @@ static void test_threads_bit_identical_body(void)
                 for (size_t i = 0; i < nc; ++i) c[i] = rng_uniform();
                 void *ta = typed_from(dt, a, na), *tb = typed_from(dt, b, nb);
                 void *c1 = typed_from(dt, c, nc), *cx = typed_from(dt, c, nc);
-                call_kernel(kn, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb, ldb,
-                            1.3, c1, n, first);
+                call_kernel(kn, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb, ldb, 1.3, c1, n, first);
                 /* openmp is blocked's driver on a team: the same bits as blocked itself */
-                const nb_kernel *serial = strcmp(kn->name, "openmp") == 0
-                                              ? nb_kernel_find("blocked") : NULL;
+                const nb_kernel *serial = strcmp(kn->name, "openmp") == 0 ? nb_kernel_find("blocked") : NULL;
                 if (serial) {
                     void *cb = typed_from(dt, c, nc);
-                    call_kernel(serial, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda,
-                                tb, ldb, 1.3, cb, n, 1);
+                    call_kernel(serial, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb, ldb, 1.3, cb, n, 1);
                     compared++;
                     if (cb == NULL || memcmp(c1, cb, nc * dtype_size(dt)) != 0) {
                         printf("\n    FAIL threads [isa %s]: openmp %s m=%lld n=%lld k=%lld "
                                "differs from blocked",
-                               nb_cpu_isa_name(current_isa), dtype_name(dt), (long long)m,
-                               (long long)n, (long long)k);
+                               nb_cpu_isa_name(current_isa), dtype_name(dt), (long long)m, (long long)n, (long long)k);
                         differed++;
                     }
                     free(cb);
@@ -561,8 +574,7 @@ static void test_threads_bit_identical_body(void)
                         else
                             ((double *)cx)[i] = c[i];
                     }
-                    call_kernel(kn, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb,
-                                ldb, 1.3, cx, n, nth);
+                    call_kernel(kn, dt, shapes[s].ta, shapes[s].tb, m, n, k, 0.7, ta, lda, tb, ldb, 1.3, cx, n, nth);
                     compared++;
                     if (memcmp(c1, cx, nc * dtype_size(dt)) != 0) {
                         size_t i = 0;
@@ -570,25 +582,22 @@ static void test_threads_bit_identical_body(void)
                         printf("\n    FAIL threads [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld: "
                                "nthreads=%d differs from nthreads=%d first at C[%zu][%zu] (%.17g vs %.17g)",
                                nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt),
-                               trans_name(shapes[s].ta, shapes[s].tb),
-                               (long long)m, (long long)n, (long long)k, nth, first, i / (size_t)n,
-                               i % (size_t)n, typed_get(dt, cx, i), typed_get(dt, c1, i));
+                               trans_name(shapes[s].ta, shapes[s].tb), (long long)m, (long long)n, (long long)k, nth,
+                               first, i / (size_t)n, i % (size_t)n, typed_get(dt, cx, i), typed_get(dt, c1, i));
                         differed++;
                     }
                 }
                 free(a), free(b), free(c), free(ta), free(tb), free(c1), free(cx);
             }
     }
-    printf("\n    threads [isa %s]: %ld comparisons, %ld differed\n",
-           nb_cpu_isa_name(current_isa), compared, differed);
+    printf("\n    threads [isa %s]: %ld comparisons, %ld differed\n", nb_cpu_isa_name(current_isa), compared, differed);
     CU_ASSERT(compared > 0);
     CU_ASSERT_EQUAL(differed, 0);
 }
 PER_ISA(test_threads_bit_identical)
 
 /* The table, the lookups and the selection order --kernel > NABLA_KERNEL > default. */
-static void test_registry(void)
-{
+static void test_registry(void) {
     const int count = nb_kernel_count();
     CU_ASSERT_FATAL(count >= 1 && count <= MAX_KERNELS);
     CU_ASSERT_STRING_EQUAL(nb_kernel_at(0)->name, "naive");
@@ -604,8 +613,7 @@ static void test_registry(void)
          * concrete one: only auto dispatches */
         if (kn->summation <= NB_GEMM_SUM_UNDECLARED || kn->summation >= NB_GEMM_SUM_COUNT ||
             kn->summation == NB_GEMM_SUM_DISPATCH)
-            FAILF("kernel %s declares summation %d, not a concrete nb_gemm_summation", kn->name,
-                  (int)kn->summation);
+            FAILF("kernel %s declares summation %d, not a concrete nb_gemm_summation", kn->name, (int)kn->summation);
         CU_ASSERT_PTR_EQUAL(nb_kernel_find(kn->name), kn); /* names are unique */
         CU_ASSERT_PTR_EQUAL(nb_kernel_find_concrete(kn->name), kn);
         if (i) strcat(joined, ", ");
@@ -683,8 +691,7 @@ static void test_registry(void)
     free(saved_copy);
 }
 
-int main(void)
-{
+int main(void) {
     static const nb_test_case tests[] = {
         {"registry", test_registry},
         {"small triples, all transposes, alphas, betas", test_small_triples},
@@ -693,8 +700,7 @@ int main(void)
         {"block edges of every ISA's tiles and blocks", test_isa_edges},
         {"seed network shapes", test_seed_shapes},
         {"beta == 0, k == 0, alpha == 0", test_special_cases},
-        {"threaded kernels reproducible, own kernels bit-identical for 1-3 threads",
-         test_threads_bit_identical},
+        {"threaded kernels reproducible, own kernels bit-identical for 1-3 threads", test_threads_bit_identical},
     };
     return nb_test_run("gemm", tests, sizeof tests / sizeof tests[0]);
 }

@@ -75,8 +75,10 @@ static void compare_with_autograd(const char *kernel, int threads, nb_dtype dt, 
     CU_ASSERT_EQUAL_FATAL(na, ns);
     for (int i = 0; i < na; i++) {
         CU_ASSERT_STRING_EQUAL(ea[i].name, es[i].name);
-        if (!same_bits(ea[i].value, es[i].value)) FAILF("%s %s: final %s differs", kernel, nb_dtype_name(dt), ea[i].name);
-        if ((ea[i].grad != NULL) != (es[i].grad != NULL)) FAILF("%s: one variant has a gradient, not the other", ea[i].name);
+        if (!same_bits(ea[i].value, es[i].value))
+            FAILF("%s %s: final %s differs", kernel, nb_dtype_name(dt), ea[i].name);
+        if ((ea[i].grad != NULL) != (es[i].grad != NULL))
+            FAILF("%s: one variant has a gradient, not the other", ea[i].name);
         else if (ea[i].grad && !same_bits(ea[i].grad, es[i].grad))
             FAILF("%s %s: last gradient of %s differs", kernel, nb_dtype_name(dt), ea[i].name);
     }
@@ -144,12 +146,14 @@ static void test_fusion_and_reuse_do_not_change_bits(void) {
     for (int d = 0; d < 2; d++) {
         nb_train_config cfg = config("static-graph", d ? NB_F64 : NB_F32, SEED_DIMS, 3);
         void *s[4] = {0};
-        for (int v = 0; v < 4; v++) CU_ASSERT_EQUAL_FATAL(nb_static_graph_create(&cfg, 1e-6, v & 1, v & 2, &s[v]), NB_OK);
+        for (int v = 0; v < 4; v++)
+            CU_ASSERT_EQUAL_FATAL(nb_static_graph_create(&cfg, 1e-6, v & 1, v & 2, &s[v]), NB_OK);
         for (int64_t t = 0; t < 25; t++) {
             double l[4];
             for (int v = 0; v < 4; v++) CU_ASSERT_EQUAL(nb_variant_static_graph.step(s[v], t, &l[v]), NB_OK);
             for (int v = 1; v < 4; v++)
-                if (!same_double(l[0], l[v])) FAILF("step %lld: plan %d gives %.17g, the fused one %.17g", (long long)t, v, l[v], l[0]);
+                if (!same_double(l[0], l[v]))
+                    FAILF("step %lld: plan %d gives %.17g, the fused one %.17g", (long long)t, v, l[v], l[0]);
         }
         nb_grad_entry e[4][NB_MAX_GRAD_ENTRIES];
         for (int v = 0; v < 4; v++) nb_variant_static_graph.grad_entries(s[v], e[v]);
@@ -212,8 +216,8 @@ static void test_replayed_steps_allocate_nothing(void) {
                 CU_ASSERT_EQUAL(nb_variant_static_graph.loss_and_grad(s, false, &loss), NB_OK);
                 long counted = nb_test_count_end();
                 if (counted != 0)
-                    FAILF("%s x%d %s: %ld allocations in %lld replayed steps", kernel, threads, d ? "f64" : "f32", counted,
-                          (long long)steps);
+                    FAILF("%s x%d %s: %ld allocations in %lld replayed steps", kernel, threads, d ? "f64" : "f32",
+                          counted, (long long)steps);
                 CU_ASSERT_TRUE(isfinite(loss));
                 nb_variant_static_graph.destroy(s);
             }
@@ -246,7 +250,8 @@ static void test_fused_loss_matches_the_chain(void) {
             nb_gnode *pa = nb_graph_placeholder(g, "a", 1, &n), *pb = nb_graph_placeholder(g, "b", 1, &n);
             nb_gnode *loss = nb_graph_sum(nb_graph_pow(nb_graph_sub(pa, pb), 2.0));
             for (int fuse = 0; fuse < 2; fuse++) {
-                nb_plan *p = nb_graph_compile(g, loss, NULL, 0, &(nb_graph_options){.wrt = &pa, .nwrt = 1, .no_fusion = !fuse});
+                nb_plan *p =
+                    nb_graph_compile(g, loss, NULL, 0, &(nb_graph_options){.wrt = &pa, .nwrt = 1, .no_fusion = !fuse});
                 CU_ASSERT_PTR_NOT_NULL_FATAL(p);
                 CU_ASSERT_EQUAL(nb_plan_describe(p).fused, fuse ? 1 : 0);
                 for (int threads = 1; threads <= 2; threads++) {
@@ -255,8 +260,8 @@ static void test_fused_loss_matches_the_chain(void) {
                     CU_ASSERT_EQUAL(nb_plan_run(p, NB_PLAN_GRADIENTS, (nb_feed[]){{pa, a}, {pb, b}}, 2, &got), NB_OK);
                     nb_tensor_item(want, &expect);
                     if (!same_double(got, expect))
-                        FAILF("n=%lld %s fused=%d threads=%d: %.17g, the tensor layer %.17g", (long long)n, nb_dtype_name(dt),
-                              fuse, threads, got, expect);
+                        FAILF("n=%lld %s fused=%d threads=%d: %.17g, the tensor layer %.17g", (long long)n,
+                              nb_dtype_name(dt), fuse, threads, got, expect);
                     CU_ASSERT_TRUE(same_bits(nb_plan_grad(p, pa), grad));
                 }
                 nb_plan_free(p);
@@ -289,7 +294,9 @@ static ex ex_clamp(ex a, double m) { return (ex){nb_graph_clamp_min(a.g, m), nb_
 static ex ex_relu(ex a) { return (ex){nb_graph_relu(a.g), nb_ag_relu(a.v)}; }
 static ex ex_sum(ex a) { return (ex){nb_graph_sum(a.g), nb_ag_sum(a.v)}; }
 static ex ex_mean(ex a) { return (ex){nb_graph_mean(a.g), nb_ag_mean(a.v)}; }
-static ex ex_mse(ex a, ex b, nb_reduction r) { return (ex){nb_graph_mse_loss(a.g, b.g, r), nb_ag_mse_loss(a.v, b.v, r)}; }
+static ex ex_mse(ex a, ex b, nb_reduction r) {
+    return (ex){nb_graph_mse_loss(a.g, b.g, r), nb_ag_mse_loss(a.v, b.v, r)};
+}
 
 enum { PARAM, DATA, DATA_GRAD }; /* a parameter; a placeholder; a placeholder whose gradient is kept */
 #define MAX_IN 4
@@ -308,7 +315,9 @@ static ex build_two_layer(const ex *in) { /* sum((relu(x @ w1) @ w2 - y)^2), fus
     return ex_sum(ex_pow(ex_sub(ex_mm(ex_relu(ex_mm(in[0], in[1])), in[2]), in[3]), 2.0));
 }
 static ex build_mse_sum(const ex *in) { return ex_mse(ex_mm(in[0], in[1]), in[2], NB_REDUCTION_SUM); }
-static ex build_mse_mean_bias(const ex *in) { return ex_mse(ex_add(ex_mm(in[0], ex_t(in[1])), in[2]), in[3], NB_REDUCTION_MEAN); }
+static ex build_mse_mean_bias(const ex *in) {
+    return ex_mse(ex_add(ex_mm(in[0], ex_t(in[1])), in[2]), in[3], NB_REDUCTION_MEAN);
+}
 static ex build_mse_none(const ex *in) { return ex_sum(ex_mse(in[0], in[1], NB_REDUCTION_NONE)); }
 static ex build_fan_out(const ex *in) { return ex_sum(ex_mul(ex_mul(in[0], in[0]), ex_add_s(in[0], 0.25))); }
 static ex build_scalars(const ex *in) { return ex_mean(ex_clamp(ex_pow(ex_mul_s(ex_t(in[0]), 0.7), 3.0), 0.3)); }
@@ -332,17 +341,44 @@ static ex build_unfusable_loss(const ex *in) { /* sub used twice: the loss canno
     return ex_sum(ex_add(ex_pow(d, 2.0), d));
 }
 
+/* a braced initialiser in a macro, kept on one line */
+// clang-format off
 #define SH(a, b) {a, b}
+// clang-format on
 static const op_case op_cases[] = {
-    {"two-layer net", 4, {DATA_GRAD, PARAM, PARAM, DATA}, {2, 2, 2, 2}, {SH(5, 7), SH(7, 6), SH(6, 3), SH(5, 3)}, true, build_two_layer},
-    {"mse sum, x's gradient", 3, {DATA_GRAD, PARAM, DATA}, {2, 2, 2}, {SH(4, 6), SH(6, 3), SH(4, 3)}, false, build_mse_sum},
-    {"mse mean, t, bias", 4, {DATA, PARAM, PARAM, DATA}, {2, 2, 1, 2}, {SH(5, 7), SH(3, 7), SH(3, 0), SH(5, 3)}, false, build_mse_mean_bias},
+    {"two-layer net",
+     4,
+     {DATA_GRAD, PARAM, PARAM, DATA},
+     {2, 2, 2, 2},
+     {SH(5, 7), SH(7, 6), SH(6, 3), SH(5, 3)},
+     true,
+     build_two_layer},
+    {"mse sum, x's gradient",
+     3,
+     {DATA_GRAD, PARAM, DATA},
+     {2, 2, 2},
+     {SH(4, 6), SH(6, 3), SH(4, 3)},
+     false,
+     build_mse_sum},
+    {"mse mean, t, bias",
+     4,
+     {DATA, PARAM, PARAM, DATA},
+     {2, 2, 1, 2},
+     {SH(5, 7), SH(3, 7), SH(3, 0), SH(5, 3)},
+     false,
+     build_mse_mean_bias},
     {"mse none", 2, {PARAM, PARAM}, {2, 2}, {SH(3, 4), SH(3, 4)}, false, build_mse_none},
     {"fan-out and mul", 1, {PARAM}, {2}, {SH(4, 5)}, false, build_fan_out},
     {"scalars, pow 3, clamp, mean of a view", 1, {PARAM}, {2}, {SH(5, 3)}, false, build_scalars},
     {"sum of a view, broadcast mul", 2, {PARAM, PARAM}, {2, 2}, {SH(3, 4), SH(1, 4)}, false, build_view_sum},
     {"pow 0, broadcast sub", 2, {PARAM, PARAM}, {2, 2}, {SH(4, 4), SH(1, 4)}, false, build_pow0_bcast},
-    {"relu and clamp at their kinks", 3, {PARAM, DATA, DATA}, {2, 2, 2}, {SH(6, 5), SH(6, 5), SH(6, 5)}, true, build_kinks},
+    {"relu and clamp at their kinks",
+     3,
+     {PARAM, DATA, DATA},
+     {2, 2, 2},
+     {SH(6, 5), SH(6, 5), SH(6, 5)},
+     true,
+     build_kinks},
     {"square GEMMs, a @ a", 2, {PARAM, PARAM}, {2, 2}, {SH(4, 4), SH(4, 4)}, false, build_square_mms},
     {"b + b^T of a temporary", 2, {PARAM, PARAM}, {2, 2}, {SH(5, 5), SH(5, 5)}, false, build_self_transpose},
     {"a loss that cannot fuse", 2, {PARAM, DATA}, {2, 2}, {SH(3, 3), SH(3, 3)}, false, build_unfusable_loss},
@@ -464,7 +500,8 @@ static void test_memory_plan(void) {
         CU_ASSERT_EQUAL(m.values, 10);
         CU_ASSERT_EQUAL(m.arena_bytes, m.input_bytes + m.planned_bytes);
         /* in place: h_relu over h, dy_pred over y_pred, dh over dh_relu */
-        int h = value_named(p, "h"), hr = value_named(p, "h_relu"), dhr = value_named(p, "dh_relu"), dhv = value_named(p, "dh");
+        int h = value_named(p, "h"), hr = value_named(p, "h_relu"), dhr = value_named(p, "dh_relu"),
+            dhv = value_named(p, "dh");
         CU_ASSERT_TRUE(h >= 0 && hr >= 0 && dhr >= 0 && dhv >= 0);
         CU_ASSERT_EQUAL(p->values[hr].took_over, h);
         CU_ASSERT_EQUAL(p->values[dhv].took_over, dhr);
@@ -495,10 +532,13 @@ static void test_feeding_new_data(void) {
     v1->grad = nb_tensor_zeros(NB_F32, 2, w1->shape);
     v2->grad = nb_tensor_zeros(NB_F32, 2, w2->shape);
     nb_graph *g = nb_graph_new(NB_F32);
-    nb_gnode *x = nb_graph_placeholder(g, "x", 2, (int64_t[]){n, d_in}), *y = nb_graph_placeholder(g, "y", 2, (int64_t[]){n, d_out});
+    nb_gnode *x = nb_graph_placeholder(g, "x", 2, (int64_t[]){n, d_in}),
+             *y = nb_graph_placeholder(g, "y", 2, (int64_t[]){n, d_out});
     nb_gnode *g1 = nb_graph_parameter(g, "w1", w1), *g2 = nb_graph_parameter(g, "w2", w2);
-    nb_gnode *loss = nb_graph_sum(nb_graph_pow(nb_graph_sub(nb_graph_mm(nb_graph_relu(nb_graph_mm(x, g1)), g2), y), 2.0));
-    nb_plan *p = nb_graph_compile(g, loss, (nb_gnode *[]){g1, g2}, 2, &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = lr});
+    nb_gnode *loss =
+        nb_graph_sum(nb_graph_pow(nb_graph_sub(nb_graph_mm(nb_graph_relu(nb_graph_mm(x, g1)), g2), y), 2.0));
+    nb_plan *p = nb_graph_compile(g, loss, (nb_gnode *[]){g1, g2}, 2,
+                                  &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = lr});
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     for (int t = 0; t < 8; t++) {
         nb_tensor *xt = nb_tensor_randn(&rng, NB_F32, 2, (int64_t[]){n, d_in});
@@ -577,7 +617,8 @@ static void test_errors(void) {
     CU_ASSERT_TRUE(nb_test_error_mentions("not a parameter"));
     CU_ASSERT_PTR_NULL(nb_graph_compile(g, loss, (nb_gnode *[]){pw, pw}, 2, NULL));
     CU_ASSERT_TRUE(nb_test_error_mentions("listed twice"));
-    CU_ASSERT_PTR_NULL(nb_graph_compile(g, loss, &pw, 1, &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = NAN}));
+    CU_ASSERT_PTR_NULL(
+        nb_graph_compile(g, loss, &pw, 1, &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = NAN}));
     CU_ASSERT_TRUE(nb_test_error_mentions("learning rate"));
     CU_ASSERT_PTR_NULL(nb_graph_compile(g, loss, &pw, 1, &(nb_graph_options){.wrt = &out, .nwrt = 1}));
     CU_ASSERT_TRUE(nb_test_error_mentions("not a placeholder or parameter"));
@@ -587,7 +628,8 @@ static void test_errors(void) {
     nb_plan *p = nb_graph_compile(g, loss, &pw, 1, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     /* a bad feed is refused before any placeholder changes */
-    nb_tensor *good = nb_tensor_full(NB_F32, 2, (int64_t[]){2, 3}, 7.0), *wrong = nb_tensor_zeros(NB_F32, 2, (int64_t[]){3, 2});
+    nb_tensor *good = nb_tensor_full(NB_F32, 2, (int64_t[]){2, 3}, 7.0),
+              *wrong = nb_tensor_zeros(NB_F32, 2, (int64_t[]){3, 2});
     CU_ASSERT_EQUAL(nb_plan_run(p, NB_PLAN_STEP, (nb_feed[]){{a, good}, {b, wrong}}, 2, NULL), NB_ERR_SHAPE);
     CU_ASSERT_TRUE(nb_test_error_mentions("fed to placeholder b"));
     CU_ASSERT_EQUAL(nb_tensor_get(nb_plan_input(p, a), (int64_t[]){0, 0}), 0.0);
@@ -612,10 +654,12 @@ static void test_errors(void) {
  * the SGD step leaves it as it was. */
 static void test_unused_parameter(void) {
     nb_graph *g = nb_graph_new(NB_F64);
-    nb_tensor *used = nb_tensor_full(NB_F64, 1, (int64_t[]){3}, 2.0), *unused = nb_tensor_full(NB_F64, 1, (int64_t[]){2}, 5.0);
+    nb_tensor *used = nb_tensor_full(NB_F64, 1, (int64_t[]){3}, 2.0),
+              *unused = nb_tensor_full(NB_F64, 1, (int64_t[]){2}, 5.0);
     nb_gnode *u = nb_graph_parameter(g, "used", used), *v = nb_graph_parameter(g, "unused", unused);
     nb_gnode *loss = nb_graph_sum(nb_graph_pow(u, 2.0));
-    nb_plan *p = nb_graph_compile(g, loss, (nb_gnode *[]){u, v}, 2, &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = 0.25});
+    nb_plan *p = nb_graph_compile(g, loss, (nb_gnode *[]){u, v}, 2,
+                                  &(nb_graph_options){.update = NB_GRAPH_UPDATE_SGD, .lr = 0.25});
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     double l;
     CU_ASSERT_EQUAL(nb_plan_run_step(p, NULL, 0, &l), NB_OK);
@@ -712,7 +756,8 @@ static void test_name_tables_are_full(void) {
 int main(void) {
     nb_runtime_set_threads(1);
     static const nb_test_case tests[] = {
-        {"the variant equals autograd bit for bit (every kernel, dtype, 1 and 2 threads)", test_variant_bits_match_autograd},
+        {"the variant equals autograd bit for bit (every kernel, dtype, 1 and 2 threads)",
+         test_variant_bits_match_autograd},
         {"gradient-check entries equal autograd's", test_gradient_check_entries_match_autograd},
         {"fusion and buffer reuse do not change the bits", test_fusion_and_reuse_do_not_change_bits},
         {"replayed steps allocate nothing (every kernel)", test_replayed_steps_allocate_nothing},

@@ -44,16 +44,14 @@ static bool parse_record(nb_test_fixture *rd, nb_dtype dt, fx_record *r) {
     if (!nb_test_parse_u64(nb_test_fixture_token(rd), 16, &r->hash)) return false;
     size_t digits = dt == NB_F32 ? 8 : 16;
     return nb_test_fixture_bits(rd, EDGE_MAX, digits, r->head, &r->nhead) &&
-           nb_test_fixture_bits(rd, EDGE_MAX, digits, r->tail, &r->ntail) &&
-           nb_test_fixture_token(rd) == NULL;
+           nb_test_fixture_bits(rd, EDGE_MAX, digits, r->tail, &r->ntail) && nb_test_fixture_token(rd) == NULL;
 }
 
 /* The fixture's hash of a whole tensor. */
 static uint64_t fnv1a64(const nb_tensor *t) {
     uint64_t h = NB_TEST_FNV1A64_BASIS;
     size_t n = (size_t)nb_tensor_numel(t), width = nb_dtype_size(t->dtype);
-    for (size_t k = 0; k < n; k++)
-        h = nb_test_fnv1a64_add(h, nb_test_element_bits(nb_tensor_data(t), width, k), width);
+    for (size_t k = 0; k < n; k++) h = nb_test_fnv1a64_add(h, nb_test_element_bits(nb_tensor_data(t), width, k), width);
     return h;
 }
 
@@ -65,8 +63,7 @@ static bool check_record(const nb_tensor *t, const fx_record *r, const char *lab
     }
     if (t->ndim != r->ndim || memcmp(t->shape, r->shape, (size_t)r->ndim * sizeof r->shape[0])) {
         char d[64];
-        FAILF("line %d %s: shape %s differs from torch's", line, label,
-              nb_tensor_describe(t, d, sizeof d));
+        FAILF("line %d %s: shape %s differs from torch's", line, label, nb_tensor_describe(t, d, sizeof d));
         return false;
     }
     size_t n = (size_t)nb_tensor_numel(t);
@@ -76,15 +73,14 @@ static bool check_record(const nb_tensor *t, const fx_record *r, const char *lab
         uint64_t want = i < r->nhead ? r->head[i] : r->tail[i - r->nhead];
         uint64_t got = nb_test_element_bits(nb_tensor_data(t), nb_dtype_size(t->dtype), k);
         if (got != want) {
-            FAILF("line %d %s: element %zu is %0*" PRIx64 ", torch drew %0*" PRIx64, line, label,
-                  k, digits, got, digits, want);
+            FAILF("line %d %s: element %zu is %0*" PRIx64 ", torch drew %0*" PRIx64, line, label, k, digits, got,
+                  digits, want);
             return false;
         }
     }
     uint64_t h = fnv1a64(t);
     if (h != r->hash) {
-        FAILF("line %d %s: hash %016" PRIx64 " differs from torch's %016" PRIx64, line, label, h,
-              r->hash);
+        FAILF("line %d %s: hash %016" PRIx64 " differs from torch's %016" PRIx64, line, label, h, r->hash);
         return false;
     }
     return true;
@@ -121,8 +117,7 @@ static void finish_case(replay_case *c) {
     nb_param_list list = {0};
     CU_ASSERT_EQUAL(nb_module_parameters(seq, &list), NB_OK);
     CU_ASSERT_EQUAL(list.count, nexpect);
-    for (int i = 0; i < nexpect && i < list.count; i++)
-        CU_ASSERT_PTR_EQUAL(list.items[i], expect[i]);
+    for (int i = 0; i < nexpect && i < list.count; i++) CU_ASSERT_PTR_EQUAL(list.items[i], expect[i]);
     nb_param_list_free(&list);
     nb_module_free(seq);
     c->nlayers = 0;
@@ -231,8 +226,10 @@ static nb_tensor *tensor2(nb_dtype dt, int64_t r, int64_t c, const double *value
 static void set_values(nb_var *v, const double *values) {
     int64_t n = nb_tensor_numel(v->value);
     for (int64_t k = 0; k < n; k++) {
-        if (v->value->dtype == NB_F32) ((float *)nb_tensor_data(v->value))[k] = (float)values[k];
-        else ((double *)nb_tensor_data(v->value))[k] = values[k];
+        if (v->value->dtype == NB_F32)
+            ((float *)nb_tensor_data(v->value))[k] = (float)values[k];
+        else
+            ((double *)nb_tensor_data(v->value))[k] = values[k];
     }
 }
 
@@ -247,8 +244,7 @@ static void expect_values(const nb_tensor *t, const double *expect, int64_t n, c
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     const double *v = nb_tensor_data(d);
     for (int64_t k = 0; k < n && k < nb_tensor_numel(t); k++)
-        if (v[k] != expect[k])
-            FAILF("%s[%lld] is %g, expected %g", what, (long long)k, v[k], expect[k]);
+        if (v[k] != expect[k]) FAILF("%s[%lld] is %g, expected %g", what, (long long)k, v[k], expect[k]);
     nb_tensor_free(d);
 }
 
@@ -265,15 +261,15 @@ static nb_status backward_weighted(nb_var *out, const double *c, nb_dtype dt) {
 
 static const double W1[] = {1, -2, 0.5, 0, 3, -1}; /* (2, 3) */
 static const double B1[] = {0.25, -1};
-static const double X[] = {1, 2, 3, -1, 0.5, 2};   /* (2, 3) */
+static const double X[] = {1, 2, 3, -1, 0.5, 2}; /* (2, 3) */
 
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void test_linear_init_torch(void) {
     char error[400];
     nb_test_fixture rd;
-    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py",
-                              error, sizeof error)) {
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py", error,
+                              sizeof error)) {
         FAILF("%s", error);
         return;
     }
@@ -292,10 +288,12 @@ static void test_linear_default_generator(void) {
     nb_module *b = nb_linear_new(3, 2, true, NB_F32, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    CU_ASSERT_EQUAL(memcmp(nb_tensor_data(nb_linear_weight(a)->value),
-                           nb_tensor_data(nb_linear_weight(b)->value), 6 * sizeof(float)), 0);
-    CU_ASSERT_EQUAL(memcmp(nb_tensor_data(nb_linear_bias(a)->value),
-                           nb_tensor_data(nb_linear_bias(b)->value), 2 * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(nb_tensor_data(nb_linear_weight(a)->value), nb_tensor_data(nb_linear_weight(b)->value),
+                           6 * sizeof(float)),
+                    0);
+    CU_ASSERT_EQUAL(
+        memcmp(nb_tensor_data(nb_linear_bias(a)->value), nb_tensor_data(nb_linear_bias(b)->value), 2 * sizeof(float)),
+        0);
     /* Parameters are leaves that require grad, named for messages. */
     nb_var *w = nb_linear_weight(a);
     CU_ASSERT_TRUE(w->requires_grad && nb_var_is_leaf(w) && w->grad == NULL);
@@ -447,8 +445,8 @@ static void test_parameter_order(void) {
     nb_module *a = nb_linear_new(4, 3, true, NB_F32, NULL);
     nb_module *b = nb_linear_new(3, 2, false, NB_F32, NULL);
     nb_module *c = nb_linear_new(2, 1, true, NB_F32, NULL);
-    nb_var *expect[] = {nb_linear_weight(a), nb_linear_bias(a), nb_linear_weight(b),
-                        nb_linear_weight(c), nb_linear_bias(c)};
+    nb_var *expect[] = {nb_linear_weight(a), nb_linear_bias(a), nb_linear_weight(b), nb_linear_weight(c),
+                        nb_linear_bias(c)};
     nb_module *inner = nb_sequential_new((nb_module *[]){a, nb_relu_new()}, 2);
     nb_module *outer = nb_sequential_new((nb_module *[]){inner, b, c}, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(outer);
@@ -531,23 +529,22 @@ static void test_errors(void) {
     CU_ASSERT_TRUE(nb_test_error_mentions("linear"));
 
     /* a Sequential failing in the middle returns NULL and leaks nothing (valgrind) */
-    nb_module *mismatched = nb_sequential_new(
-        (nb_module *[]){nb_linear_new(4, 3, true, NB_F32, NULL), nb_relu_new(),
-                        nb_linear_new(5, 1, true, NB_F32, NULL), nb_relu_new()}, 4);
+    nb_module *mismatched = nb_sequential_new((nb_module *[]){nb_linear_new(4, 3, true, NB_F32, NULL), nb_relu_new(),
+                                                              nb_linear_new(5, 1, true, NB_F32, NULL), nb_relu_new()},
+                                              4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(mismatched);
     CU_ASSERT_PTR_NULL(nb_module_forward(mismatched, x4));
     CU_ASSERT_EQUAL(nb_last_status(), NB_ERR_SHAPE);
     CU_ASSERT_EQUAL(x4->refcount, 1);
-    nb_module *fails_last = nb_sequential_new(
-        (nb_module *[]){nb_relu_new(), nb_linear_new(3, 1, true, NB_F32, NULL)}, 2);
+    nb_module *fails_last =
+        nb_sequential_new((nb_module *[]){nb_relu_new(), nb_linear_new(3, 1, true, NB_F32, NULL)}, 2);
     CU_ASSERT_PTR_NULL(nb_module_forward(fails_last, x4));
     CU_ASSERT_EQUAL(x4->refcount, 1);
     nb_module_free(fails_last);
     nb_module_free(mismatched);
 
     /* Sequential construction: NULL member (message keeps the constructor's), empty, repeats */
-    nb_module *s = nb_sequential_new(
-        (nb_module *[]){nb_relu_new(), nb_linear_new(0, 1, true, NB_F32, NULL)}, 2);
+    nb_module *s = nb_sequential_new((nb_module *[]){nb_relu_new(), nb_linear_new(0, 1, true, NB_F32, NULL)}, 2);
     CU_ASSERT_PTR_NULL(s);
     CU_ASSERT_TRUE(nb_test_error_mentions("module 1 is NULL"));
     CU_ASSERT_TRUE(nb_test_error_mentions("in_features"));

@@ -91,8 +91,8 @@ static path_buf write_file(const char *name, const void *bytes, size_t n) {
 /* A .npy file put together byte by byte: the magic, version major.minor, a header length
  * field of 2 bytes (major 1) or 4 (else) holding len_field, header_len bytes of header as
  * given, then ndata bytes of data (a fixed pattern). */
-static path_buf write_npy_raw(const char *name, unsigned major, unsigned minor, uint32_t len_field,
-                              const char *header, size_t header_len, size_t ndata) {
+static path_buf write_npy_raw(const char *name, unsigned major, unsigned minor, uint32_t len_field, const char *header,
+                              size_t header_len, size_t ndata) {
     size_t field = major == 1 ? 2 : 4;
     size_t n = 8 + field + header_len + ndata;
     unsigned char *buf = malloc(n);
@@ -216,8 +216,8 @@ static void test_round_trip_every_rank(void) {
         int ndim;
         int64_t shape[NB_MAX_DIMS];
     } shapes[] = {
-        {0, {0}},         {1, {0}},          {1, {1}},          {1, {7}},          {2, {3, 4}},
-        {2, {0, 5}},      {2, {1, 1}},       {3, {2, 3, 4}},    {3, {1, 0, 2}},    {4, {2, 1, 3, 2}},
+        {0, {0}},          {1, {0}},          {1, {1}},       {1, {7}},       {2, {3, 4}},
+        {2, {0, 5}},       {2, {1, 1}},       {3, {2, 3, 4}}, {3, {1, 0, 2}}, {4, {2, 1, 3, 2}},
         {4, {3, 0, 2, 1}}, {4, {1, 1, 1, 1}}, {1, {1234567}},
     };
     for (int dt = 0; dt < 2; dt++) {
@@ -537,19 +537,16 @@ static void test_reject_keys(void) {
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "missing key 'shape'");
     p = write_npy_dict("empty-dict.npy", "{}", 0);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "missing key 'descr'");
-    p = write_npy_dict("extra-key.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'foo': 1, }",
-                       24);
+    p = write_npy_dict("extra-key.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'foo': 1, }", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "unexpected key 'foo'");
-    p = write_npy_dict("dup-key.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'descr': '<f4'}",
-                       24);
+    p = write_npy_dict("dup-key.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'descr': '<f4'}", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "duplicate key 'descr'");
     p = write_npy_dict("key-case.npy", "{'Descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "unexpected key 'Descr'");
     p = write_npy_dict("key-prefix.npy", "{'desc': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "unexpected key 'desc'");
     p = write_npy_dict("key-long.npy",
-                       "{'descr_descr_descr_descr_descr_descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}",
-                       24);
+                       "{'descr_descr_descr_descr_descr_descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "unexpected key 'descr_descr_descr_descr_descr_d...'");
 }
 
@@ -557,10 +554,10 @@ static void test_reject_values(void) {
     static const struct {
         const char *descr, *needle;
     } descrs[] = {
-        {"'<f2'", "unsupported descr '<f2'"},   {"'>f4'", "unsupported descr '>f4'"},
-        {"'|f4'", "unsupported descr '|f4'"},   {"'=f8'", "unsupported descr '=f8'"},
-        {"'<f4 '", "unsupported descr '<f4 '"}, {"'<f'", "unsupported descr '<f'"},
-        {"'<f44'", "unsupported descr '<f44'"}, {"'<c8'", "unsupported descr '<c8'"},
+        {"'<f2'", "unsupported descr '<f2'"},    {"'>f4'", "unsupported descr '>f4'"},
+        {"'|f4'", "unsupported descr '|f4'"},    {"'=f8'", "unsupported descr '=f8'"},
+        {"'<f4 '", "unsupported descr '<f4 '"},  {"'<f'", "unsupported descr '<f'"},
+        {"'<f44'", "unsupported descr '<f44'"},  {"'<c8'", "unsupported descr '<c8'"},
         {"[('a', '<f4')]", "structured dtypes"}, {"4", "must be a dtype string"},
     };
     for (size_t i = 0; i < sizeof descrs / sizeof descrs[0]; i++) {
@@ -570,8 +567,7 @@ static void test_reject_values(void) {
         path_buf p = write_npy_dict(name, dict, 24);
         EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, descrs[i].needle);
     }
-    path_buf p =
-        write_npy_dict("fortran-true.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24);
+    path_buf p = write_npy_dict("fortran-true.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "fortran_order True is not supported");
     p = write_npy_dict("fortran-0.npy", "{'descr': '<f4', 'fortran_order': 0, 'shape': (2, 3), }", 24);
     EXPECT_READ_FAILS(p.s, NB_ERR_FORMAT, "expected False or True");
@@ -678,8 +674,7 @@ static void test_mutations_never_crash(void) {
         if (st == NB_OK && t && t != &sentinel) {
             ok_reads++;
             nb_tensor_free(t);
-        } else if (st == NB_OK || st != NB_ERR_FORMAT || t != NULL ||
-                   strncmp(nb_last_error(), p.s, strlen(p.s)) != 0) {
+        } else if (st == NB_OK || st != NB_ERR_FORMAT || t != NULL || strncmp(nb_last_error(), p.s, strlen(p.s)) != 0) {
             if (bad++ < 5) printf("\n  case %zu: status %s, '%s'\n", k, nb_status_name(st), nb_last_error());
         }
         /* a truncation never reads */

@@ -27,7 +27,7 @@
 enum { MAX_PARAMS = 4, MAX_STEPS = 16, MAX_VALUES = 32, MAX_BLOCKS = 32 };
 
 typedef struct {
-    bool present;          /* false: p.grad was None */
+    bool present; /* false: p.grad was None */
     int ndim;
     int64_t shape[4];
     size_t n;
@@ -86,16 +86,15 @@ static bool parse_fixture(nb_test_fixture *rd) {
                 for (int s = 0; s < st->nsteps; s++)
                     for (int i = 0; i < st->nparams; i++)
                         if (st->grads[s][i].present && st->grads[s][i].n != st->params[i].n)
-                            return nb_test_fixture_error(rd, "stream %s: grad %d/%d has the wrong size",
-                                                         st->name, s, i);
+                            return nb_test_fixture_error(rd, "stream %s: grad %d/%d has the wrong size", st->name, s,
+                                                         i);
                 fx->nstreams++;
             }
             if (block == OPTIM) {
                 for (int s = 0; s < oc->stream->nsteps; s++)
                     for (int i = 0; i < oc->stream->nparams; i++)
                         if (oc->after[s][i].n != oc->stream->params[i].n)
-                            return nb_test_fixture_error(rd, "case %s: missing 'after %d %d'", oc->name,
-                                                         s, i);
+                            return nb_test_fixture_error(rd, "case %s: missing 'after %d %d'", oc->name, s, i);
                 fx->ncases++;
             }
             block = NONE;
@@ -152,8 +151,7 @@ static bool parse_fixture(nb_test_fixture *rd) {
             const char *kind = nb_test_fixture_token(rd);
             if (!name || !stream || !kind) return nb_test_fixture_error(rd, "bad optim_case line");
             snprintf(oc->name, sizeof oc->name, "%s", name);
-            if (!(oc->stream = find_stream(stream)))
-                return nb_test_fixture_error(rd, "unknown stream '%s'", stream);
+            if (!(oc->stream = find_stream(stream))) return nb_test_fixture_error(rd, "unknown stream '%s'", stream);
             if (strcmp(kind, "sgd") && strcmp(kind, "adam"))
                 return nb_test_fixture_error(rd, "unknown optimizer '%s'", kind);
             oc->adam = strcmp(kind, "adam") == 0;
@@ -182,8 +180,8 @@ static bool load_fixture(void) {
     if (!fx && !(fx = calloc(1, sizeof *fx))) return false;
     fx->tried = true;
     nb_test_fixture rd;
-    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py",
-                              fx->error, sizeof fx->error))
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-nn-optim", "reference/nn_optim_fixture.py", fx->error,
+                              sizeof fx->error))
         return false;
     fx->ok = parse_fixture(&rd);
     nb_test_fixture_close(&rd);
@@ -210,9 +208,7 @@ static nb_tensor *tensor_from_bits(nb_dtype dt, int ndim, const int64_t *shape, 
 /* Sets v.grad to a copy of `values` (p.grad = g.clone()), or drops it (p.grad = None). */
 static void set_grad(nb_var *v, const fx_vals *values) {
     nb_tensor_free(v->grad);
-    v->grad = values->present ? tensor_from_bits(v->value->dtype, v->value->ndim, v->value->shape,
-                                                 values)
-                              : NULL;
+    v->grad = values->present ? tensor_from_bits(v->value->dtype, v->value->ndim, v->value->shape, values) : NULL;
 }
 
 static void set_grad_values(nb_var *v, const double *values) {
@@ -226,12 +222,15 @@ static nb_var *var_f64(int64_t n, const double *values) {
 
 static nb_optimizer *make_case_optimizer(const fx_optcase *c, nb_var **params, int n) {
     if (c->adam) {
-        nb_adam_options o = {.lr = c->opt[0], .beta1 = c->opt[1], .beta2 = c->opt[2],
-                             .eps = c->opt[3], .weight_decay = c->opt[4]};
+        nb_adam_options o = {
+            .lr = c->opt[0], .beta1 = c->opt[1], .beta2 = c->opt[2], .eps = c->opt[3], .weight_decay = c->opt[4]};
         return nb_adam_new(params, n, o);
     }
-    nb_sgd_options o = {.lr = c->opt[0], .momentum = c->opt[1], .dampening = c->opt[2],
-                        .weight_decay = c->opt[3], .nesterov = c->opt[4] != 0};
+    nb_sgd_options o = {.lr = c->opt[0],
+                        .momentum = c->opt[1],
+                        .dampening = c->opt[2],
+                        .weight_decay = c->opt[3],
+                        .nesterov = c->opt[4] != 0};
     return nb_sgd_new(params, n, o);
 }
 
@@ -268,9 +267,8 @@ static int replay_case(const fx_optcase *c) {
                 uint64_t got = nb_test_element_bits(nb_tensor_data(v), nb_dtype_size(v->dtype), k);
                 if (got == want->bits[k]) continue;
                 if (bad++ == 0)
-                    FAILF("%s (fixture line %d): step %d param %d element %zu is %0*" PRIx64
-                          ", torch has %0*" PRIx64, c->name, c->line, step, i, k,
-                          s->dtype == NB_F32 ? 8 : 16, got, s->dtype == NB_F32 ? 8 : 16,
+                    FAILF("%s (fixture line %d): step %d param %d element %zu is %0*" PRIx64 ", torch has %0*" PRIx64,
+                          c->name, c->line, step, i, k, s->dtype == NB_F32 ? 8 : 16, got, s->dtype == NB_F32 ? 8 : 16,
                           want->bits[k]);
             }
         }
@@ -381,10 +379,8 @@ static void test_skip_and_per_param_state(void) {
         nb_var *twin = var_f64(2, (double[]){-1.0, 0.25});
         nb_var *params[2] = {a, late};
         nb_sgd_options so = {.lr = 0.1, .momentum = 0.9, .dampening = 0.2};
-        nb_optimizer *opt = adam ? nb_adam_new(params, 2, nb_adam_defaults(0.1))
-                                 : nb_sgd_new(params, 2, so);
-        nb_optimizer *fresh = adam ? nb_adam_new(&twin, 1, nb_adam_defaults(0.1))
-                                   : nb_sgd_new(&twin, 1, so);
+        nb_optimizer *opt = adam ? nb_adam_new(params, 2, nb_adam_defaults(0.1)) : nb_sgd_new(params, 2, so);
+        nb_optimizer *fresh = adam ? nb_adam_new(&twin, 1, nb_adam_defaults(0.1)) : nb_sgd_new(&twin, 1, so);
         CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
         CU_ASSERT_PTR_NOT_NULL_FATAL(fresh);
         for (int step = 0; step < 2; step++) {
@@ -398,8 +394,7 @@ static void test_skip_and_per_param_state(void) {
         set_grad_values(twin, (double[]){0.3, -0.7});
         CU_ASSERT_EQUAL(nb_optimizer_step(opt), NB_OK);
         CU_ASSERT_EQUAL(nb_optimizer_step(fresh), NB_OK);
-        for (int64_t k = 0; k < 2; k++)
-            CU_ASSERT_EQUAL(nb_tensor_get(late->value, &k), nb_tensor_get(twin->value, &k));
+        for (int64_t k = 0; k < 2; k++) CU_ASSERT_EQUAL(nb_tensor_get(late->value, &k), nb_tensor_get(twin->value, &k));
         nb_optimizer_free(opt);
         nb_optimizer_free(fresh);
         nb_var_release(a);
@@ -497,8 +492,8 @@ static void test_invalid_options(void) {
     }
     nb_adam_options d = nb_adam_defaults(1e-3);
     nb_adam_options adam_bad[7];
-    const char *adam_msg[7] = {"learning rate", "learning rate", "epsilon", "index 0",
-                               "index 0", "index 1", "weight_decay"};
+    const char *adam_msg[7] = {"learning rate", "learning rate", "epsilon",     "index 0",
+                               "index 0",       "index 1",       "weight_decay"};
     for (int i = 0; i < 7; i++) adam_bad[i] = d;
     adam_bad[0].lr = -1;
     adam_bad[1].lr = NAN;
@@ -553,8 +548,7 @@ static void test_invalid_params(void) {
  * grads the engine leaves behind are what the optimizer consumes. */
 static void test_with_autograd(void) {
     nb_var *p = var_f64(3, (double[]){0.0, 0.0, 0.0});
-    nb_var *target = nb_var_new(nb_tensor_from_data(NB_F64, 1, (int64_t[]){3},
-                                                    (double[]){1.0, -2.0, 0.5}), false);
+    nb_var *target = nb_var_new(nb_tensor_from_data(NB_F64, 1, (int64_t[]){3}, (double[]){1.0, -2.0, 0.5}), false);
     nb_sgd_options o = {.lr = 0.1, .momentum = 0.5};
     nb_optimizer *opt = nb_sgd_new(&p, 1, o);
     CU_ASSERT_PTR_NOT_NULL_FATAL(opt);
@@ -593,8 +587,9 @@ static nb_var *big_var(nb_dtype dt, int64_t n, uint64_t seed, bool grad) {
 static nb_optimizer *make_optimizer(int kind, nb_var **params, int n) {
     switch (kind) {
     case 0: return nb_sgd_new(params, n, nb_sgd_defaults(0.01)); /* the tutorial's */
-    case 1: return nb_sgd_new(params, n, (nb_sgd_options){.lr = 0.01, .momentum = 0.9,
-                                                          .weight_decay = 0.1, .nesterov = true});
+    case 1:
+        return nb_sgd_new(params, n,
+                          (nb_sgd_options){.lr = 0.01, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true});
     case 2: return nb_adam_new(params, n, nb_adam_defaults(1e-3));
     default: {
         nb_adam_options o = nb_adam_defaults(1e-3);
@@ -605,9 +600,20 @@ static nb_optimizer *make_optimizer(int kind, nb_var **params, int n) {
 }
 
 static void test_big_params_match_scalar_updates(void) {
-    static const int64_t probes[] = {0, 1, 15, 16, 17, NB_PARALLEL_GRAIN - 1, NB_PARALLEL_GRAIN,
-                                     NB_PARALLEL_GRAIN + 1, BIG_N / 3, BIG_N / 3 + 1,
-                                     2 * BIG_N / 3, 2 * BIG_N / 3 + 1, BIG_N - 2, BIG_N - 1};
+    static const int64_t probes[] = {0,
+                                     1,
+                                     15,
+                                     16,
+                                     17,
+                                     NB_PARALLEL_GRAIN - 1,
+                                     NB_PARALLEL_GRAIN,
+                                     NB_PARALLEL_GRAIN + 1,
+                                     BIG_N / 3,
+                                     BIG_N / 3 + 1,
+                                     2 * BIG_N / 3,
+                                     2 * BIG_N / 3 + 1,
+                                     BIG_N - 2,
+                                     BIG_N - 1};
     const int nprobes = (int)(sizeof probes / sizeof probes[0]);
     const int saved_threads = nb_runtime_threads();
     for (int dt_i = 0; dt_i < 2; dt_i++) {
@@ -622,8 +628,7 @@ static void test_big_params_match_scalar_updates(void) {
                 for (int i = 0; i < nprobes; i++) {
                     one[i] = nb_var_new(nb_tensor_empty(dt, 1, (int64_t[]){1}), true);
                     CU_ASSERT_PTR_NOT_NULL_FATAL(one[i]);
-                    nb_tensor_set(one[i]->value, (int64_t[]){0},
-                                  nb_tensor_get(big->value, (int64_t[]){probes[i]}));
+                    nb_tensor_set(one[i]->value, (int64_t[]){0}, nb_tensor_get(big->value, (int64_t[]){probes[i]}));
                     opt_one[i] = make_optimizer(kind, &one[i], 1);
                     CU_ASSERT_PTR_NOT_NULL_FATAL(opt_one[i]);
                 }
@@ -639,15 +644,14 @@ static void test_big_params_match_scalar_updates(void) {
                     for (int i = 0; i < nprobes; i++) {
                         nb_tensor_free(one[i]->grad);
                         one[i]->grad = nb_tensor_empty(dt, 1, (int64_t[]){1});
-                        nb_tensor_set(one[i]->grad, (int64_t[]){0},
-                                      nb_tensor_get(g->value, (int64_t[]){probes[i]}));
+                        nb_tensor_set(one[i]->grad, (int64_t[]){0}, nb_tensor_get(g->value, (int64_t[]){probes[i]}));
                         CU_ASSERT_EQUAL(nb_optimizer_step(opt_one[i]), NB_OK);
                         double want = nb_tensor_get(one[i]->value, (int64_t[]){0});
                         double got = nb_tensor_get(big->value, (int64_t[]){probes[i]});
                         if (memcmp(&want, &got, sizeof want) != 0 && mismatches++ == 0)
-                            fprintf(stderr, "\n  %s kind %d threads %d step %d element %" PRId64
-                                    ": %.17g, alone %.17g\n", dt == NB_F32 ? "f32" : "f64",
-                                    kind, threads, step, probes[i], got, want);
+                            fprintf(stderr,
+                                    "\n  %s kind %d threads %d step %d element %" PRId64 ": %.17g, alone %.17g\n",
+                                    dt == NB_F32 ? "f32" : "f64", kind, threads, step, probes[i], got, want);
                     }
                     nb_var_release(g);
                 }
@@ -678,8 +682,7 @@ int main(void) {
         {"invalid options are rejected", test_invalid_options},
         {"invalid param lists are rejected", test_invalid_params},
         {"SGD drives an autograd loss to its minimum", test_with_autograd},
-        {"big params, 1 and 3 threads: each element as if updated alone",
-         test_big_params_match_scalar_updates},
+        {"big params, 1 and 3 threads: each element as if updated alone", test_big_params_match_scalar_updates},
     };
     int status = nb_test_run("optim", tests, sizeof tests / sizeof tests[0]);
     free(fx);

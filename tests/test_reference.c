@@ -225,8 +225,10 @@ static void test_expected_list(void) {
         for (int j = 0; j < i; j++)
             if (!strcmp(nb_ref_expected_at(j), name)) FAILF("expected case '%s' is listed twice", name);
         nb_ref_case c;
-        if (nb_ref_expected_load(fixtures, name, &c) != NB_OK) FAILF("%s", nb_last_error());
-        else nb_ref_case_free(&c);
+        if (nb_ref_expected_load(fixtures, name, &c) != NB_OK)
+            FAILF("%s", nb_last_error());
+        else
+            nb_ref_case_free(&c);
     }
     /* The committed fixtures hold no other case. */
     char **extra = NULL;
@@ -237,7 +239,8 @@ static void test_expected_list(void) {
 }
 
 /* nb_ref_expected_load must fail with `status`, the message holding `a` and `b` and the hint. */
-static void expect_expected_refused(const char *root, const char *name, nb_status status, const char *a, const char *b) {
+static void expect_expected_refused(const char *root, const char *name, nb_status status, const char *a,
+                                    const char *b) {
     nb_ref_case c;
     nb_status st = nb_ref_expected_load(root, name, &c);
     const char *msg = nb_last_error();
@@ -258,8 +261,8 @@ static void test_expected_missing_or_misnamed(void) {
     CU_ASSERT_EQUAL(nb_ref_expected_load(root, CASE, &c), NB_OK);
     nb_ref_case_free(&c);
     /* no directory at all */
-    expect_expected_refused(root, "nn-f64-s1-7x13x5x3-i60", NB_ERR_IO, "reference case nn-f64-s1-7x13x5x3-i60 is missing",
-                            "No such file");
+    expect_expected_refused(root, "nn-f64-s1-7x13x5x3-i60", NB_ERR_IO,
+                            "reference case nn-f64-s1-7x13x5x3-i60 is missing", "No such file");
     /* a file where the directory should be */
     snprintf(path, sizeof path, "%s/nn-f64-s1-7x13x5x3-i60", root);
     FILE *f = fopen(path, "w");

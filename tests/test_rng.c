@@ -40,17 +40,17 @@ typedef struct {
     op_kind kind;
     dtype dt;
     size_t n;
-    double p1, p2;          /* mean/std, from/to, fan_in/bound */
-    int64_t i1, i2;         /* randint low/high */
-    uint64_t hash;          /* FNV-1a 64 of all element bit patterns */
-    size_t nhead, ntail;    /* stored bit patterns: the first nhead, the last ntail */
+    double p1, p2;       /* mean/std, from/to, fan_in/bound */
+    int64_t i1, i2;      /* randint low/high */
+    uint64_t hash;       /* FNV-1a 64 of all element bit patterns */
+    size_t nhead, ntail; /* stored bit patterns: the first nhead, the last ntail */
     uint64_t head[MAX_STORED], tail[MAX_STORED];
     int line;
 } fx_op;
 
 typedef struct {
     char name[96];
-    bool fresh;             /* a fresh torch.Generator(), not manual_seed */
+    bool fresh; /* a fresh torch.Generator(), not manual_seed */
     uint64_t seed;
     fx_op *ops;
     size_t nops;
@@ -69,8 +69,7 @@ static fixture fx;
 
 static bool parse_size(const char *tok, size_t max, size_t *out) {
     uint64_t v;
-    if (!nb_test_parse_u64(tok, 10, &v) || v > max)
-        return false;
+    if (!nb_test_parse_u64(tok, 10, &v) || v > max) return false;
     *out = (size_t)v;
     return true;
 }
@@ -82,43 +81,47 @@ static bool parse_op(nb_test_fixture *rd, fx_op *op) {
     const char *p1 = nb_test_fixture_token(rd);
     const char *p2 = nb_test_fixture_token(rd);
     const char *hash = nb_test_fixture_token(rd);
-    if (hash == NULL)
-        return nb_test_fixture_error(rd, "op line too short");
+    if (hash == NULL) return nb_test_fixture_error(rd, "op line too short");
     memset(op, 0, sizeof *op);
     op->line = rd->line;
-    if (strcmp(kind, "normal") == 0) op->kind = OP_NORMAL;
-    else if (strcmp(kind, "normal_serial") == 0) op->kind = OP_NORMAL_SERIAL;
-    else if (strcmp(kind, "uniform") == 0) op->kind = OP_UNIFORM;
-    else if (strcmp(kind, "randint") == 0) op->kind = OP_RANDINT;
-    else if (strcmp(kind, "linear_weight") == 0) op->kind = OP_LINEAR_WEIGHT;
-    else if (strcmp(kind, "linear_bias") == 0) op->kind = OP_LINEAR_BIAS;
-    else return nb_test_fixture_error(rd, "unknown op kind '%s'", kind);
-    if (strcmp(dt, "f32") == 0) op->dt = DT_F32;
-    else if (strcmp(dt, "f64") == 0) op->dt = DT_F64;
-    else if (strcmp(dt, "i64") == 0) op->dt = DT_I64;
-    else return nb_test_fixture_error(rd, "unknown dtype '%s'", dt);
-    if (op->dt == DT_I64 && op->kind != OP_RANDINT)
-        return nb_test_fixture_error(rd, "%s cannot produce i64", kind);
-    if (!parse_size(n, (size_t)1 << 28, &op->n))
-        return nb_test_fixture_error(rd, "bad element count '%s'", n);
+    if (strcmp(kind, "normal") == 0)
+        op->kind = OP_NORMAL;
+    else if (strcmp(kind, "normal_serial") == 0)
+        op->kind = OP_NORMAL_SERIAL;
+    else if (strcmp(kind, "uniform") == 0)
+        op->kind = OP_UNIFORM;
+    else if (strcmp(kind, "randint") == 0)
+        op->kind = OP_RANDINT;
+    else if (strcmp(kind, "linear_weight") == 0)
+        op->kind = OP_LINEAR_WEIGHT;
+    else if (strcmp(kind, "linear_bias") == 0)
+        op->kind = OP_LINEAR_BIAS;
+    else
+        return nb_test_fixture_error(rd, "unknown op kind '%s'", kind);
+    if (strcmp(dt, "f32") == 0)
+        op->dt = DT_F32;
+    else if (strcmp(dt, "f64") == 0)
+        op->dt = DT_F64;
+    else if (strcmp(dt, "i64") == 0)
+        op->dt = DT_I64;
+    else
+        return nb_test_fixture_error(rd, "unknown dtype '%s'", dt);
+    if (op->dt == DT_I64 && op->kind != OP_RANDINT) return nb_test_fixture_error(rd, "%s cannot produce i64", kind);
+    if (!parse_size(n, (size_t)1 << 28, &op->n)) return nb_test_fixture_error(rd, "bad element count '%s'", n);
     bool params_ok;
     if (op->kind == OP_RANDINT)
         params_ok = nb_test_parse_i64(p1, INT64_MIN, INT64_MAX, &op->i1) &&
                     nb_test_parse_i64(p2, INT64_MIN, INT64_MAX, &op->i2) && op->i1 < op->i2;
     else
         params_ok = nb_test_parse_f64(p1, &op->p1) && nb_test_parse_f64(p2, &op->p2);
-    if (!params_ok)
-        return nb_test_fixture_error(rd, "bad parameters '%s' '%s'", p1, p2);
-    if (!nb_test_parse_u64(hash, 16, &op->hash))
-        return nb_test_fixture_error(rd, "bad hash '%s'", hash);
+    if (!params_ok) return nb_test_fixture_error(rd, "bad parameters '%s' '%s'", p1, p2);
+    if (!nb_test_parse_u64(hash, 16, &op->hash)) return nb_test_fixture_error(rd, "bad hash '%s'", hash);
     const size_t digits = op->dt == DT_F32 ? 8 : 16;
     if (!nb_test_fixture_bits(rd, MAX_STORED, digits, op->head, &op->nhead) ||
         !nb_test_fixture_bits(rd, MAX_STORED, digits, op->tail, &op->ntail))
         return nb_test_fixture_error(rd, "bad or missing stored values");
-    if (op->nhead + op->ntail > op->n)
-        return nb_test_fixture_error(rd, "more stored values than elements");
-    if (nb_test_fixture_token(rd) != NULL)
-        return nb_test_fixture_error(rd, "trailing tokens");
+    if (op->nhead + op->ntail > op->n) return nb_test_fixture_error(rd, "more stored values than elements");
+    if (nb_test_fixture_token(rd) != NULL) return nb_test_fixture_error(rd, "trailing tokens");
     return true;
 }
 
@@ -126,27 +129,21 @@ static bool parse_fixture(nb_test_fixture *rd) {
     fx_case *cur = NULL;
     for (const char *word; (word = nb_test_fixture_next(rd));) {
         if (strcmp(word, "op") == 0) { /* parse_op reads the rest of the line */
-            if (cur == NULL)
-                return nb_test_fixture_error(rd, "op outside a case");
+            if (cur == NULL) return nb_test_fixture_error(rd, "op outside a case");
             fx_op *grown = realloc(cur->ops, (cur->nops + 1) * sizeof *grown);
-            if (grown == NULL)
-                return nb_test_fixture_error(rd, "out of memory");
+            if (grown == NULL) return nb_test_fixture_error(rd, "out of memory");
             cur->ops = grown;
-            if (!parse_op(rd, &cur->ops[cur->nops]))
-                return false;
+            if (!parse_op(rd, &cur->ops[cur->nops])) return false;
             cur->nops++;
             continue;
         }
         const char *arg = nb_test_fixture_token(rd);
         const char *arg2 = nb_test_fixture_token(rd);
         if (strcmp(word, "case") == 0) {
-            if (cur != NULL)
-                return nb_test_fixture_error(rd, "case inside case '%s' (missing 'end')", cur->name);
-            if (arg == NULL || arg2 == NULL)
-                return nb_test_fixture_error(rd, "case line needs a name and a seed");
+            if (cur != NULL) return nb_test_fixture_error(rd, "case inside case '%s' (missing 'end')", cur->name);
+            if (arg == NULL || arg2 == NULL) return nb_test_fixture_error(rd, "case line needs a name and a seed");
             fx_case *grown = realloc(fx.cases, (fx.ncases + 1) * sizeof *grown);
-            if (grown == NULL)
-                return nb_test_fixture_error(rd, "out of memory");
+            if (grown == NULL) return nb_test_fixture_error(rd, "out of memory");
             fx.cases = grown;
             cur = &fx.cases[fx.ncases++];
             memset(cur, 0, sizeof *cur);
@@ -156,25 +153,20 @@ static bool parse_fixture(nb_test_fixture *rd) {
             if (!cur->fresh && !nb_test_parse_u64(arg2, 10, &cur->seed))
                 return nb_test_fixture_error(rd, "bad seed '%s'", arg2);
         } else if (strcmp(word, "end") == 0) {
-            if (cur == NULL)
-                return nb_test_fixture_error(rd, "'end' outside a case");
-            if (cur->nops == 0)
-                return nb_test_fixture_error(rd, "case '%s' has no ops", cur->name);
+            if (cur == NULL) return nb_test_fixture_error(rd, "'end' outside a case");
+            if (cur->nops == 0) return nb_test_fixture_error(rd, "case '%s' has no ops", cur->name);
             cur = NULL;
         } else {
             return nb_test_fixture_error(rd, "unknown line '%s'", word);
         }
     }
-    if (cur != NULL)
-        return nb_test_fixture_error(rd, "case '%s' has no 'end'", cur->name);
-    if (fx.ncases == 0)
-        return nb_test_fixture_error(rd, "no cases");
+    if (cur != NULL) return nb_test_fixture_error(rd, "case '%s' has no 'end'", cur->name);
+    if (fx.ncases == 0) return nb_test_fixture_error(rd, "no cases");
     return true;
 }
 
 static void free_fixture(void) {
-    for (size_t i = 0; i < fx.ncases; i++)
-        free(fx.cases[i].ops);
+    for (size_t i = 0; i < fx.ncases; i++) free(fx.cases[i].ops);
     free(fx.cases);
     fx.cases = NULL;
     fx.ncases = 0;
@@ -182,19 +174,16 @@ static void free_fixture(void) {
 
 /* Loads the fixture once; on failure every fixture test reports the same clear message. */
 static bool load_fixture(void) {
-    if (fx.tried)
-        return fx.ok;
+    if (fx.tried) return fx.ok;
     fx.tried = true;
     nb_test_fixture rd;
-    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-rng", "reference/rng_fixture.py",
-                              fx.error, sizeof fx.error))
+    if (!nb_test_fixture_open(&rd, FIXTURE_PATH, "nabla-rng", "reference/rng_fixture.py", fx.error, sizeof fx.error))
         return false;
     snprintf(fx.torch_version, sizeof fx.torch_version, "%s", rd.torch_version);
     snprintf(fx.capability, sizeof fx.capability, "%s", rd.capability);
     fx.ok = parse_fixture(&rd);
     nb_test_fixture_close(&rd);
-    if (!fx.ok)
-        free_fixture();
+    if (!fx.ok) free_fixture();
     return fx.ok;
 }
 
@@ -202,8 +191,16 @@ static bool load_fixture(void) {
  * Replaying a case.
  * ------------------------------------------------------------------------------------- */
 
-static uint64_t bits_f32(float v) { uint32_t u; memcpy(&u, &v, sizeof u); return u; }
-static uint64_t bits_f64(double v) { uint64_t u; memcpy(&u, &v, sizeof u); return u; }
+static uint64_t bits_f32(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+static uint64_t bits_f64(double v) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
 
 /* nn.Linear's bounds, computed as torch.nn.init does in Python doubles:
  * kaiming_uniform_(a = sqrt(5)): gain = sqrt(2 / (1 + a^2)), std = gain / sqrt(fan_in),
@@ -221,11 +218,10 @@ static bool run_op(nb_rng *rng, const fx_case *c, size_t k, uint64_t *bits) {
     const size_t n = op->n;
     double lo = op->p1, hi = op->p2;
     if (op->kind == OP_LINEAR_WEIGHT || op->kind == OP_LINEAR_BIAS) {
-        double bound = op->kind == OP_LINEAR_WEIGHT ? linear_weight_bound(op->p1)
-                                                    : linear_bias_bound(op->p1);
+        double bound = op->kind == OP_LINEAR_WEIGHT ? linear_weight_bound(op->p1) : linear_bias_bound(op->p1);
         if (bits_f64(bound) != bits_f64(op->p2)) {
-            FAILF("case %s op %zu (line %d): bound %.17g differs from torch's %.17g",
-                  c->name, k, op->line, bound, op->p2);
+            FAILF("case %s op %zu (line %d): bound %.17g differs from torch's %.17g", c->name, k, op->line, bound,
+                  op->p2);
             return false;
         }
         lo = -bound;
@@ -240,27 +236,34 @@ static bool run_op(nb_rng *rng, const fx_case *c, size_t k, uint64_t *bits) {
     double *d = buf;
     switch (op->kind) {
     case OP_NORMAL:
-        if (op->dt == DT_F32) nb_rng_normal_f32(rng, f, n, op->p1, op->p2);
-        else nb_rng_normal_f64(rng, d, n, op->p1, op->p2);
+        if (op->dt == DT_F32)
+            nb_rng_normal_f32(rng, f, n, op->p1, op->p2);
+        else
+            nb_rng_normal_f64(rng, d, n, op->p1, op->p2);
         break;
     case OP_NORMAL_SERIAL: /* one-element calls take the per-element path at any n */
         for (size_t i = 0; i < n; i++) {
-            if (op->dt == DT_F32) nb_rng_normal_f32(rng, f + i, 1, op->p1, op->p2);
-            else nb_rng_normal_f64(rng, d + i, 1, op->p1, op->p2);
+            if (op->dt == DT_F32)
+                nb_rng_normal_f32(rng, f + i, 1, op->p1, op->p2);
+            else
+                nb_rng_normal_f64(rng, d + i, 1, op->p1, op->p2);
         }
         break;
     case OP_UNIFORM:
     case OP_LINEAR_WEIGHT:
     case OP_LINEAR_BIAS:
-        if (op->dt == DT_F32) nb_rng_uniform_f32(rng, f, n, lo, hi);
-        else nb_rng_uniform_f64(rng, d, n, lo, hi);
+        if (op->dt == DT_F32)
+            nb_rng_uniform_f32(rng, f, n, lo, hi);
+        else
+            nb_rng_uniform_f64(rng, d, n, lo, hi);
         break;
     case OP_RANDINT:
-        if (op->dt == DT_F32) nb_rng_randint_f32(rng, f, n, op->i1, op->i2);
-        else if (op->dt == DT_F64) nb_rng_randint_f64(rng, d, n, op->i1, op->i2);
+        if (op->dt == DT_F32)
+            nb_rng_randint_f32(rng, f, n, op->i1, op->i2);
+        else if (op->dt == DT_F64)
+            nb_rng_randint_f64(rng, d, n, op->i1, op->i2);
         else
-            for (size_t i = 0; i < n; i++)
-                bits[i] = (uint64_t)nb_rng_randint(rng, op->i1, op->i2);
+            for (size_t i = 0; i < n; i++) bits[i] = (uint64_t)nb_rng_randint(rng, op->i1, op->i2);
         break;
     }
     if (op->dt == DT_F32)
@@ -288,26 +291,31 @@ static int replay_case(nb_rng *rng, const fx_case *c) {
         }
         const unsigned width = op->dt == DT_F32 ? 4 : 8;
         uint64_t h = NB_TEST_FNV1A64_BASIS;
-        for (size_t i = 0; i < op->n; i++)
-            h = nb_test_fnv1a64_add(h, bits[i], width);
+        for (size_t i = 0; i < op->n; i++) h = nb_test_fnv1a64_add(h, bits[i], width);
         /* The first differing stored element, else the hash of all of them. */
         size_t first = SIZE_MAX;
         uint64_t want = 0;
         for (size_t i = 0; i < op->nhead && first == SIZE_MAX; i++)
-            if (bits[i] != op->head[i]) { first = i; want = op->head[i]; }
+            if (bits[i] != op->head[i]) {
+                first = i;
+                want = op->head[i];
+            }
         for (size_t i = 0; i < op->ntail && first == SIZE_MAX; i++) {
             size_t at = op->n - op->ntail + i;
-            if (bits[at] != op->tail[i]) { first = at; want = op->tail[i]; }
+            if (bits[at] != op->tail[i]) {
+                first = at;
+                want = op->tail[i];
+            }
         }
         if (first != SIZE_MAX) {
             FAILF("case %s op %zu (line %d, n=%zu): first differing index %zu: "
-                  "got %0*" PRIx64 ", torch %0*" PRIx64, c->name, k, op->line, op->n, first,
-                  (int)(2 * width), bits[first], (int)(2 * width), want);
+                  "got %0*" PRIx64 ", torch %0*" PRIx64,
+                  c->name, k, op->line, op->n, first, (int)(2 * width), bits[first], (int)(2 * width), want);
             bad++;
         } else if (h != op->hash) {
             FAILF("case %s op %zu (line %d, n=%zu): stored values match but the hash of all "
-                  "elements differs: a mismatch in indices [%zu, %zu)", c->name, k, op->line,
-                  op->n, op->nhead, op->n - op->ntail);
+                  "elements differs: a mismatch in indices [%zu, %zu)",
+                  c->name, k, op->line, op->n, op->nhead, op->n - op->ntail);
             bad++;
         }
         free(bits);
@@ -326,13 +334,12 @@ static void test_fixture_cases(void) {
         nb_rng rng;
         /* A fresh torch.Generator() is seeded with default_rng_seed_val. */
         nb_rng_seed(&rng, c->fresh ? TORCH_DEFAULT_RNG_SEED : c->seed);
-        if (replay_case(&rng, c) != 0)
-            bad_cases++;
+        if (replay_case(&rng, c) != 0) bad_cases++;
         ops += c->nops;
     }
     CU_ASSERT_EQUAL(bad_cases, 0);
-    printf("\n    %zu cases, %zu ops from torch %s (capability %s), %zu mismatching cases ",
-           fx.ncases, ops, fx.torch_version, fx.capability, bad_cases);
+    printf("\n    %zu cases, %zu ops from torch %s (capability %s), %zu mismatching cases ", fx.ncases, ops,
+           fx.torch_version, fx.capability, bad_cases);
 }
 
 /* nb_rng_default() must behave as a fresh torch generator: replay the 'fresh' cases on it.
@@ -347,8 +354,7 @@ static void test_default_generator(void) {
     }
     size_t fresh = 0;
     for (size_t i = 0; i < fx.ncases; i++) {
-        if (!fx.cases[i].fresh)
-            continue;
+        if (!fx.cases[i].fresh) continue;
         if (fresh++ > 0) /* a second fresh case starts from a fresh generator again */
             nb_rng_seed(g, TORCH_DEFAULT_RNG_SEED);
         CU_ASSERT_EQUAL(replay_case(g, &fx.cases[i]), 0);
@@ -363,16 +369,14 @@ static void test_default_generator(void) {
 /* The reference outputs of mt19937ar for init_genrand(5489) (std::mt19937's default), and
  * the 10000th output that the C++ standard requires of std::mt19937. */
 static void test_mt19937_reference(void) {
-    static const uint32_t first[] = {3499211612u, 581869302u, 3890346734u, 3586334585u,
+    static const uint32_t first[] = {3499211612u, 581869302u,  3890346734u, 3586334585u,
                                      545404204u,  4161255391u, 3922919429u, 949333985u};
     nb_rng rng;
     nb_rng_seed(&rng, 5489);
-    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
-        CU_ASSERT_EQUAL(nb_rng_random(&rng), first[i]);
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++) CU_ASSERT_EQUAL(nb_rng_random(&rng), first[i]);
     nb_rng_seed(&rng, 5489);
     uint32_t v = 0;
-    for (int i = 0; i < 10000; i++)
-        v = nb_rng_random(&rng);
+    for (int i = 0; i < 10000; i++) v = nb_rng_random(&rng);
     CU_ASSERT_EQUAL(v, 4123659995u);
 }
 
@@ -395,8 +399,7 @@ static void test_seed_above_2_32(void) {
     nb_rng_seed(&b, 7);
     CU_ASSERT_EQUAL(a.seed, (UINT64_C(1) << 32) + 7);
     bool same = true;
-    for (int i = 0; i < 1000; i++)
-        same = same && nb_rng_random(&a) == nb_rng_random(&b);
+    for (int i = 0; i < 1000; i++) same = same && nb_rng_random(&a) == nb_rng_random(&b);
     CU_ASSERT(same);
 }
 
@@ -466,27 +469,38 @@ static void test_draw_counts(void) {
     double d[40];
     nb_rng_seed(&rng, 99);
 
-    before = rng; nb_rng_normal_f32(&rng, f, 32, 0.0, 1.0);
+    before = rng;
+    nb_rng_normal_f32(&rng, f, 32, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 32);
-    before = rng; nb_rng_normal_f32(&rng, f, 17, 0.0, 1.0);
+    before = rng;
+    nb_rng_normal_f32(&rng, f, 17, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 17 + 16);
-    before = rng; nb_rng_normal_f64(&rng, d, 17, 0.0, 1.0);
+    before = rng;
+    nb_rng_normal_f64(&rng, d, 17, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 2 * (17 + 16));
-    before = rng; nb_rng_normal_f64(&rng, d, 3, 0.0, 1.0); /* pairs: 2 uniforms = 4 draws */
+    before = rng;
+    nb_rng_normal_f64(&rng, d, 3, 0.0, 1.0); /* pairs: 2 uniforms = 4 draws */
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 8);
-    before = rng; nb_rng_normal_f32(&rng, f, 1, 0.0, 1.0); /* served from the cache */
+    before = rng;
+    nb_rng_normal_f32(&rng, f, 1, 0.0, 1.0); /* served from the cache */
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 0);
-    before = rng; nb_rng_uniform_f32(&rng, f, 5, 0.0, 1.0);
+    before = rng;
+    nb_rng_uniform_f32(&rng, f, 5, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 5);
-    before = rng; nb_rng_uniform_f64(&rng, d, 5, 0.0, 1.0);
+    before = rng;
+    nb_rng_uniform_f64(&rng, d, 5, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 10);
-    before = rng; (void)nb_rng_randint(&rng, 0, 4);
+    before = rng;
+    (void)nb_rng_randint(&rng, 0, 4);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 1);
-    before = rng; (void)nb_rng_randint(&rng, -1, INT64_C(0xffffffff) - 1); /* 2^32 - 1 */
+    before = rng;
+    (void)nb_rng_randint(&rng, -1, INT64_C(0xffffffff) - 1); /* 2^32 - 1 */
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 1);
-    before = rng; (void)nb_rng_randint(&rng, -1, INT64_C(0xffffffff)); /* 2^32 */
+    before = rng;
+    (void)nb_rng_randint(&rng, -1, INT64_C(0xffffffff)); /* 2^32 */
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 2);
-    before = rng; nb_rng_normal_f32(&rng, f, 0, 0.0, 1.0);
+    before = rng;
+    nb_rng_normal_f32(&rng, f, 0, 0.0, 1.0);
     CU_ASSERT_EQUAL(draws_used(&before, &rng), 0);
 }
 

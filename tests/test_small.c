@@ -19,8 +19,7 @@
 
 static uint64_t rng_state = 0x2545f4914f6cdd1du;
 
-static double rng_uniform(void)
-{
+static double rng_uniform(void) {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
@@ -51,12 +50,10 @@ typedef struct {
 } tally;
 
 static size_t esize(dtype dt) { return dt == F32 ? sizeof(float) : sizeof(double); }
-static double getv(dtype dt, const void *p, size_t i)
-{
+static double getv(dtype dt, const void *p, size_t i) {
     return dt == F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
 }
-static void setv(dtype dt, void *p, size_t i, double v)
-{
+static void setv(dtype dt, void *p, size_t i, double v) {
     if (dt == F32)
         ((float *)p)[i] = (float)v;
     else
@@ -64,19 +61,16 @@ static void setv(dtype dt, void *p, size_t i, double v)
 }
 static double round_to(dtype dt, double v) { return dt == F32 ? (double)(float)v : v; }
 
-static bool call_small(dtype dt, const small_case *cs, const void *a, int64_t lda, const void *b,
-                       int64_t ldb, void *c, int64_t ldc)
-{
+static bool call_small(dtype dt, const small_case *cs, const void *a, int64_t lda, const void *b, int64_t ldb, void *c,
+                       int64_t ldc) {
     if (dt == F32)
-        return nb_small_sgemm(cs->ta, cs->tb, cs->m, cs->n, cs->k, (float)cs->alpha, a, lda, b,
-                              ldb, (float)cs->beta, c, ldc);
-    return nb_small_dgemm(cs->ta, cs->tb, cs->m, cs->n, cs->k, cs->alpha, a, lda, b, ldb,
-                          cs->beta, c, ldc);
+        return nb_small_sgemm(cs->ta, cs->tb, cs->m, cs->n, cs->k, (float)cs->alpha, a, lda, b, ldb, (float)cs->beta, c,
+                              ldc);
+    return nb_small_dgemm(cs->ta, cs->tb, cs->m, cs->n, cs->k, cs->alpha, a, lda, b, ldb, cs->beta, c, ldc);
 }
 
 /* The ISAs to run: every one this CPU supports, narrowest first. */
-static int supported_isas(nb_cpu_isa *out)
-{
+static int supported_isas(nb_cpu_isa *out) {
     int count = 0;
     for (int i = 0; i < NB_CPU_ISA_COUNT; ++i)
         if (nb_cpu_supports((nb_cpu_isa)i)) out[count++] = (nb_cpu_isa)i;
@@ -85,8 +79,7 @@ static int supported_isas(nb_cpu_isa *out)
 
 /* Builds one case (leading dimensions = row length + 1, padding and guards NaN; C full of NaN
  * when beta == 0), its long-double reference, and runs it on every supported ISA, twice. */
-static void check_case(const small_case *cs, tally *t)
-{
+static void check_case(const small_case *cs, tally *t) {
     const dtype dt = cs->dt;
     const size_t es = esize(dt);
     const int64_t m = cs->m, n = cs->n, k = cs->k;
@@ -122,10 +115,8 @@ static void check_case(const small_case *cs, tally *t)
         for (int64_t j = 0; j < n; ++j) {
             long double s = 0, sa = 0;
             for (int64_t p = 0; p < k; ++p) {
-                const long double x = getv(dt, a, (size_t)(cs->ta == NB_NO_TRANS ? i * lda + p
-                                                                                 : p * lda + i));
-                const long double y = getv(dt, b, (size_t)(cs->tb == NB_NO_TRANS ? p * ldb + j
-                                                                                 : j * ldb + p));
+                const long double x = getv(dt, a, (size_t)(cs->ta == NB_NO_TRANS ? i * lda + p : p * lda + i));
+                const long double y = getv(dt, b, (size_t)(cs->tb == NB_NO_TRANS ? p * ldb + j : j * ldb + p));
                 s += x * y;
                 sa += fabsl(x * y);
             }
@@ -149,11 +140,10 @@ static void check_case(const small_case *cs, tally *t)
         const bool took2 = call_small(dt, cs, a, lda, b, ldb, c1, ldc);
         const bool same_bits = memcmp(c, c1, nc * es) == 0;
         const bool inputs_same = memcmp(a, a0, na * es) == 0 && memcmp(b, b0, nb * es) == 0;
-        bool pad_same = memcmp((char *)c + (size_t)(m * ldc) * es,
-                               (char *)c0 + (size_t)(m * ldc) * es, GUARD * es) == 0;
+        bool pad_same =
+            memcmp((char *)c + (size_t)(m * ldc) * es, (char *)c0 + (size_t)(m * ldc) * es, GUARD * es) == 0;
         for (int64_t i = 0; i < m && pad_same; ++i)
-            pad_same = memcmp((char *)c + (size_t)(i * ldc + n) * es,
-                              (char *)c0 + (size_t)(i * ldc + n) * es, es) == 0;
+            pad_same = memcmp((char *)c + (size_t)(i * ldc + n) * es, (char *)c0 + (size_t)(i * ldc + n) * es, es) == 0;
         long bad = 0;
         int64_t bi = 0, bj = 0;
         double worst = 0;
@@ -163,9 +153,7 @@ static void check_case(const small_case *cs, tally *t)
                 bool ok;
                 if (exact) {
                     const double c0ij = getv(dt, c0, (size_t)(i * ldc + j));
-                    const double want = beta == 0 ? 0
-                                        : dt == F32 ? (double)((float)beta * (float)c0ij)
-                                                    : beta * c0ij;
+                    const double want = beta == 0 ? 0 : dt == F32 ? (double)((float)beta * (float)c0ij) : beta * c0ij;
                     ok = got == want;
                 } else {
                     const double err = (double)fabsl((long double)got - ref[i * n + j]);
@@ -182,15 +170,14 @@ static void check_case(const small_case *cs, tally *t)
         if (took && took2 && same_bits && inputs_same && pad_same && bad == 0) continue;
         t->failed[isa][d]++;
         if (t->printed++ >= MAX_PRINTED) continue;
-        printf("\n    FAIL isa=%s %s %c%c m=%lld n=%lld k=%lld alpha=%g beta=%g:%s%s%s%s",
-               nb_cpu_isa_name(isa), dt == F32 ? "f32" : "f64", cs->ta ? 't' : 'n',
-               cs->tb ? 't' : 'n', (long long)m, (long long)n, (long long)k, alpha, beta,
-               took && took2 ? "" : " declined;", same_bits ? "" : " bits differ between calls;",
-               inputs_same ? "" : " A or B modified;", pad_same ? "" : " C's padding modified;");
+        printf("\n    FAIL isa=%s %s %c%c m=%lld n=%lld k=%lld alpha=%g beta=%g:%s%s%s%s", nb_cpu_isa_name(isa),
+               dt == F32 ? "f32" : "f64", cs->ta ? 't' : 'n', cs->tb ? 't' : 'n', (long long)m, (long long)n,
+               (long long)k, alpha, beta, took && took2 ? "" : " declined;",
+               same_bits ? "" : " bits differ between calls;", inputs_same ? "" : " A or B modified;",
+               pad_same ? "" : " C's padding modified;");
         if (bad)
-            printf(" %ld of %lld wrong, first C[%lld][%lld] = %.9g, expected %.9Lg", bad,
-                   (long long)(m * n), (long long)bi, (long long)bj,
-                   getv(dt, c, (size_t)(bi * ldc + bj)), ref[bi * n + bj]);
+            printf(" %ld of %lld wrong, first C[%lld][%lld] = %.9g, expected %.9Lg", bad, (long long)(m * n),
+                   (long long)bi, (long long)bj, getv(dt, c, (size_t)(bi * ldc + bj)), ref[bi * n + bj]);
         printf("\n");
     }
     nb_cpu_set_dispatch_isa(saved);
@@ -198,15 +185,14 @@ done:
     free(a), free(b), free(c0), free(c), free(c1), free(a0), free(b0), free(ref), free(bound);
 }
 
-static void tally_report(const char *test, const tally *t)
-{
+static void tally_report(const char *test, const tally *t) {
     printf("\n    %s: %ld cases\n", test, t->cases);
     for (int isa = 0; isa < NB_CPU_ISA_COUNT; ++isa) {
         if (!nb_cpu_supports((nb_cpu_isa)isa)) continue;
         printf("      %-7s", nb_cpu_isa_name((nb_cpu_isa)isa));
         for (int d = 0; d < 2; ++d) {
-            printf("  %s %s (%ld runs, max error ratio %.3f)", d ? "f64" : "f32",
-                   t->failed[isa][d] ? "FAILED" : "ok", t->runs[isa][d], t->worst[isa][d]);
+            printf("  %s %s (%ld runs, max error ratio %.3f)", d ? "f64" : "f32", t->failed[isa][d] ? "FAILED" : "ok",
+                   t->runs[isa][d], t->worst[isa][d]);
             CU_ASSERT_EQUAL(t->failed[isa][d], 0);
             CU_ASSERT_TRUE(t->runs[isa][d] > 0);
         }
@@ -222,8 +208,7 @@ static const double alphas[3] = {0, 1, 0.7}, betas[3] = {0, 1, 1.3};
 
 /* Every (m, n, k) over the edge sizes (vector widths 4, 8, 16 and tile heights 4, 6, 8, 12, 16
  * straddled), all four transposes, (alpha, beta) cycling through the 9 pairs. */
-static void test_edge_sizes(void)
-{
+static void test_edge_sizes(void) {
     static const int64_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33};
     const int ns = (int)(sizeof sizes / sizeof sizes[0]);
     tally t = {0};
@@ -233,9 +218,8 @@ static void test_edge_sizes(void)
             for (int mi = 0; mi < ns; ++mi)
                 for (int ni = 0; ni < ns; ++ni)
                     for (int ki = 0; ki < ns; ++ki, ++pair) {
-                        small_case cs = {(dtype)d, trans_of[tr][0], trans_of[tr][1], sizes[mi],
-                                         sizes[ni], sizes[ki], alphas[pair % 3],
-                                         betas[(pair / 3) % 3]};
+                        small_case cs = {(dtype)d,  trans_of[tr][0], trans_of[tr][1],  sizes[mi],
+                                         sizes[ni], sizes[ki],       alphas[pair % 3], betas[(pair / 3) % 3]};
                         check_case(&cs, &t);
                     }
     tally_report("edge sizes", &t);
@@ -244,8 +228,7 @@ static void test_edge_sizes(void)
 /* One or two of m, n, k at 64, 65 or 100 (several column blocks, the last one a single vector
  * when n is 65, rows past a whole tile) with the others small, every transpose and a third of
  * the 9 (alpha, beta) pairs each (all 9 over the little sizes). */
-static void test_mixed_sizes(void)
-{
+static void test_mixed_sizes(void) {
     static const int64_t big[] = {64, 65, 100}, little[] = {1, 3, 17, 33};
     tally t = {0};
     for (int d = 0; d < 2; ++d)
@@ -258,9 +241,8 @@ static void test_mixed_sizes(void)
                             const int64_t B = big[bi], L = little[li];
                             const int64_t dims[6][3] = {{B, L, L}, {L, B, L}, {L, L, B},
                                                         {B, B, L}, {B, L, B}, {L, B, B}};
-                            small_case cs = {(dtype)d, trans_of[tr][0], trans_of[tr][1],
-                                             dims[which][0], dims[which][1], dims[which][2],
-                                             alphas[ab % 3], betas[ab / 3]};
+                            small_case cs = {(dtype)d,       trans_of[tr][0], trans_of[tr][1], dims[which][0],
+                                             dims[which][1], dims[which][2],  alphas[ab % 3],  betas[ab / 3]};
                             check_case(&cs, &t);
                         }
     tally_report("mixed sizes", &t);
@@ -268,28 +250,33 @@ static void test_mixed_sizes(void)
 
 /* The products the training variants issue at the seed's sizes (kernels/README.md), with
  * k = 1000 crossing the k chunks; (1, 0) with C full of NaN, and (0.7, 1.3). */
-static void test_seed_shapes(void)
-{
-    static const struct { int64_t m, n, k; int ta, tb; } seed[] = {
-        {64, 100, 1000, 0, 0}, {64, 10, 100, 0, 0},  {100, 10, 64, 1, 0},  {64, 100, 10, 0, 1},
-        {1000, 100, 64, 1, 0}, {64, 1000, 100, 0, 1}, {64, 100, 1000, 0, 1}, {64, 10, 100, 0, 1},
-        {64, 100, 10, 0, 0},   {10, 100, 64, 1, 0},  {100, 1000, 64, 1, 0}, {64, 100, 100, 0, 1},
-        {64, 100, 100, 0, 0},  {100, 100, 64, 1, 0}, {100, 64, 1000, 1, 1}, {33, 17, 300, 1, 1}};
+static void test_seed_shapes(void) {
+    static const struct {
+        int64_t m, n, k;
+        int ta, tb;
+    } seed[] = {{64, 100, 1000, 0, 0}, {64, 10, 100, 0, 0},   {100, 10, 64, 1, 0},   {64, 100, 10, 0, 1},
+                {1000, 100, 64, 1, 0}, {64, 1000, 100, 0, 1}, {64, 100, 1000, 0, 1}, {64, 10, 100, 0, 1},
+                {64, 100, 10, 0, 0},   {10, 100, 64, 1, 0},   {100, 1000, 64, 1, 0}, {64, 100, 100, 0, 1},
+                {64, 100, 100, 0, 0},  {100, 100, 64, 1, 0},  {100, 64, 1000, 1, 1}, {33, 17, 300, 1, 1}};
     tally t = {0};
     for (int d = 0; d < 2; ++d)
         for (size_t s = 0; s < sizeof seed / sizeof seed[0]; ++s)
             for (int ab = 0; ab < 2; ++ab) {
-                small_case cs = {(dtype)d, seed[s].ta ? NB_TRANS : NB_NO_TRANS,
-                                 seed[s].tb ? NB_TRANS : NB_NO_TRANS, seed[s].m, seed[s].n,
-                                 seed[s].k, ab ? 0.7 : 1, ab ? 1.3 : 0};
+                small_case cs = {(dtype)d,
+                                 seed[s].ta ? NB_TRANS : NB_NO_TRANS,
+                                 seed[s].tb ? NB_TRANS : NB_NO_TRANS,
+                                 seed[s].m,
+                                 seed[s].n,
+                                 seed[s].k,
+                                 ab ? 0.7 : 1,
+                                 ab ? 1.3 : 0};
                 check_case(&cs, &t);
             }
     tally_report("seed shapes", &t);
 }
 
 /* k == 0 (and alpha == 0) gives beta * C exactly without reading A or B: they are NULL here. */
-static void test_k_zero(void)
-{
+static void test_k_zero(void) {
     nb_cpu_isa isas[NB_CPU_ISA_COUNT];
     const int nisa = supported_isas(isas);
     const nb_cpu_isa saved = nb_cpu_dispatch_isa();
@@ -305,10 +292,9 @@ static void test_k_zero(void)
             /* C is 3 x 4 with ldc 5: column 4 is padding and must stay as it was */
             const float pad_s = cs[4];
             const double pad_d = cd[4];
-            CU_ASSERT_TRUE(nb_small_sgemm(NB_TRANS, NB_NO_TRANS, 3, 4, 0, 0.7f, NULL, 3, NULL, 4,
-                                          (float)betas[bi], cs, 5));
-            CU_ASSERT_TRUE(nb_small_dgemm(NB_NO_TRANS, NB_TRANS, 3, 4, 0, 0.7, NULL, 1, NULL, 1,
-                                          betas[bi], cd, 5));
+            CU_ASSERT_TRUE(
+                nb_small_sgemm(NB_TRANS, NB_NO_TRANS, 3, 4, 0, 0.7f, NULL, 3, NULL, 4, (float)betas[bi], cs, 5));
+            CU_ASSERT_TRUE(nb_small_dgemm(NB_NO_TRANS, NB_TRANS, 3, 4, 0, 0.7, NULL, 1, NULL, 1, betas[bi], cd, 5));
             for (int i = 0; i < 3; ++i)
                 for (int j = 0; j < 4; ++j) {
                     const float ws = betas[bi] == 0 ? 0.0f : (float)betas[bi] * ((float)(i * 5 + j) - 7.5f);
@@ -319,10 +305,8 @@ static void test_k_zero(void)
             CU_ASSERT_TRUE(memcmp(&cs[4], &pad_s, sizeof pad_s) == 0);
             CU_ASSERT_TRUE(memcmp(&cd[4], &pad_d, sizeof pad_d) == 0);
             /* an empty C: nothing to do, nothing touched */
-            CU_ASSERT_TRUE(nb_small_sgemm(NB_NO_TRANS, NB_NO_TRANS, 0, 4, 3, 1, NULL, 3, NULL, 4,
-                                          0, NULL, 4));
-            CU_ASSERT_TRUE(nb_small_dgemm(NB_NO_TRANS, NB_NO_TRANS, 3, 0, 3, 1, NULL, 3, NULL, 1,
-                                          0, NULL, 1));
+            CU_ASSERT_TRUE(nb_small_sgemm(NB_NO_TRANS, NB_NO_TRANS, 0, 4, 3, 1, NULL, 3, NULL, 4, 0, NULL, 4));
+            CU_ASSERT_TRUE(nb_small_dgemm(NB_NO_TRANS, NB_NO_TRANS, 3, 0, 3, 1, NULL, 3, NULL, 1, 0, NULL, 1));
         }
     }
     nb_cpu_set_dispatch_isa(saved);
@@ -330,8 +314,7 @@ static void test_k_zero(void)
 
 /* Above the threshold the path declines and touches nothing; negative sizes are declined; a
  * transposed B under a C of very few rows is declined (packing would dominate). */
-static void test_declines(void)
-{
+static void test_declines(void) {
     const int64_t big = 256; /* 256^3 = 2^24 > NB_SMALL_MAX_MNK */
     CU_ASSERT_TRUE(big * big * big > NB_SMALL_MAX_MNK);
     float *a = malloc((size_t)(big * big) * sizeof *a), *b = malloc((size_t)(big * big) * sizeof *b);
@@ -349,14 +332,13 @@ static void test_declines(void)
     for (int ii = 0; ii < nisa; ++ii) {
         CU_ASSERT_FATAL(nb_cpu_set_dispatch_isa(isas[ii]));
         for (int tr = 0; tr < 4; ++tr) {
-            CU_ASSERT_FALSE(nb_small_sgemm(trans_of[tr][0], trans_of[tr][1], big, big, big, 1, a,
-                                           big, b, big, 0, c, big));
-            CU_ASSERT_FALSE(nb_small_dgemm(trans_of[tr][0], trans_of[tr][1], big, big, big, 1,
-                                           (const double *)NULL, big, NULL, big, 0, cd, big));
+            CU_ASSERT_FALSE(
+                nb_small_sgemm(trans_of[tr][0], trans_of[tr][1], big, big, big, 1, a, big, b, big, 0, c, big));
+            CU_ASSERT_FALSE(nb_small_dgemm(trans_of[tr][0], trans_of[tr][1], big, big, big, 1, (const double *)NULL,
+                                           big, NULL, big, 0, cd, big));
         }
         /* a GEMV-like product with a transposed B: 1 x 256 x 256 */
-        CU_ASSERT_FALSE(nb_small_sgemm(NB_NO_TRANS, NB_TRANS, 1, big, big, 1, a, big, b, big, 0,
-                                       c, big));
+        CU_ASSERT_FALSE(nb_small_sgemm(NB_NO_TRANS, NB_TRANS, 1, big, big, 1, a, big, b, big, 0, c, big));
         CU_ASSERT_FALSE(nb_small_sgemm(NB_NO_TRANS, NB_NO_TRANS, -1, 4, 4, 1, a, 4, b, 4, 0, c, 4));
         CU_ASSERT_TRUE(memcmp(c, c0, (size_t)(big * big) * sizeof *c) == 0);
         CU_ASSERT_TRUE(memcmp(cd, cd0, (size_t)(big * big) * sizeof *cd) == 0);
@@ -376,21 +358,20 @@ static void test_declines(void)
  * out different, beta 0 over a C of NaN makes a piece no part runs stay NaN, and a k-sum split
  * between parts would round differently. Shapes: the seed's large products, awkward sizes
  * (edge vectors, edge row tiles, several k chunks), one column block, one row, many blocks. */
-static bool call_part(dtype dt, nb_cpu_isa isa, int part, int nparts, const small_case *cs,
-                      const void *a, int64_t lda, const void *b, int64_t ldb, void *c, int64_t ldc)
-{
+static bool call_part(dtype dt, nb_cpu_isa isa, int part, int nparts, const small_case *cs, const void *a, int64_t lda,
+                      const void *b, int64_t ldb, void *c, int64_t ldc) {
     if (dt == F32)
-        return nb_small_sgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k,
-                                   (float)cs->alpha, a, lda, b, ldb, (float)cs->beta, c, ldc);
-    return nb_small_dgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k, cs->alpha,
-                               a, lda, b, ldb, cs->beta, c, ldc);
+        return nb_small_sgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k, (float)cs->alpha, a, lda, b,
+                                   ldb, (float)cs->beta, c, ldc);
+    return nb_small_dgemm_part(isa, part, nparts, cs->ta, cs->tb, cs->m, cs->n, cs->k, cs->alpha, a, lda, b, ldb,
+                               cs->beta, c, ldc);
 }
 
-static void test_parts(void)
-{
-    static const struct { int64_t m, n, k; } dims[] = {
-        {64, 100, 1000}, {1000, 100, 64}, {64, 1000, 100}, {100, 1000, 64}, {63, 97, 301},
-        {9, 1000, 70},   {1000, 5, 200},  {1, 300, 40},    {37, 41, 0},     {5, 3, 2}};
+static void test_parts(void) {
+    static const struct {
+        int64_t m, n, k;
+    } dims[] = {{64, 100, 1000}, {1000, 100, 64}, {64, 1000, 100}, {100, 1000, 64}, {63, 97, 301},
+                {9, 1000, 70},   {1000, 5, 200},  {1, 300, 40},    {37, 41, 0},     {5, 3, 2}};
     static const int nparts_list[] = {2, 3, 4, 5, 7, 64};
     nb_cpu_isa isas[NB_CPU_ISA_COUNT];
     const int nisa = supported_isas(isas);
@@ -403,8 +384,15 @@ static void test_parts(void)
                     const dtype dt = (dtype)d;
                     const size_t es = esize(dt);
                     /* (0.7, 1.3), (1, 0) over NaN, and alpha == 0 (C = beta * C by rows) */
-                    const small_case cs = {dt, trans_of[tr][0], trans_of[tr][1], dims[s].m,
-                                           dims[s].n, dims[s].k, ab == 0 ? 0.7 : ab == 1 ? 1 : 0,
+                    const small_case cs = {dt,
+                                           trans_of[tr][0],
+                                           trans_of[tr][1],
+                                           dims[s].m,
+                                           dims[s].n,
+                                           dims[s].k,
+                                           ab == 0   ? 0.7
+                                           : ab == 1 ? 1
+                                                     : 0,
                                            ab == 1 ? 0 : 1.3};
                     const int64_t m = cs.m, n = cs.n, k = cs.k;
                     if (!nb_small_accepts(cs.ta, cs.tb, m, n, k)) continue; /* m < 8, B^T */
@@ -440,10 +428,9 @@ static void test_parts(void)
                                 printf("\n    FAIL parts isa=%s %s %c%c m=%lld n=%lld k=%lld alpha=%g "
                                        "beta=%g nparts=%d:%s first difference at element %zu (row %lld "
                                        "col %lld): %.9g, serial %.9g",
-                                       nb_cpu_isa_name(isa), dt == F32 ? "f32" : "f64",
-                                       cs.ta ? 't' : 'n', cs.tb ? 't' : 'n', (long long)m,
-                                       (long long)n, (long long)k, cs.alpha, cs.beta, np,
-                                       took ? "" : " declined;", i, (long long)(i / (size_t)ldc),
+                                       nb_cpu_isa_name(isa), dt == F32 ? "f32" : "f64", cs.ta ? 't' : 'n',
+                                       cs.tb ? 't' : 'n', (long long)m, (long long)n, (long long)k, cs.alpha, cs.beta,
+                                       np, took ? "" : " declined;", i, (long long)(i / (size_t)ldc),
                                        (long long)(i % (size_t)ldc), getv(dt, cp, i), getv(dt, c1, i));
                             }
                         }
@@ -452,10 +439,10 @@ static void test_parts(void)
                 }
     /* a part outside [0, nparts) is refused and touches nothing */
     float one = 1, cz = 5;
-    CU_ASSERT_FALSE(nb_small_sgemm_part(NB_CPU_ISA_NONE, 2, 2, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1,
-                                        1, &one, 1, &one, 1, 0, &cz, 1));
-    CU_ASSERT_FALSE(nb_small_sgemm_part(NB_CPU_ISA_NONE, 0, 0, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1,
-                                        1, &one, 1, &one, 1, 0, &cz, 1));
+    CU_ASSERT_FALSE(
+        nb_small_sgemm_part(NB_CPU_ISA_NONE, 2, 2, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1, 1, &one, 1, &one, 1, 0, &cz, 1));
+    CU_ASSERT_FALSE(
+        nb_small_sgemm_part(NB_CPU_ISA_NONE, 0, 0, NB_NO_TRANS, NB_NO_TRANS, 1, 1, 1, 1, &one, 1, &one, 1, 0, &cz, 1));
     CU_ASSERT_EQUAL(cz, 5);
     nb_cpu_set_dispatch_isa(saved);
     printf("\n    parts: %ld runs, %ld differed from the serial call\n", runs, failed);
@@ -463,8 +450,7 @@ static void test_parts(void)
     CU_ASSERT_EQUAL(failed, 0);
 }
 
-int main(void)
-{
+int main(void) {
     static const nb_test_case tests[] = {
         {"every transpose over the edge sizes", test_edge_sizes},
         {"one or two dimensions at 64 or 100", test_mixed_sizes},

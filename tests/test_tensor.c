@@ -177,7 +177,7 @@ static void test_scalar_rounding(void) {
     float expect = 9.0f * 0.1f;
     CU_ASSERT_EQUAL(nb_tensor_get(y, (int64_t[]){0}), (double)expect);
     CU_ASSERT_NOT_EQUAL((double)expect, (double)(float)(9.0 * 0.1)); /* the two roundings differ */
-    nb_tensor *z = nb_add_scalar(x, 1e-7);                             /* 1e-7 is lost in f32 */
+    nb_tensor *z = nb_add_scalar(x, 1e-7);                           /* 1e-7 is lost in f32 */
     CU_ASSERT_EQUAL(nb_tensor_get(z, (int64_t[]){3}), 9.0);
     /* w -= lr * g: the product is rounded to f32, then subtracted */
     nb_tensor *w = nb_tensor_full(NB_F32, 1, (int64_t[]){1}, 1.0);
@@ -262,7 +262,8 @@ static void test_parallel_elementwise_matches_serial(void) {
     CU_ASSERT_EQUAL(memcmp(nb_tensor_data(outs[0]), nb_tensor_data(outs[1]), bytes), 0);
     CU_ASSERT_EQUAL(memcmp(nb_tensor_data(outs[0]), nb_tensor_data(outs[2]), bytes), 0);
     int64_t last = n / 7 - 1;
-    CU_ASSERT_EQUAL(at2(outs[2], last, 6), (double)((float)(at2(x, last, 6) + nb_tensor_get(bias, (int64_t[]){6})) * 1.5f));
+    CU_ASSERT_EQUAL(at2(outs[2], last, 6),
+                    (double)((float)(at2(x, last, 6) + nb_tensor_get(bias, (int64_t[]){6})) * 1.5f));
     nb_tensor_free(x);
     nb_tensor_free(bias);
     for (int i = 0; i < 3; i++) nb_tensor_free(outs[i]);
@@ -392,8 +393,8 @@ static void test_mm_views_every_kernel(void) {
             for (int i = 0; i < 6; i++) {
                 double got = at2(c, i / 2, i % 2);
                 if (got != expect[i])
-                    printf("\n  kernel %s %s: c[%d] = %g, expected %g\n", nb_kernel_at(ki)->name,
-                           nb_dtype_name(dtype), i, got, expect[i]);
+                    printf("\n  kernel %s %s: c[%d] = %g, expected %g\n", nb_kernel_at(ki)->name, nb_dtype_name(dtype),
+                           i, got, expect[i]);
                 CU_ASSERT_EQUAL(got, expect[i]);
             }
             /* accumulate: c = 2 * c + 1 * a @ b = 3 * (a @ b) */
@@ -447,7 +448,8 @@ static void test_mul_scalar_mul_and_zero(void) {
             CU_ASSERT_EQUAL(nb_mul_scalar_mul_out(got, a, 1.7, bs[k]), NB_OK);
             CU_ASSERT_EQUAL(nb_mul_scalar_mul_out(inplace, inplace, 1.7, bs[k]), NB_OK);
             size_t bytes = (size_t)nb_tensor_numel(a) * nb_dtype_size(dtype);
-            if (memcmp(nb_tensor_data(got), nb_tensor_data(want), bytes) || memcmp(nb_tensor_data(inplace), nb_tensor_data(want), bytes))
+            if (memcmp(nb_tensor_data(got), nb_tensor_data(want), bytes) ||
+                memcmp(nb_tensor_data(inplace), nb_tensor_data(want), bytes))
                 FAILF("%s: mul_scalar_mul differs from mul_scalar then mul (b %d)", nb_dtype_name(dtype), k);
             nb_tensor_free(want);
             nb_tensor_free(got);

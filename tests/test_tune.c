@@ -59,8 +59,8 @@ static const nb_kernel *K(const char *name) {
 
 static nb_auto_entry entry(nb_gemm_dtype dtype, int threads, int64_t m, int64_t n, int64_t k, nb_trans ta, nb_trans tb,
                            const char *kernel) {
-    return (nb_auto_entry){.dtype = dtype, .nthreads = threads, .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
-                           .kernel = K(kernel)};
+    return (nb_auto_entry){
+        .dtype = dtype, .nthreads = threads, .ta = ta, .tb = tb, .m = m, .n = n, .k = k, .kernel = K(kernel)};
 }
 
 #define NN NB_NO_TRANS, NB_NO_TRANS
@@ -96,8 +96,8 @@ static void test_lookup_empty_gives_default(void) {
 
 static void test_lookup_exact(void) {
     nb_auto_entry t[] = {
-        entry(F32, 1, 64, 100, 1000, NN, "naive"),   entry(F32, 1, 64, 100, 1000, TN, "blocked"),
-        entry(F32, 2, 64, 100, 1000, NN, "openmp"),  entry(F64, 1, 64, 100, 1000, NN, "blas"),
+        entry(F32, 1, 64, 100, 1000, NN, "naive"),  entry(F32, 1, 64, 100, 1000, TN, "blocked"),
+        entry(F32, 2, 64, 100, 1000, NN, "openmp"), entry(F64, 1, 64, 100, 1000, NN, "blas"),
         entry(F32, 1, 64, 100, 1001, NN, "openmp"),
     };
     CU_ASSERT_FATAL(nb_auto_install(t, 5));
@@ -178,7 +178,13 @@ static void test_install_refuses_bad_entries(void) {
 static void check_same_bits(nb_gemm_dtype dtype, const nb_kernel *kernel) {
     const int64_t m = 37, n = 29, k = 53;
     const int threads = 2;
-    nb_auto_entry e = {.dtype = dtype, .nthreads = threads, .ta = NB_TRANS, .tb = NB_NO_TRANS, .m = m, .n = n, .k = k,
+    nb_auto_entry e = {.dtype = dtype,
+                       .nthreads = threads,
+                       .ta = NB_TRANS,
+                       .tb = NB_NO_TRANS,
+                       .m = m,
+                       .n = n,
+                       .k = k,
                        .kernel = kernel};
     CU_ASSERT_FATAL(nb_auto_install(&e, 1));
     const nb_dtype dt = dtype == F64 ? NB_F64 : NB_F32;
@@ -269,9 +275,15 @@ static nb_tune_table fake_table(void) {
     nb_tune_context c = fake_context();
     nb_tune_table t;
     nb_tune_table_init(&t, &c);
-    nb_tune_entry a = {.dtype = NB_F32, .threads = 1, .shape = {64, 100, 1000, NB_NO_TRANS, NB_TRANS}, .winner = 2,
+    nb_tune_entry a = {.dtype = NB_F32,
+                       .threads = 1,
+                       .shape = {64, 100, 1000, NB_NO_TRANS, NB_TRANS},
+                       .winner = 2,
                        .seconds = {7.1e-3, 8.53e-4, 1.4141816670113866e-4}};
-    nb_tune_entry b = {.dtype = NB_F64, .threads = 96, .shape = {1000, 100, 64, NB_TRANS, NB_NO_TRANS}, .winner = 1,
+    nb_tune_entry b = {.dtype = NB_F64,
+                       .threads = 96,
+                       .shape = {1000, 100, 64, NB_TRANS, NB_NO_TRANS},
+                       .winner = 1,
                        .seconds = {0, 1.0 / 3, 0.5}}; /* naive not timed */
     CU_ASSERT_EQUAL(nb_tune_table_put(&t, &a), NB_OK);
     CU_ASSERT_EQUAL(nb_tune_table_put(&t, &b), NB_OK);
@@ -647,8 +659,12 @@ static void test_ensure(void) {
 
 /* An entry of the fake context (naive, blocked, blas) for product m x 100 x 1000. */
 static nb_tune_entry fake_entry(nb_dtype dtype, int threads, int64_t m, int winner, bool measured_now) {
-    return (nb_tune_entry){.dtype = dtype, .threads = threads, .shape = {m, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},
-                           .winner = winner, .seconds = {3e-3, 2e-3, 1e-3}, .measured_now = measured_now};
+    return (nb_tune_entry){.dtype = dtype,
+                           .threads = threads,
+                           .shape = {m, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},
+                           .winner = winner,
+                           .seconds = {3e-3, 2e-3, 1e-3},
+                           .measured_now = measured_now};
 }
 
 static nb_tune_table table_of(const nb_tune_entry *entries, int n) {
@@ -882,8 +898,7 @@ static void test_overlap_between_runs(void) {
     CU_ASSERT_STRING_EQUAL(buf, expected);
     free(buf);
     cJSON *json = nb_overlap_json(&r);
-    CU_ASSERT(cJSON_IsArray(json) && cJSON_GetArraySize(json) == 1 &&
-              cJSON_IsString(cJSON_GetArrayItem(json, 0)) &&
+    CU_ASSERT(cJSON_IsArray(json) && cJSON_GetArraySize(json) == 1 && cJSON_IsString(cJSON_GetArrayItem(json, 0)) &&
               strstr(cJSON_GetArrayItem(json, 0)->valuestring, "run B (pid "));
     cJSON_Delete(json);
 
@@ -1037,7 +1052,8 @@ static void test_table_records_overlap(void) {
     const char *ctx = "{\"format\": \"nabla-tune\", \"version\": 1, \"context\": {\"cpu_model\": \"x\", "
                       "\"online_cpus\": 1, \"environment\": {\"OPENBLAS_CORETYPE\": null}, \"nabla_version\": "
                       "\"0\", \"kernels_revision\": \"r\", \"kernels\": [\"blas\"]}, \"entries\": [";
-    const char *tails[] = {"}]}", ", \"overlapped\": \"yes\"}]}", ", \"overlapped\": false, \"overlapped_by\": \"x\"}]}"};
+    const char *tails[] = {"}]}", ", \"overlapped\": \"yes\"}]}",
+                           ", \"overlapped\": false, \"overlapped_by\": \"x\"}]}"};
     for (int i = 0; i < 3; i++) {
         char text[1024];
         snprintf(text, sizeof text, "%s%s%s", ctx, old_entry, tails[i]);

@@ -57,9 +57,8 @@ typedef struct nb_test_case {
 /* Registers `tests` as one suite with optional init/cleanup hooks (either may be NULL), runs
  * it in CUnit's verbose basic runner and returns main's exit status: the number of failed
  * assertions, plus one for each failed hook, capped at 255. 1 if registration fails. */
-static inline int nb_test_run_with_hooks(const char *suite_name, CU_InitializeFunc init,
-                                         CU_CleanupFunc cleanup, const nb_test_case *tests,
-                                         size_t count) {
+static inline int nb_test_run_with_hooks(const char *suite_name, CU_InitializeFunc init, CU_CleanupFunc cleanup,
+                                         const nb_test_case *tests, size_t count) {
     if (CU_initialize_registry() != CUE_SUCCESS) {
         fprintf(stderr, "%s: cannot set up CUnit: %s\n", suite_name, CU_get_error_msg());
         return 1;
@@ -96,12 +95,12 @@ static inline int nb_test_run(const char *suite_name, const nb_test_case *tests,
 
 typedef struct nb_test_fixture {
     const char *path;
-    char *text;        /* the whole file, malloc'd; cut into lines in place as they are read */
-    char *rest;        /* the line after the current one, NULL after the last */
-    char *save;        /* strtok_r's place in the current line */
-    int line;          /* the current line's number, comments and blank lines counted */
+    char *text;                             /* the whole file, malloc'd; cut into lines in place as they are read */
+    char *rest;                             /* the line after the current one, NULL after the last */
+    char *save;                             /* strtok_r's place in the current line */
+    int line;                               /* the current line's number, comments and blank lines counted */
     char torch_version[64], capability[32]; /* from the header, for reports */
-    char *error;       /* where a failure's message goes */
+    char *error;                            /* where a failure's message goes */
     size_t error_size;
 } nb_test_fixture;
 
@@ -151,13 +150,13 @@ static inline void nb_test_fixture_close(nb_test_fixture *rd) {
  * capability `default` (the scalar code path nabla replicates). On success the reader stands
  * before the first line after the header; close it with nb_test_fixture_close. On failure the
  * message is in `error`, naming `script` when the file is missing, and nothing is left open. */
-static inline bool nb_test_fixture_open(nb_test_fixture *rd, const char *path, const char *name,
-                                        const char *script, char *error, size_t error_size) {
+static inline bool nb_test_fixture_open(nb_test_fixture *rd, const char *path, const char *name, const char *script,
+                                        char *error, size_t error_size) {
     *rd = (nb_test_fixture){.path = path, .error = error, .error_size = error_size};
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(error, error_size, "cannot open %s: %s (regenerate it with /usr/bin/python3 %s)",
-                 path, strerror(errno), script);
+        snprintf(error, error_size, "cannot open %s: %s (regenerate it with /usr/bin/python3 %s)", path,
+                 strerror(errno), script);
         return false;
     }
     char *text = NULL;
@@ -203,8 +202,10 @@ static inline bool nb_test_fixture_open(nb_test_fixture *rd, const char *path, c
         else if (h == 1 && strncmp(a, "1.13", 4) != 0)
             ok = nb_test_fixture_error(rd, "fixture comes from torch %s, not 1.13", a);
         else if (h == 2 && strcmp(a, "default") != 0)
-            ok = nb_test_fixture_error(rd, "fixture was generated with capability '%s', not "
-                                           "'default'", a);
+            ok = nb_test_fixture_error(rd,
+                                       "fixture was generated with capability '%s', not "
+                                       "'default'",
+                                       a);
         if (!ok) {
             nb_test_fixture_close(rd);
             return false;
@@ -250,8 +251,7 @@ static inline bool nb_test_parse_f64(const char *tok, double *out) {
 
 /* `<count> <hex>...` from the current line: count (at most max) element bit patterns of
  * exactly `digits` hex digits each, 8 for f32 and 16 for f64. */
-static inline bool nb_test_fixture_bits(nb_test_fixture *rd, size_t max, size_t digits,
-                                        uint64_t *vals, size_t *count) {
+static inline bool nb_test_fixture_bits(nb_test_fixture *rd, size_t max, size_t digits, uint64_t *vals, size_t *count) {
     int64_t n;
     if (!nb_test_parse_i64(nb_test_fixture_token(rd), 0, (int64_t)max, &n)) return false;
     *count = (size_t)n;

@@ -104,9 +104,7 @@ static nb_var *var_make(nb_tensor *value, bool requires_grad) {
     return v;
 }
 
-nb_var *nb_var_new(nb_tensor *value, bool requires_grad) {
-    return scope_adopt(var_make(value, requires_grad));
-}
+nb_var *nb_var_new(nb_tensor *value, bool requires_grad) { return scope_adopt(var_make(value, requires_grad)); }
 
 nb_var *nb_var_retain(nb_var *v) {
     if (v) v->refcount++;

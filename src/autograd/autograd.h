@@ -33,16 +33,16 @@
 typedef struct nb_node nb_node; /* private: autograd_impl.h */
 
 typedef struct nb_var {
-    nb_tensor *value;   /* owned */
-    nb_tensor *grad;    /* owned; NULL until a backward reaches this leaf; value's shape */
-    nb_node *grad_fn;   /* the op that made it (NULL for leaves), owned reference */
+    nb_tensor *value; /* owned */
+    nb_tensor *grad;  /* owned; NULL until a backward reaches this leaf; value's shape */
+    nb_node *grad_fn; /* the op that made it (NULL for leaves), owned reference */
     bool requires_grad;
     /* Set by nb_var_zero_grad: .grad holds zeros, so the next backward may write the
      * gradient into it instead of adding it to zeros (the same bits: see nb_grad_mode in
      * autograd_impl.h). Whatever writes .grad by other means must clear it. */
     bool grad_zeroed;
     int refcount;
-    const char *name;   /* optional static label for messages and check tables */
+    const char *name; /* optional static label for messages and check tables */
 } nb_var;
 
 /* ---- vars --------------------------------------------------------------------------- */
@@ -60,7 +60,7 @@ bool nb_var_is_leaf(const nb_var *v);
 /* ---- scopes ------------------------------------------------------------------------- */
 
 typedef struct nb_scope nb_scope;
-nb_scope *nb_scope_begin(void); /* NULL when out of memory (then vars go to the caller) */
+nb_scope *nb_scope_begin(void);     /* NULL when out of memory (then vars go to the caller) */
 void nb_scope_end(nb_scope *scope); /* must be the innermost open scope */
 
 /* ---- no-grad mode (torch.no_grad()) -------------------------------------------------- */
@@ -79,18 +79,18 @@ nb_status nb_backward(nb_var *loss);
 
 /* ---- differentiable ops (shapes as in tensor.h) ---------------------------------------- */
 
-nb_var *nb_ag_mm(nb_var *a, nb_var *b);            /* (m, k) @ (k, n) -> (m, n) */
-nb_var *nb_ag_t(nb_var *a);                        /* (m, n) -> (n, m), a view */
-nb_var *nb_ag_add(nb_var *a, nb_var *b);           /* broadcasting */
-nb_var *nb_ag_sub(nb_var *a, nb_var *b);           /* broadcasting */
-nb_var *nb_ag_mul(nb_var *a, nb_var *b);           /* broadcasting */
+nb_var *nb_ag_mm(nb_var *a, nb_var *b);  /* (m, k) @ (k, n) -> (m, n) */
+nb_var *nb_ag_t(nb_var *a);              /* (m, n) -> (n, m), a view */
+nb_var *nb_ag_add(nb_var *a, nb_var *b); /* broadcasting */
+nb_var *nb_ag_sub(nb_var *a, nb_var *b); /* broadcasting */
+nb_var *nb_ag_mul(nb_var *a, nb_var *b); /* broadcasting */
 nb_var *nb_ag_add_scalar(nb_var *a, double s);
 nb_var *nb_ag_mul_scalar(nb_var *a, double s);
 nb_var *nb_ag_pow(nb_var *a, double exponent);
-nb_var *nb_ag_clamp_min(nb_var *a, double min);    /* gradient 0 where a < min */
-nb_var *nb_ag_relu(nb_var *a);                     /* clamp_min(a, 0) */
-nb_var *nb_ag_sum(nb_var *a);                      /* -> () */
-nb_var *nb_ag_mean(nb_var *a);                     /* -> () */
+nb_var *nb_ag_clamp_min(nb_var *a, double min); /* gradient 0 where a < min */
+nb_var *nb_ag_relu(nb_var *a);                  /* clamp_min(a, 0) */
+nb_var *nb_ag_sum(nb_var *a);                   /* -> () */
+nb_var *nb_ag_mean(nb_var *a);                  /* -> () */
 nb_var *nb_ag_sum_dim(nb_var *a, int dim, bool keepdim);
 
 /* torch.nn.functional.mse_loss: (pred - target)^2, reduced; target gets no gradient. */

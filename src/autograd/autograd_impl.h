@@ -21,7 +21,7 @@
 typedef enum nb_grad_mode { NB_GRAD_ADD, NB_GRAD_SET, NB_GRAD_ZERO } nb_grad_mode;
 
 typedef struct nb_grad_target {
-    nb_tensor *t;      /* NULL when input i needs no gradient */
+    nb_tensor *t; /* NULL when input i needs no gradient */
     nb_grad_mode mode;
 } nb_grad_target;
 
@@ -34,25 +34,25 @@ nb_status nb_grad_target_to_add(nb_grad_target *d);
 typedef nb_status nb_node_backward_fn(nb_node *node, const nb_tensor *dout, nb_grad_target *d);
 
 struct nb_node {
-    const char *op;                         /* "mm", "relu", or a custom function's name */
+    const char *op; /* "mm", "relu", or a custom function's name */
     nb_node_backward_fn *backward;
     int ninputs;
-    nb_var *inputs[NB_NODE_MAX_INPUTS];     /* owned references: the graph's edges */
-    nb_op rule;                             /* the op whose recipe is its backward (ops.c) */
-    double scalar;                          /* the op's parameter: exponent, min, scale... */
-    int dim;                                /* sum_dim's dim */
-    bool flag;                              /* sum_dim's keepdim */
-    nb_reduction reduction;                 /* mse_loss */
-    void *ctx;                              /* custom functions: their nb_fn_ctx */
+    nb_var *inputs[NB_NODE_MAX_INPUTS]; /* owned references: the graph's edges */
+    nb_op rule;                         /* the op whose recipe is its backward (ops.c) */
+    double scalar;                      /* the op's parameter: exponent, min, scale... */
+    int dim;                            /* sum_dim's dim */
+    bool flag;                          /* sum_dim's keepdim */
+    nb_reduction reduction;             /* mse_loss */
+    void *ctx;                          /* custom functions: their nb_fn_ctx */
     void (*ctx_free)(void *ctx);
     /* the output's layout, for allocating its gradient */
     nb_dtype out_dtype;
     int out_ndim;
     int64_t out_shape[NB_MAX_DIMS];
-    nb_tensor *dout;                        /* d loss / d output, accumulated during backward */
-    bool released;                          /* backward ran and dropped the inputs */
-    unsigned visit;                         /* traversal mark of the engine */
-    int refcount;                           /* the output var, plus the engine during backward */
+    nb_tensor *dout; /* d loss / d output, accumulated during backward */
+    bool released;   /* backward ran and dropped the inputs */
+    unsigned visit;  /* traversal mark of the engine */
+    int refcount;    /* the output var, plus the engine during backward */
 };
 
 /* The result of an op: a var owning `value` (NULL value -> NULL). When gradients are being

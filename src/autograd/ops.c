@@ -32,11 +32,11 @@ static double gemm_beta(const nb_grad_target *d) { return d->mode == NB_GRAD_ADD
 
 /* NULL in, NULL out: an expression is checked once, at its end. The error of the first
  * failure stays in nb_last_error. */
-#define NB_ALL_INPUTS(...)                                                                    \
-    do {                                                                                      \
-        nb_var *inputs_[] = {__VA_ARGS__};                                                    \
-        for (size_t i_ = 0; i_ < sizeof inputs_ / sizeof inputs_[0]; i_++)                    \
-            if (!inputs_[i_]) return NULL;                                                    \
+#define NB_ALL_INPUTS(...)                                                                                             \
+    do {                                                                                                               \
+        nb_var *inputs_[] = {__VA_ARGS__};                                                                             \
+        for (size_t i_ = 0; i_ < sizeof inputs_ / sizeof inputs_[0]; i_++)                                             \
+            if (!inputs_[i_]) return NULL;                                                                             \
     } while (0)
 
 /* ---- the derivative recipes (derivatives.h), run on tensors --------------------------------- */
@@ -138,7 +138,8 @@ static nb_status run_zeros(const nb_tensor *dout, nb_grad_target *d) {
 
 /* The backward of every op in the derivatives table: each input's recipe, in input order. */
 static nb_status recipe_backward(nb_node *n, const nb_tensor *dout, nb_grad_target *d) {
-    const nb_op_args args = {.scalar = n->scalar, .reduction = n->reduction, .numel = nb_tensor_numel(n->inputs[0]->value)};
+    const nb_op_args args = {
+        .scalar = n->scalar, .reduction = n->reduction, .numel = nb_tensor_numel(n->inputs[0]->value)};
     nb_tensor *tmp0 = NULL;
     bool tmp0_owned = false;
     nb_status st = NB_OK;
@@ -254,7 +255,8 @@ static nb_status sum_dim_backward(nb_node *n, const nb_tensor *dout, nb_grad_tar
 nb_var *nb_ag_sum_dim(nb_var *a, int dim, bool keepdim) {
     NB_ALL_INPUTS(a);
     nb_node *n;
-    nb_var *out = nb_var_from_op(nb_sum_dim(a->value, dim, keepdim), "sum_dim", sum_dim_backward, (nb_var *[]){a}, 1, &n);
+    nb_var *out =
+        nb_var_from_op(nb_sum_dim(a->value, dim, keepdim), "sum_dim", sum_dim_backward, (nb_var *[]){a}, 1, &n);
     if (n) {
         n->dim = dim;
         n->flag = keepdim;

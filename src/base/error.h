@@ -16,8 +16,7 @@ typedef enum nb_status {
 
 /* Records `status` with a printf-style message for this thread and returns `status`, so an
  * error path reads `return nb_error(NB_ERR_SHAPE, "mm: ...", ...);`. */
-nb_status nb_error(nb_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+nb_status nb_error(nb_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The message of the last error on this thread ("" when there was none). */
 const char *nb_last_error(void);
@@ -28,16 +27,16 @@ void nb_clear_error(void);
 const char *nb_status_name(nb_status status);
 
 /* Propagates a failed status to the caller: NB_TRY(nb_mm_out(h, x, w1)); */
-#define NB_TRY(expr)                                                                       \
-    do {                                                                                   \
-        nb_status nb_try_status_ = (expr);                                                 \
-        if (nb_try_status_ != NB_OK) return nb_try_status_;                                \
+#define NB_TRY(expr)                                                                                                   \
+    do {                                                                                                               \
+        nb_status nb_try_status_ = (expr);                                                                             \
+        if (nb_try_status_ != NB_OK) return nb_try_status_;                                                            \
     } while (0)
 
 /* Internal invariants only: never for anything a user or a file can cause. */
-#define NB_ASSERT(cond)                                                                    \
-    do {                                                                                   \
-        if (!(cond)) nb_assert_fail(#cond, __FILE__, __LINE__);                            \
+#define NB_ASSERT(cond)                                                                                                \
+    do {                                                                                                               \
+        if (!(cond)) nb_assert_fail(#cond, __FILE__, __LINE__);                                                        \
     } while (0)
 _Noreturn void nb_assert_fail(const char *expr, const char *file, int line);
 

@@ -74,7 +74,8 @@ nb_status nb_file_make_dirs(const char *dir) {
         char c = *p;
         if (c != '/' && c != '\0') continue;
         *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return nb_error(NB_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
         *p = c;
         if (c == '\0') break;
     }

@@ -32,12 +32,9 @@ int nb_op_arity(nb_op op) {
     case NB_OP_ADD:
     case NB_OP_SUB:
     case NB_OP_MUL:
-    case NB_OP_MSE_LOSS:
-        return 2;
-    case NB_OP_LINEAR:
-        return 3;
-    default:
-        return 1;
+    case NB_OP_MSE_LOSS: return 2;
+    case NB_OP_LINEAR: return 3;
+    default: return 1;
     }
 }
 
@@ -65,17 +62,14 @@ nb_grad_recipe nb_derivative(nb_op op, int input, const nb_op_args *args) {
     switch (op) {
     case NB_OP_MM: /* da = dout @ b^T (m, n) @ (n, k); db = a^T @ dout (k, m) @ (m, n) */
         return input == 0 ? gemm(NB_DREF_DOUT, false, NB_DREF_IN1, true) : gemm(NB_DREF_IN0, true, NB_DREF_DOUT, false);
-    case NB_OP_T: /* da = dout^T */
-        return sum_to(NB_DREF_DOUT, true, 1.0);
+    case NB_OP_T: /* da = dout^T */ return sum_to(NB_DREF_DOUT, true, 1.0);
     case NB_OP_ADD: /* da = sum_to(dout), db = sum_to(dout) */
-    case NB_OP_ADD_SCALAR:
-        return sum_to(NB_DREF_DOUT, false, 1.0);
+    case NB_OP_ADD_SCALAR: return sum_to(NB_DREF_DOUT, false, 1.0);
     case NB_OP_SUB: /* da = sum_to(dout), db = -sum_to(dout) */
         return sum_to(NB_DREF_DOUT, false, input == 0 ? 1.0 : -1.0);
     case NB_OP_MUL: /* da = sum_to(dout * b), db = sum_to(dout * a) */
         return map(NB_EW_MUL, NB_DREF_DOUT, input == 0 ? NB_DREF_IN1 : NB_DREF_IN0, 0.0);
-    case NB_OP_MUL_SCALAR: /* da = dout * s */
-        return map(NB_EW_MUL_S, NB_DREF_DOUT, NB_DREF_DOUT, s);
+    case NB_OP_MUL_SCALAR: /* da = dout * s */ return map(NB_EW_MUL_S, NB_DREF_DOUT, NB_DREF_DOUT, s);
     case NB_OP_POW: { /* da = (a^(e-1) * e) * dout, each step rounded; 0 for e = 0 */
         if (s == 0.0) return (nb_grad_recipe){.form = NB_GRAD_ZEROS};
         /* a^1 is a exactly (PyTorch's pow copies for 1, and so does powf): one pass fewer */
@@ -85,12 +79,9 @@ nb_grad_recipe nb_derivative(nb_op op, int input, const nb_op_args *args) {
         r.steps[1] = (nb_dstep){NB_EW_MUL_S_MUL, NB_DREF_TMP, NB_DREF_DOUT, s};
         return r;
     }
-    case NB_OP_CLAMP_MIN: /* da = where(a >= min, dout, 0) */
-        return map(NB_EW_WHERE_GE, NB_DREF_DOUT, NB_DREF_IN0, s);
-    case NB_OP_RELU: /* da = where(a > 0, dout, 0) */
-        return map(NB_EW_WHERE_GT, NB_DREF_DOUT, NB_DREF_IN0, 0.0);
-    case NB_OP_SUM: /* da = dout at every element */
-        return (nb_grad_recipe){.form = NB_GRAD_ITEM, .divisor = 1.0};
+    case NB_OP_CLAMP_MIN: /* da = where(a >= min, dout, 0) */ return map(NB_EW_WHERE_GE, NB_DREF_DOUT, NB_DREF_IN0, s);
+    case NB_OP_RELU: /* da = where(a > 0, dout, 0) */ return map(NB_EW_WHERE_GT, NB_DREF_DOUT, NB_DREF_IN0, 0.0);
+    case NB_OP_SUM: /* da = dout at every element */ return (nb_grad_recipe){.form = NB_GRAD_ITEM, .divisor = 1.0};
     case NB_OP_MEAN: /* da = dout / numel at every element */
         return (nb_grad_recipe){.form = NB_GRAD_ITEM, .divisor = (double)args->numel};
     case NB_OP_MSE_LOSS: { /* g = ((pred - target) * norm) * dout; dpred = g, dtarget = -g */
@@ -106,8 +97,7 @@ nb_grad_recipe nb_derivative(nb_op op, int input, const nb_op_args *args) {
         if (input == 0) return gemm(NB_DREF_DOUT, false, NB_DREF_IN1, false);
         if (input == 1) return gemm(NB_DREF_DOUT, true, NB_DREF_IN0, false);
         return sum_to(NB_DREF_DOUT, false, 1.0);
-    case NB_OP_COUNT:
-        break;
+    case NB_OP_COUNT: break;
     }
     NB_ASSERT(!"unknown op");
     return (nb_grad_recipe){.form = NB_GRAD_ZEROS};

@@ -57,15 +57,15 @@ typedef enum nb_grad_form {
 
 typedef struct nb_grad_recipe {
     nb_grad_form form;
-    int nsteps;                      /* steps computing tmp, in order, before the form */
+    int nsteps; /* steps computing tmp, in order, before the form */
     nb_dstep steps[NB_DSTEPS_MAX];
-    bool same_tmp_as_input0;         /* the steps are input 0's: reuse its tmp when it has one */
-    nb_dref src;                     /* SUM_TO: DOUT or TMP */
-    bool src_t;                      /* SUM_TO: src read transposed */
-    double alpha;                    /* SUM_TO: +1 or -1 */
-    nb_dref a, b;                    /* GEMM */
+    bool same_tmp_as_input0; /* the steps are input 0's: reuse its tmp when it has one */
+    nb_dref src;             /* SUM_TO: DOUT or TMP */
+    bool src_t;              /* SUM_TO: src read transposed */
+    double alpha;            /* SUM_TO: +1 or -1 */
+    nb_dref a, b;            /* GEMM */
     bool a_t, b_t;
-    double divisor;                  /* ITEM */
+    double divisor; /* ITEM */
 } nb_grad_recipe;
 
 /* The op's parameter and what its recipe may depend on. */

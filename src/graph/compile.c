@@ -27,7 +27,6 @@ const char *nb_instr_name(const nb_instr *ins) {
  * sizeof always says NB_I_COUNT and a kind left out would be a silent NULL. tests/test_graph.c
  * ("every name table is full") checks each entry 0..NB_I_COUNT-1 instead. */
 
-
 static nb_status check_args(nb_graph *g, nb_gnode *loss, nb_gnode *const *params, int nparams,
                             const nb_graph_options *o) {
     if (!g) return nb_error(NB_ERR_ARG, "graph compile: graph is NULL");
@@ -40,8 +39,8 @@ static nb_status check_args(nb_graph *g, nb_gnode *loss, nb_gnode *const *params
     for (int i = 0; i < nparams + o->nwrt; i++) {
         const nb_gnode *n = i < nparams ? params[i] : o->wrt[i - nparams];
         if (!n || n->graph != g)
-            return nb_error(NB_ERR_ARG, "graph compile: %s %d is NULL or of another graph", i < nparams ? "parameter" : "wrt",
-                            i < nparams ? i : i - nparams);
+            return nb_error(NB_ERR_ARG, "graph compile: %s %d is NULL or of another graph",
+                            i < nparams ? "parameter" : "wrt", i < nparams ? i : i - nparams);
         if (i < nparams && n->op != NB_GOP_PARAMETER)
             return nb_error(NB_ERR_ARG, "graph compile: %s is a %s, not a parameter", n->name, nb_gop_name(n->op));
         if (i >= nparams && n->op != NB_GOP_PARAMETER && n->op != NB_GOP_PLACEHOLDER)
@@ -98,4 +97,3 @@ void nb_plan_free(nb_plan *p) {
     nb_graph_release(p->graph);
     free(p);
 }
-

@@ -9,7 +9,8 @@
 
 static const char *const stage_names[3] = {"forward", "backward", "update"};
 static const char *const kind_names[] = {
-    [NB_VAL_INPUT] = "input", [NB_VAL_PARAM] = "param", [NB_VAL_TEMP] = "temp", [NB_VAL_MASK] = "mask", [NB_VAL_VIEW] = "view",
+    [NB_VAL_INPUT] = "input", [NB_VAL_PARAM] = "param", [NB_VAL_TEMP] = "temp",
+    [NB_VAL_MASK] = "mask",   [NB_VAL_VIEW] = "view",
 };
 
 nb_plan_info nb_plan_describe(const nb_plan *p) {
@@ -79,17 +80,16 @@ static void instr_text(const nb_plan *p, const nb_instr *ins, char *buf, size_t 
     case NB_I_EW:
         if (nb_ew_op_has_scalar(ins->ew)) snprintf(scalar, sizeof scalar, "%s%.17g", nargs ? ", " : "", ins->scalar);
         break;
-    case NB_I_CLAMP_MASK: case NB_I_ACC_SUM_TO: case NB_I_SGD:
-        snprintf(scalar, sizeof scalar, "%s%.17g", nargs ? ", " : "", ins->scalar);
-        break;
+    case NB_I_CLAMP_MASK:
+    case NB_I_ACC_SUM_TO:
+    case NB_I_SGD: snprintf(scalar, sizeof scalar, "%s%.17g", nargs ? ", " : "", ins->scalar); break;
     case NB_I_ACC_SCALAR:
         if (ins->scalar != 1.0) snprintf(scalar, sizeof scalar, " / %.17g", ins->scalar);
         break;
-    default:
-        break;
+    default: break;
     }
-    snprintf(buf, size, "%s %s %s(%s%s%s%s%s%s)", outs, op, nb_instr_name(ins), args[0], nargs > 1 ? ", " : "",
-             args[1], nargs > 2 ? ", " : "", args[2], scalar);
+    snprintf(buf, size, "%s %s %s(%s%s%s%s%s%s)", outs, op, nb_instr_name(ins), args[0], nargs > 1 ? ", " : "", args[1],
+             nargs > 2 ? ", " : "", args[2], scalar);
 }
 
 static int stage_of(const nb_plan *p, int i) {
@@ -153,7 +153,8 @@ void nb_plan_dump(const nb_plan *p, FILE *out) {
             m->input_bytes, m->planned_bytes);
     fprintf(out, "  one buffer per value would take %zu bytes for the same %d values", m->per_value_bytes, m->values);
     if (m->per_value_bytes > 0)
-        fprintf(out, ": the plan needs %.1f%% of that\n", 100.0 * (double)m->planned_bytes / (double)m->per_value_bytes);
+        fprintf(out, ": the plan needs %.1f%% of that\n",
+                100.0 * (double)m->planned_bytes / (double)m->per_value_bytes);
     else
         fputc('\n', out);
     fprintf(out, "  (parameters stay in the caller's tensors and are not counted)\n");
@@ -182,7 +183,10 @@ static bool write_dot(FILE *f, void *ctx) {
         if (v->kind == NB_VAL_INPUT || v->kind == NB_VAL_TEMP || v->kind == NB_VAL_MASK)
             snprintf(buffer, sizeof buffer, "\\n@%zu +%zu", v->offset, v->bytes);
         fprintf(f, "  v%d [shape=%s, label=\"", i,
-                v->kind == NB_VAL_PARAM ? "doubleoctagon" : v->kind == NB_VAL_INPUT ? "invhouse" : v->kind == NB_VAL_MASK ? "note" : "ellipse");
+                v->kind == NB_VAL_PARAM   ? "doubleoctagon"
+                : v->kind == NB_VAL_INPUT ? "invhouse"
+                : v->kind == NB_VAL_MASK  ? "note"
+                                          : "ellipse");
         dot_escape(f, v->name);
         fprintf(f, "\\n%s %s%s\"];\n", kind_names[v->kind], shape, buffer);
         if (v->kind == NB_VAL_VIEW) fprintf(f, "  v%d -> v%d [style=dashed, label=\"t\"];\n", v->view_of, i);

@@ -82,11 +82,13 @@ static nb_gnode *node_new(nb_graph *g, nb_gop op, nb_gnode *const *inputs, int n
 }
 
 static nb_status check_shape(const char *what, int ndim, const int64_t *shape) {
-    if (ndim < 0 || ndim > NB_MAX_DIMS) return nb_error(NB_ERR_ARG, "graph %s: rank %d is not 0..%d", what, ndim, NB_MAX_DIMS);
+    if (ndim < 0 || ndim > NB_MAX_DIMS)
+        return nb_error(NB_ERR_ARG, "graph %s: rank %d is not 0..%d", what, ndim, NB_MAX_DIMS);
     if (ndim > 0 && !shape) return nb_error(NB_ERR_ARG, "graph %s: shape is NULL", what);
     int64_t numel = 1;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 1) return nb_error(NB_ERR_ARG, "graph %s: size %lld of dim %d is not >= 1", what, (long long)shape[d], d);
+        if (shape[d] < 1)
+            return nb_error(NB_ERR_ARG, "graph %s: size %lld of dim %d is not >= 1", what, (long long)shape[d], d);
         if (__builtin_mul_overflow(numel, shape[d], &numel) || numel > ((int64_t)1 << 40))
             return nb_error(NB_ERR_ARG, "graph %s: more than 2^40 elements", what);
     }
@@ -227,14 +229,13 @@ nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_reduction reduc
         nb_error(NB_ERR_SHAPE, "graph mse_loss: prediction %s and target %s differ in shape", dp, dt);
         return NULL;
     }
-    if (reduction != NB_REDUCTION_NONE && reduction != NB_REDUCTION_MEAN &&
-        reduction != NB_REDUCTION_SUM) {
+    if (reduction != NB_REDUCTION_NONE && reduction != NB_REDUCTION_MEAN && reduction != NB_REDUCTION_SUM) {
         nb_error(NB_ERR_ARG, "graph mse_loss: unknown reduction %d", (int)reduction);
         return NULL;
     }
     bool reduced = reduction != NB_REDUCTION_NONE;
-    nb_gnode *n = node_new(pred->graph, NB_OP_MSE_LOSS, (nb_gnode *[]){pred, target}, 2, reduced ? 0 : pred->ndim,
-                           pred->shape);
+    nb_gnode *n =
+        node_new(pred->graph, NB_OP_MSE_LOSS, (nb_gnode *[]){pred, target}, 2, reduced ? 0 : pred->ndim, pred->shape);
     if (n) n->reduction = reduction;
     return n;
 }

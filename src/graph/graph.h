@@ -63,18 +63,18 @@ nb_gnode *nb_graph_parameter(nb_graph *g, const char *name, const nb_tensor *val
 nb_gnode *nb_graph_name(nb_gnode *n, const char *name);
 
 /* Ops, shapes as in tensor.h. */
-nb_gnode *nb_graph_mm(nb_gnode *a, nb_gnode *b);          /* (m, k) @ (k, n) -> (m, n) */
-nb_gnode *nb_graph_t(nb_gnode *a);                        /* (m, n) -> (n, m), a view */
-nb_gnode *nb_graph_add(nb_gnode *a, nb_gnode *b);         /* broadcasting */
-nb_gnode *nb_graph_sub(nb_gnode *a, nb_gnode *b);         /* broadcasting */
-nb_gnode *nb_graph_mul(nb_gnode *a, nb_gnode *b);         /* broadcasting */
+nb_gnode *nb_graph_mm(nb_gnode *a, nb_gnode *b);  /* (m, k) @ (k, n) -> (m, n) */
+nb_gnode *nb_graph_t(nb_gnode *a);                /* (m, n) -> (n, m), a view */
+nb_gnode *nb_graph_add(nb_gnode *a, nb_gnode *b); /* broadcasting */
+nb_gnode *nb_graph_sub(nb_gnode *a, nb_gnode *b); /* broadcasting */
+nb_gnode *nb_graph_mul(nb_gnode *a, nb_gnode *b); /* broadcasting */
 nb_gnode *nb_graph_add_scalar(nb_gnode *a, double s);
 nb_gnode *nb_graph_mul_scalar(nb_gnode *a, double s);
 nb_gnode *nb_graph_pow(nb_gnode *a, double exponent);
-nb_gnode *nb_graph_clamp_min(nb_gnode *a, double min);    /* gradient passes where a >= min */
-nb_gnode *nb_graph_relu(nb_gnode *a);                     /* gradient passes where a > 0 */
-nb_gnode *nb_graph_sum(nb_gnode *a);                      /* -> () */
-nb_gnode *nb_graph_mean(nb_gnode *a);                     /* -> () */
+nb_gnode *nb_graph_clamp_min(nb_gnode *a, double min); /* gradient passes where a >= min */
+nb_gnode *nb_graph_relu(nb_gnode *a);                  /* gradient passes where a > 0 */
+nb_gnode *nb_graph_sum(nb_gnode *a);                   /* -> () */
+nb_gnode *nb_graph_mean(nb_gnode *a);                  /* -> () */
 
 /* torch.nn.functional.mse_loss: (pred - target)^2 reduced; pred and target of one shape. */
 nb_gnode *nb_graph_mse_loss(nb_gnode *pred, nb_gnode *target, nb_reduction reduction);
@@ -93,13 +93,13 @@ typedef enum nb_graph_update {
 
 typedef struct nb_graph_options {
     nb_graph_update update;
-    double lr;              /* SGD's learning rate: finite, >= 0 */
+    double lr; /* SGD's learning rate: finite, >= 0 */
     /* More nodes whose gradient the plan keeps (placeholders or parameters that are not
      * updated), e.g. the input x for gradient checks. */
     nb_gnode *const *wrt;
     int nwrt;
-    bool no_fusion;         /* every op on its own, as the dynamic engine runs them */
-    bool no_reuse;          /* one buffer per value instead of the liveness plan */
+    bool no_fusion; /* every op on its own, as the dynamic engine runs them */
+    bool no_reuse;  /* one buffer per value instead of the liveness plan */
 } nb_graph_options;
 
 /* Compiles the graph that computes `loss` (one element, made by an op) for training the
@@ -150,10 +150,10 @@ typedef struct nb_plan_memory {
 } nb_plan_memory;
 
 typedef struct nb_plan_info {
-    int graph_nodes;        /* ops in the forward graph the plan computes */
-    int steps;              /* instructions in a training step */
-    int fused;              /* of which fused */
-    int gemms;              /* of which GEMM calls */
+    int graph_nodes; /* ops in the forward graph the plan computes */
+    int steps;       /* instructions in a training step */
+    int fused;       /* of which fused */
+    int gemms;       /* of which GEMM calls */
     nb_plan_memory memory;
 } nb_plan_info;
 

@@ -24,16 +24,16 @@ const char *nb_gop_name(nb_gop op);
 
 struct nb_gnode {
     nb_graph *graph;
-    int id;                               /* index in graph->nodes: creation order */
+    int id; /* index in graph->nodes: creation order */
     nb_gop op;
     int ninputs;
     nb_gnode *inputs[NB_GNODE_MAX_INPUTS];
-    double scalar;                        /* pow's exponent, clamp's min, add/mul_scalar's s */
-    nb_reduction reduction;         /* mse */
+    double scalar;          /* pow's exponent, clamp's min, add/mul_scalar's s */
+    nb_reduction reduction; /* mse */
     int ndim;
     int64_t shape[NB_MAX_DIMS];
     char name[NB_GNAME_SIZE];
-    nb_tensor *param;                     /* parameters: a view of the caller's tensor, owned */
+    nb_tensor *param; /* parameters: a view of the caller's tensor, owned */
 };
 
 struct nb_graph {
@@ -64,32 +64,32 @@ typedef struct nb_pvalue {
     int ndim;
     int64_t shape[NB_MAX_DIMS];
     int64_t numel;
-    int view_of;      /* VIEW: the value it is the transpose of; else -1 */
-    int node;         /* the graph node it holds or is the gradient of; -1 for temporaries */
+    int view_of; /* VIEW: the value it is the transpose of; else -1 */
+    int node;    /* the graph node it holds or is the gradient of; -1 for temporaries */
     bool is_grad;
-    size_t bytes;     /* INPUT, TEMP, MASK: storage, rounded up to NB_GRAPH_ALIGN */
-    size_t offset;    /* INPUT, TEMP, MASK: byte offset in the arena */
-    int def, last;    /* first and last instruction that touch it; -1 when none does */
-    bool keep;        /* read after a run (the loss, kept gradients): live to the end */
-    int took_over;    /* the value whose buffer it was written into in place, or -1 */
-    nb_tensor *t;     /* its header (NULL for masks and views) */
-    nb_tensor *tt;    /* its transposed header, made when an instruction needs one */
-    bool owns_t;      /* false for parameters: t is the graph's view */
+    size_t bytes;  /* INPUT, TEMP, MASK: storage, rounded up to NB_GRAPH_ALIGN */
+    size_t offset; /* INPUT, TEMP, MASK: byte offset in the arena */
+    int def, last; /* first and last instruction that touch it; -1 when none does */
+    bool keep;     /* read after a run (the loss, kept gradients): live to the end */
+    int took_over; /* the value whose buffer it was written into in place, or -1 */
+    nb_tensor *t;  /* its header (NULL for masks and views) */
+    nb_tensor *tt; /* its transposed header, made when an instruction needs one */
+    bool owns_t;   /* false for parameters: t is the graph's view */
 } nb_pvalue;
 
 /* Buffers start on a cache line (and an AVX-512 load). */
 #define NB_GRAPH_ALIGN 64
 
 typedef enum nb_ikind {
-    NB_I_EW,         /* o = ew(x, y, s): one elementwise op of the tensor layer (ins->ew) */
+    NB_I_EW, /* o = ew(x, y, s): one elementwise op of the tensor layer (ins->ew) */
     /* gradient accumulation, as the dynamic engine adds into zeroed gradients; `first`
      * reads 0 instead of o */
     NB_I_ACC_SUM_TO, /* o += alpha * x summed down to o's shape (add_sum_to_'s arithmetic) */
     NB_I_ACC_SCALAR, /* o = o + item(x) / s (sum's and mean's backward) */
     /* reductions and matmul */
-    NB_I_SUM,        /* o = sum(x), blocked, in double */
-    NB_I_MEAN,       /* o = sum(x) / numel */
-    NB_I_MM,         /* o = x @ y, or o += x @ y when not first: one GEMM call */
+    NB_I_SUM,  /* o = sum(x), blocked, in double */
+    NB_I_MEAN, /* o = sum(x) / numel */
+    NB_I_MM,   /* o = x @ y, or o += x @ y when not first: one GEMM call */
     /* fused */
     NB_I_SQDIFF_SUM, /* loss = sum((x - y)^2); dx = 2 (x - y); dy = -dx: sub, pow, sum and
                         their backward from the seed 1, in one pass */
@@ -102,29 +102,28 @@ typedef enum nb_ikind {
 
 extern const char *const nb_ikind_names[NB_I_COUNT];
 
-
 #define NB_INSTR_MAX_OUT 3
 #define NB_INSTR_MAX_IN 3
 
 typedef struct nb_instr {
     nb_ikind kind;
-    nb_ew_op ew;          /* NB_I_EW: the op */
-    nb_plan_stage stage;  /* FORWARD, GRADIENTS (backward) or STEP (update) */
-    int out[NB_INSTR_MAX_OUT]; /* values written, -1 when absent */
-    int in[NB_INSTR_MAX_IN];   /* values read, -1 when absent */
-    bool in_t[NB_INSTR_MAX_IN];/* input i is read transposed */
-    double scalar;        /* EW's s; ACC_SUM_TO's alpha; ACC_SCALAR's divisor; SGD's lr */
-    bool first;           /* a gradient's first contribution: write, do not add */
-    bool strict;          /* CLAMP_MASK: relu's mask x > s rather than clamp's x >= s */
-    const char *fused;    /* the ops a fused instruction stands for; NULL when not fused */
-    int node;             /* the graph node it comes from, or -1 */
+    nb_ew_op ew;                /* NB_I_EW: the op */
+    nb_plan_stage stage;        /* FORWARD, GRADIENTS (backward) or STEP (update) */
+    int out[NB_INSTR_MAX_OUT];  /* values written, -1 when absent */
+    int in[NB_INSTR_MAX_IN];    /* values read, -1 when absent */
+    bool in_t[NB_INSTR_MAX_IN]; /* input i is read transposed */
+    double scalar;              /* EW's s; ACC_SUM_TO's alpha; ACC_SCALAR's divisor; SGD's lr */
+    bool first;                 /* a gradient's first contribution: write, do not add */
+    bool strict;                /* CLAMP_MASK: relu's mask x > s rather than clamp's x >= s */
+    const char *fused;          /* the ops a fused instruction stands for; NULL when not fused */
+    int node;                   /* the graph node it comes from, or -1 */
     /* decided at the end of compile */
-    nb_ew_loop loop;      /* EW, the accumulations and SGD: the tensor layer's loop */
-    nb_gemm_call gemm;    /* NB_I_MM: the tensor layer's GEMM call, never with copies */
+    nb_ew_loop loop;           /* EW, the accumulations and SGD: the tensor layer's loop */
+    nb_gemm_call gemm;         /* NB_I_MM: the tensor layer's GEMM call, never with copies */
     void *o[NB_INSTR_MAX_OUT]; /* fused kinds, reductions: first elements */
     const void *x[NB_INSTR_MAX_IN];
-    int64_t n;            /* fused kinds, reductions: elements */
-    nb_tensor *sum_dst;   /* ACC_SUM_TO when the shapes differ: nb_sum_to_run's operands */
+    int64_t n;          /* fused kinds, reductions: elements */
+    nb_tensor *sum_dst; /* ACC_SUM_TO when the shapes differ: nb_sum_to_run's operands */
     const nb_tensor *sum_src;
     uint64_t flops, bytes; /* for the op profiler: GEMM FLOPs, bytes read and written */
 } nb_instr;
@@ -136,14 +135,14 @@ struct nb_plan {
     int nvalues, values_cap;
     nb_instr *instrs;
     int ninstrs, instrs_cap;
-    int stage_end[3];   /* nb_plan_run(upto) runs instructions [0, stage_end[upto]) */
-    int loss;           /* the loss's value */
-    int nnodes;         /* graph->count at compile time */
-    int *node_value;    /* node id -> its value, -1 when the plan does not compute it */
-    int *node_grad;     /* node id -> its kept gradient's value, -1 when none is kept */
-    int forward_nodes;  /* ops in the forward graph */
+    int stage_end[3];      /* nb_plan_run(upto) runs instructions [0, stage_end[upto]) */
+    int loss;              /* the loss's value */
+    int nnodes;            /* graph->count at compile time */
+    int *node_value;       /* node id -> its value, -1 when the plan does not compute it */
+    int *node_grad;        /* node id -> its kept gradient's value, -1 when none is kept */
+    int forward_nodes;     /* ops in the forward graph */
     nb_graph_options opts; /* wrt cleared: the caller's array is not kept */
-    nb_tensor *arena;   /* the one allocation */
+    nb_tensor *arena;      /* the one allocation */
     char *arena_data;
     size_t input_bytes, planned_bytes, per_value_bytes;
 };

@@ -14,25 +14,25 @@ typedef struct compile_ctx {
     nb_plan *p;
     nb_graph *g;
     nb_gnode *loss;
-    int n;              /* graph nodes */
-    bool *reach;        /* the loss depends on it */
-    bool *req;          /* on a path from a kept gradient to the loss: needs a gradient */
-    bool *target;       /* parameters and wrt nodes */
-    int *consumers;     /* uses by reachable nodes */
-    int *forward;       /* post-order from the loss over every input */
+    int n;          /* graph nodes */
+    bool *reach;    /* the loss depends on it */
+    bool *req;      /* on a path from a kept gradient to the loss: needs a gradient */
+    bool *target;   /* parameters and wrt nodes */
+    int *consumers; /* uses by reachable nodes */
+    int *forward;   /* post-order from the loss over every input */
     int nforward;
-    int *backward;      /* the dynamic engine's post-order (inputs that need a gradient) */
+    int *backward; /* the dynamic engine's post-order (inputs that need a gradient) */
     int nbackward;
-    int *grad;          /* node id -> its gradient's value, -1 until one is needed */
-    bool *written;      /* node id -> its gradient has had its first contribution */
-    int *mask;          /* node id -> the mask value of a fused clamp */
-    bool *fuse_mask;    /* clamp_min/relu nodes compiled with a mask */
-    bool fuse_loss;     /* the loss is sub-square-sum (or mse sum), fused */
-    int loss_members[3];/* the nodes the fused loss stands for (-1 when absent) */
+    int *grad;           /* node id -> its gradient's value, -1 until one is needed */
+    bool *written;       /* node id -> its gradient has had its first contribution */
+    int *mask;           /* node id -> the mask value of a fused clamp */
+    bool *fuse_mask;     /* clamp_min/relu nodes compiled with a mask */
+    bool fuse_loss;      /* the loss is sub-square-sum (or mse sum), fused */
+    int loss_members[3]; /* the nodes the fused loss stands for (-1 when absent) */
     int *stack;
     bool *mark;
-    bool nomem;         /* a value or instruction could not be added */
-    nb_instr scratch;   /* what instr_new hands out once nomem is set */
+    bool nomem;       /* a value or instruction could not be added */
+    nb_instr scratch; /* what instr_new hands out once nomem is set */
 } compile_ctx;
 
 #define NODE(c, id) ((c)->g->nodes[id])
@@ -265,14 +265,13 @@ static void emit_forward(compile_ctx *c, const nb_gnode *n) {
             NB_ASSERT(first);
         }
         ins->fused = n->op == NB_OP_MSE_LOSS ? "mse_loss(sum) + its backward from the seed 1"
-                                         : "sub, pow 2, sum + their backward from the seed 1";
+                                             : "sub, pow 2, sum + their backward from the seed 1";
         return;
     }
     switch (n->op) {
     case NB_GOP_PLACEHOLDER:
     case NB_GOP_PARAMETER:
-    case NB_OP_T: /* a view: no instruction, its readers take the transpose as a flag */
-        return;
+    case NB_OP_T: /* a view: no instruction, its readers take the transpose as a flag */ return;
     case NB_OP_MM: {
         nb_instr *ins = io(c, NB_I_MM, F, n->id, v, value_of(c, a), value_of(c, b), 0.0);
         ins->first = true;
@@ -293,7 +292,7 @@ static void emit_forward(compile_ctx *c, const nb_gnode *n) {
             ins->out[1] = c->mask[n->id];
             ins->strict = n->op == NB_OP_RELU;
             ins->fused = n->op == NB_OP_RELU ? "relu + the mask relu's backward (where_gt) reads"
-                                              : "clamp_min + the mask clamp's backward (where_ge) reads";
+                                             : "clamp_min + the mask clamp's backward (where_ge) reads";
         } else {
             ew(c, NB_EW_CLAMP_MIN, F, n->id, v, value_of(c, a), -1, n->scalar);
         }
@@ -314,8 +313,7 @@ static void emit_forward(compile_ctx *c, const nb_gnode *n) {
             io(c, n->reduction == NB_REDUCTION_SUM ? NB_I_SUM : NB_I_MEAN, F, n->id, v, sq, -1, 0.0);
         }
         return;
-    default:
-        break;
+    default: break;
     }
     NB_ASSERT(!"unknown graph op");
 }
@@ -344,7 +342,7 @@ static void emit_mask_backward(compile_ctx *c, const nb_gnode *n, int go) {
     nb_instr *ins = io(c, NB_I_MASK_BWD, NB_PLAN_GRADIENTS, n->id, grad_of(c, a), go, c->mask[n->id], 0.0);
     ins->first = first_contribution(c, a);
     ins->fused = n->op == NB_OP_RELU ? "where_gt(dout, a, 0) + its accumulation, from the mask"
-                                      : "where_ge(dout, a, min) + its accumulation, from the mask";
+                                     : "where_ge(dout, a, min) + its accumulation, from the mask";
 }
 
 static void emit_backward(compile_ctx *c, const nb_gnode *n) {
@@ -418,7 +416,6 @@ static void emit_update(compile_ctx *c, const nb_gnode *param) {
     ew(c, NB_EW_COPY, NB_PLAN_STEP, param->id, w, updated, -1, 0.0);
 }
 
-
 static void ctx_free(compile_ctx *c) {
     free(c->reach);
     free(c->req);
@@ -455,8 +452,8 @@ static nb_status lower(compile_ctx *c, nb_gnode *const *params, int nparams, con
     if (!reserve_one((void **)&p->values, 0, &p->values_cap, sizeof *p->values) ||
         !reserve_one((void **)&p->instrs, 0, &p->instrs_cap, sizeof *p->instrs))
         return nb_error(NB_ERR_NOMEM, "out of memory compiling a graph");
-    if (!c->reach || !c->req || !c->target || !c->consumers || !c->forward || !c->backward || !c->grad ||
-        !c->written || !c->mask || !c->fuse_mask || !c->stack || !c->mark || !p->node_value || !p->node_grad)
+    if (!c->reach || !c->req || !c->target || !c->consumers || !c->forward || !c->backward || !c->grad || !c->written ||
+        !c->mask || !c->fuse_mask || !c->stack || !c->mark || !p->node_value || !p->node_grad)
         return nb_error(NB_ERR_NOMEM, "out of memory compiling a graph");
     for (int i = 0; i < n; i++) c->grad[i] = c->mask[i] = p->node_value[i] = p->node_grad[i] = -1;
 
@@ -537,7 +534,8 @@ static nb_status lower(compile_ctx *c, nb_gnode *const *params, int nparams, con
     if (o->update == NB_GRAPH_UPDATE_SGD)
         for (int i = 0; i < nparams; i++) {
             if (p->node_value[params[i]->id] < 0) {
-                int v = value_new(c, NB_VAL_PARAM, params[i]->ndim, params[i]->shape, params[i]->id, "%s", params[i]->name);
+                int v =
+                    value_new(c, NB_VAL_PARAM, params[i]->ndim, params[i]->shape, params[i]->id, "%s", params[i]->name);
                 p->values[v].t = params[i]->param;
                 p->node_value[params[i]->id] = v;
             }

@@ -36,7 +36,6 @@ static void compute_liveness(nb_plan *p) {
         if (p->values[i].keep && p->values[i].def >= 0) p->values[i].last = p->ninstrs;
 }
 
-
 /* Whether instruction i may write output slot `o` over the buffer of input slot `k`: an
  * elementwise pass reads element j of the input before it writes element j of the output,
  * so the two may share a buffer when the input dies here and has the output's layout. */
@@ -162,7 +161,8 @@ static nb_status plan_memory(nb_plan *p) {
         }
     }
     for (int c = 0; c < nchains; c++)
-        if (chains[c].offset + chains[c].bytes > p->planned_bytes) p->planned_bytes = chains[c].offset + chains[c].bytes;
+        if (chains[c].offset + chains[c].bytes > p->planned_bytes)
+            p->planned_bytes = chains[c].offset + chains[c].bytes;
     for (int i = 0; i < p->nvalues; i++)
         if (chain_of[i] >= 0) p->values[i].offset = p->input_bytes + chains[chain_of[i]].offset;
     free(taken);
@@ -185,7 +185,8 @@ nb_status nb_plan_check_memory(const nb_plan *p) {
             return nb_error(NB_ERR_ARG, "plan: %s overlaps the placeholders", u->name);
         for (int j = i + 1; j < p->nvalues; j++) {
             const nb_pvalue *v = &p->values[j];
-            bool placed_v = v->kind == NB_VAL_INPUT || ((v->kind == NB_VAL_TEMP || v->kind == NB_VAL_MASK) && v->def >= 0);
+            bool placed_v =
+                v->kind == NB_VAL_INPUT || ((v->kind == NB_VAL_TEMP || v->kind == NB_VAL_MASK) && v->def >= 0);
             if (!placed_v) continue;
             bool bytes_meet = u->offset < v->offset + v->bytes && v->offset < u->offset + u->bytes;
             int64_t ulo = u->kind == NB_VAL_INPUT ? -1 : u->def, uhi = u->kind == NB_VAL_INPUT ? INT32_MAX : u->last;

@@ -42,9 +42,7 @@ static nb_status make_loop(nb_plan *p, nb_instr *ins) {
         return nb_ew_loop_init(&ins->loop, name, ins->first ? NB_EW_ZERO_PLUS_S : NB_EW_ADD_S, out, out, NULL, 0.0);
     case NB_I_SGD: /* w = w - lr * g */
         return nb_ew_loop_init(&ins->loop, name, NB_EW_SUB_SCALED, out, out, x, ins->scalar);
-    default:
-        NB_ASSERT(!"not an elementwise instruction");
-        return NB_ERR_ARG;
+    default: NB_ASSERT(!"not an elementwise instruction"); return NB_ERR_ARG;
     }
 }
 
@@ -89,8 +87,7 @@ static void count_work(const nb_plan *p, nb_instr *ins) {
 
 static nb_status resolve(nb_plan *p, nb_instr *ins) {
     switch (ins->kind) {
-    case NB_I_MM:
-        return make_gemm(p, ins);
+    case NB_I_MM: return make_gemm(p, ins);
     case NB_I_SUM:
     case NB_I_MEAN:
     case NB_I_SQDIFF_SUM:
@@ -110,11 +107,8 @@ static nb_status resolve(nb_plan *p, nb_instr *ins) {
         }
         return make_loop(p, ins);
     }
-    case NB_I_ACC_SCALAR:
-        ins->x[0] = value_data(p, ins->in[0]);
-        return make_loop(p, ins);
-    default:
-        return make_loop(p, ins);
+    case NB_I_ACC_SCALAR: ins->x[0] = value_data(p, ins->in[0]); return make_loop(p, ins);
+    default: return make_loop(p, ins);
     }
 }
 
@@ -126,4 +120,3 @@ nb_status nb_plan_resolve(nb_plan *p) {
     }
     return NB_OK;
 }
-

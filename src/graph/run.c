@@ -16,14 +16,14 @@ static void store_one(void *out, nb_dtype dt, double value) {
         *(double *)out = value;
 }
 
-static double load_one(const void *p, nb_dtype dt) { return dt == NB_F32 ? (double)*(const float *)p : *(const double *)p; }
+static double load_one(const void *p, nb_dtype dt) {
+    return dt == NB_F32 ? (double)*(const float *)p : *(const double *)p;
+}
 
 void nb_instr_exec(const nb_plan *p, const nb_instr *ins) {
     const nb_dtype dt = p->dtype;
     switch (ins->kind) {
-    case NB_I_MM:
-        nb_gemm_call_run(&ins->gemm);
-        return;
+    case NB_I_MM: nb_gemm_call_run(&ins->gemm); return;
     case NB_I_SUM:
     case NB_I_MEAN: {
         double total = nb_sum_contiguous(ins->x[0], dt, ins->n);
@@ -52,12 +52,8 @@ void nb_instr_exec(const nb_plan *p, const nb_instr *ins) {
     case NB_I_CLAMP_MASK:
         nb_fused_clamp_mask(dt, ins->n, ins->o[0], ins->o[1], ins->x[0], ins->scalar, ins->strict);
         return;
-    case NB_I_MASK_BWD:
-        nb_fused_mask_backward(dt, ins->n, ins->o[0], ins->x[0], ins->x[1], ins->first);
-        return;
-    default: /* EW and SGD */
-        nb_ew_loop_run(&ins->loop);
-        return;
+    case NB_I_MASK_BWD: nb_fused_mask_backward(dt, ins->n, ins->o[0], ins->x[0], ins->x[1], ins->first); return;
+    default: /* EW and SGD */ nb_ew_loop_run(&ins->loop); return;
     }
 }
 
@@ -135,7 +131,8 @@ const nb_tensor *nb_plan_grad(const nb_plan *p, const nb_gnode *node) {
         return NULL;
     }
     if (node->graph != p->graph || node->id >= p->nnodes || p->node_grad[node->id] < 0) {
-        nb_error(NB_ERR_ARG, "plan grad: the plan keeps no gradient for %s (only parameters and wrt nodes)", node->name);
+        nb_error(NB_ERR_ARG, "plan grad: the plan keeps no gradient for %s (only parameters and wrt nodes)",
+                 node->name);
         return NULL;
     }
     return p->values[p->node_grad[node->id]].t;

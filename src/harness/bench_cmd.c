@@ -40,9 +40,9 @@ typedef struct bench_case {
     int threads;
     double samples[MAX_REPEATS]; /* loop seconds */
     int done;
-    uint64_t flops;              /* per loop, from the dispatcher (twins: the same count) */
+    uint64_t flops; /* per loop, from the dispatcher (twins: the same count) */
     char torch_version[32];
-    char error[200];             /* the case could not run: why */
+    char error[200]; /* the case could not run: why */
 } bench_case;
 
 typedef struct bench_options {
@@ -50,9 +50,9 @@ typedef struct bench_options {
     int64_t repeats, warmup, iters;
     bool repeats_given, warmup_given, iters_given; /* --quick never overrides a flag given */
     bool quick, no_torch;
-    char data_dir[PATH_MAX]; /* holds reference/, the twins */
-    nb_overlap *overlap;     /* this run in the registry of measurements (overlap.h) */
-    int64_t overlap_since;   /* when it began, nb_overlap_clock */
+    char data_dir[PATH_MAX];         /* holds reference/, the twins */
+    nb_overlap *overlap;             /* this run in the registry of measurements (overlap.h) */
+    int64_t overlap_since;           /* when it began, nb_overlap_clock */
     nb_overlap_report overlap_final; /* once it has ended (overlap NULL): what the end saw */
     nb_dtype dtype;
 } bench_options;
@@ -68,7 +68,8 @@ static nb_status parse_threads(const char *text, int *out, int *count) {
         char *end;
         long v = strtol(tok, &end, 10);
         if (*end || v < 1 || v > NB_MAX_THREADS || *count == 16)
-            return nb_error(NB_ERR_ARG, "nabla bench: --threads wants up to 16 counts in 1..%d, got '%s'", NB_MAX_THREADS, tok);
+            return nb_error(NB_ERR_ARG, "nabla bench: --threads wants up to 16 counts in 1..%d, got '%s'",
+                            NB_MAX_THREADS, tok);
         out[(*count)++] = (int)v;
     }
     return *count ? NB_OK : nb_error(NB_ERR_ARG, "nabla bench: --threads is empty");
@@ -80,7 +81,8 @@ static nb_status check_names(const char *flag, const char *list, bool variants) 
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         if (variants ? !nb_variant_find(tok) : !nb_kernel_find(tok))
-            return nb_error(NB_ERR_ARG, "nabla bench: unknown %s '%s' in --%s", variants ? "variant" : "kernel", tok, flag);
+            return nb_error(NB_ERR_ARG, "nabla bench: unknown %s '%s' in --%s", variants ? "variant" : "kernel", tok,
+                            flag);
     return NB_OK;
 }
 
@@ -157,8 +159,7 @@ static nb_status run_child(char *const argv[], char *out, size_t size, int *stat
     }
     out[len] = '\0';
     close(fds[0]);
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
     nb_interrupt_set_child(0);
     return NB_OK;
 }
@@ -168,12 +169,14 @@ static nb_status run_child(char *const argv[], char *out, size_t size, int *stat
 static nb_status run_torch(const bench_options *o, bench_case *c, double *seconds) {
     char script[PATH_MAX + 64], iters[32], threads[16];
     int len = snprintf(script, sizeof script, "%s/reference/", o->data_dir);
-    for (const char *p = c->variant->name; *p && len < (int)sizeof script - 4; p++) script[len++] = *p == '-' ? '_' : *p;
+    for (const char *p = c->variant->name; *p && len < (int)sizeof script - 4; p++)
+        script[len++] = *p == '-' ? '_' : *p;
     snprintf(script + len, sizeof script - len, ".py");
     snprintf(iters, sizeof iters, "%lld", (long long)o->iters);
     snprintf(threads, sizeof threads, "%d", c->threads);
-    char *const argv[] = {TORCH_PYTHON, script, "--iters", iters, "--threads", threads, "--dtype",
-                          (char *)nb_dtype_name(o->dtype), "--print-every", "0", "--json", NULL};
+    char *const argv[] = {TORCH_PYTHON,    script,  "--iters", iters,
+                          "--threads",     threads, "--dtype", (char *)nb_dtype_name(o->dtype),
+                          "--print-every", "0",     "--json",  NULL};
     static char out[1 << 20];
     int rc = 0;
     NB_TRY(run_child(argv, out, sizeof out, &rc));
@@ -259,8 +262,10 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
     const char *torch_version = NULL;
     for (int i = 0; i < n && !torch_version; i++)
         if (cases[i].torch_version[0]) torch_version = cases[i].torch_version;
-    if (torch_version) cJSON_AddStringToObject(ctx, "torch_version", torch_version);
-    else cJSON_AddNullToObject(ctx, "torch_version");
+    if (torch_version)
+        cJSON_AddStringToObject(ctx, "torch_version", torch_version);
+    else
+        cJSON_AddNullToObject(ctx, "torch_version");
     cJSON *cfg = cJSON_AddObjectToObject(doc, "config");
     cJSON_AddStringToObject(cfg, "dtype", nb_dtype_name(o->dtype));
     cJSON_AddNumberToObject(cfg, "iters", (double)o->iters);
@@ -293,14 +298,16 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
         nb_train_config vc = case_config(o, v);
         cJSON_AddNumberToObject(lr, v->name, nb_variant_lr(v, &vc));
     }
-    static const char *const timing_env[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
-                                             "GOMP_CPU_AFFINITY", "OMP_DYNAMIC", "NABLA_ALLOC_CACHE",
-                                             "NABLA_TEST_PERTURB_GEMM"};
+    static const char *const timing_env[] = {"OMP_WAIT_POLICY",   "GOMP_SPINCOUNT",         "OMP_PROC_BIND",
+                                             "OMP_PLACES",        "GOMP_CPU_AFFINITY",      "OMP_DYNAMIC",
+                                             "NABLA_ALLOC_CACHE", "NABLA_TEST_PERTURB_GEMM"};
     cJSON *timing = cJSON_AddObjectToObject(cfg, "environment");
     for (size_t i = 0; i < sizeof timing_env / sizeof timing_env[0]; i++) {
         const char *v = getenv(timing_env[i]);
-        if (v) cJSON_AddStringToObject(timing, timing_env[i], v);
-        else cJSON_AddNullToObject(timing, timing_env[i]);
+        if (v)
+            cJSON_AddStringToObject(timing, timing_env[i], v);
+        else
+            cJSON_AddNullToObject(timing, timing_env[i]);
     }
     cJSON *list = cJSON_AddArrayToObject(doc, "cases");
     size_t csv_cap = 256 + (size_t)n * 256, md_cap = csv_cap;
@@ -311,10 +318,13 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
         cJSON_Delete(doc);
         return nb_error(NB_ERR_NOMEM, "out of memory writing the bench report");
     }
-    size_t cl = (size_t)snprintf(csv, csv_cap, "variant,kernel,threads,samples,median_s,min_s,max_s,mean_s,stddev_s,cv,gflops,vs_naive,vs_torch_best\n");
-    size_t ml = (size_t)snprintf(md, md_cap,
-                                 "| variant | kernel | threads | median ms | min ms | max ms | cv | GFLOP/s | vs naive | vs PyTorch best |\n"
-                                 "|---|---|---|---|---|---|---|---|---|---|\n");
+    size_t cl = (size_t)snprintf(
+        csv, csv_cap,
+        "variant,kernel,threads,samples,median_s,min_s,max_s,mean_s,stddev_s,cv,gflops,vs_naive,vs_torch_best\n");
+    size_t ml = (size_t)snprintf(
+        md, md_cap,
+        "| variant | kernel | threads | median ms | min ms | max ms | cv | GFLOP/s | vs naive | vs PyTorch best |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n; i++) {
         const bench_case *c = &cases[i];
         cJSON *j = cJSON_CreateObject();
@@ -343,10 +353,10 @@ static nb_status write_reports(const bench_options *o, const bench_case *cases, 
             char vs_naive[16] = "-", vs_torch[16] = "-";
             if (!isnan(r.vs_naive)) snprintf(vs_naive, sizeof vs_naive, "%.2fx", r.vs_naive);
             if (!isnan(r.vs_torch)) snprintf(vs_torch, sizeof vs_torch, "%.2fx", r.vs_torch);
-            ml += (size_t)snprintf(md + ml, md_cap - ml, "| %s | %s | %d | %.2f | %.2f | %.2f | %.3f%s | %.1f | %s | %s |\n",
-                                   c->variant->name, case_kernel(c), c->threads, r.s.median * 1e3, r.s.min * 1e3,
-                                   r.s.max * 1e3, r.s.cv, nb_stats_noisy(&r.s) ? " (noisy)" : "", r.gflops, vs_naive,
-                                   vs_torch);
+            ml += (size_t)snprintf(
+                md + ml, md_cap - ml, "| %s | %s | %d | %.2f | %.2f | %.2f | %.3f%s | %.1f | %s | %s |\n",
+                c->variant->name, case_kernel(c), c->threads, r.s.median * 1e3, r.s.min * 1e3, r.s.max * 1e3, r.s.cv,
+                nb_stats_noisy(&r.s) ? " (noisy)" : "", r.gflops, vs_naive, vs_torch);
         }
         cJSON_AddItemToArray(list, j);
     }
@@ -387,8 +397,8 @@ static void print_table(const bench_case *cases, int n) {
         if (!isnan(r.vs_naive)) snprintf(vs_naive, sizeof vs_naive, "%.2fx", r.vs_naive);
         if (!isnan(r.vs_torch)) snprintf(vs_torch, sizeof vs_torch, "%.2fx", r.vs_torch);
         printf("%-16s %-8s %3d %10.2f %10.2f %10.2f %6.1f%%%s %8.1f %9s %9s\n", c->variant->name, case_kernel(c),
-               c->threads, r.s.median * 1e3, r.s.min * 1e3, r.s.max * 1e3, r.s.cv * 100, nb_stats_noisy(&r.s) ? "!" : " ",
-               r.gflops, vs_naive, vs_torch);
+               c->threads, r.s.median * 1e3, r.s.min * 1e3, r.s.max * 1e3, r.s.cv * 100,
+               nb_stats_noisy(&r.s) ? "!" : " ", r.gflops, vs_naive, vs_torch);
     }
     printf("(! marks a coefficient of variation above %.0f%%: rerun on a quieter machine before trusting it)\n",
            NB_STATS_NOISY_CV * 100);
@@ -404,14 +414,17 @@ int nb_cmd_bench(int argc, char **argv) {
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variants", &o.variants, "LIST", "comma-separated variants (default: all)"),
         NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernels (default: $NABLA_KERNEL, else all)"),
-        NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "thread counts (default: 1 and $OMP_NUM_THREADS or the usable CPUs)"),
+        NB_OPT_STRING_ROW("threads", &o.threads, "LIST",
+                          "thread counts (default: 1 and $OMP_NUM_THREADS or the usable CPUs)"),
         NB_OPT_INT_ROW_SEEN("repeats", &o.repeats, "R", "timed loops per case (default 5)", 1, MAX_REPEATS,
                             &o.repeats_given),
         NB_OPT_INT_ROW_SEEN("warmup", &o.warmup, "W", "untimed loops per nabla case first (default 1)", 0, 100,
                             &o.warmup_given),
-        NB_OPT_INT_ROW_SEEN("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000, &o.iters_given),
+        NB_OPT_INT_ROW_SEEN("iters", &o.iters, "I", "training steps per loop (default 500)", 1, 1000000,
+                            &o.iters_given),
         NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32)"),
-        NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "where bench.json, .csv and .md go, created with its parents (default bench/results)"),
+        NB_OPT_STRING_ROW("out", &o.out_dir, "DIR",
+                          "where bench.json, .csv and .md go, created with its parents (default bench/results)"),
         NB_OPT_FLAG_ROW("no-torch", &o.no_torch, "leave out the PyTorch twins"),
         NB_OPT_FLAG_ROW("quick", &o.quick, "a smoke run: 50 steps, 2 repeats, no warm-up, no naive (flags given win)"),
     };
@@ -528,7 +541,8 @@ int nb_cmd_bench(int argc, char **argv) {
         if (!tty) {
             double elapsed = nb_now_seconds() - start;
             printf("  round %d/%lld done, elapsed %.0f s, about %.0f s left\n", round + 1,
-                   (long long)(o.warmup + o.repeats), elapsed, finished ? elapsed / finished * (total - finished) : 0.0);
+                   (long long)(o.warmup + o.repeats), elapsed,
+                   finished ? elapsed / finished * (total - finished) : 0.0);
             fflush(stdout);
         }
         if (timed) rounds_done = round + 1 - (int)o.warmup;

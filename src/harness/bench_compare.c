@@ -24,9 +24,9 @@ typedef struct setting_desc {
     const char *name;    /* as printed, and the key in its section */
     const char *section; /* "config", "context", or "env" for context.environment */
     value_type type;
-    int64_t min, max;    /* TYPE_INT */
+    int64_t min, max; /* TYPE_INT */
     nb_bench_setting_kind kind;
-    const char *why;     /* NB_BENCH_NOTED: why a difference does not matter */
+    const char *why; /* NB_BENCH_NOTED: why a difference does not matter */
 } setting_desc;
 
 /* Counts travel as JSON numbers (doubles): past 2^53 they are no longer exact. */
@@ -118,10 +118,12 @@ static nb_status read_overlap(const cJSON *context, const char *path, nb_bench_s
         if (!cJSON_IsString(x) || !printable(x->valuestring, NB_BENCH_MAX_VALUE))
             return nb_error(NB_ERR_FORMAT, "%s: context.overlapped_by holds something other than a run's name", path);
         /* listed while they fit; the count of runs matters less than that there were any */
-        int w = snprintf(s->overlapped_by + used, sizeof s->overlapped_by - used, "%s%s", used ? "; " : "",
-                         x->valuestring);
-        if (w > 0 && used + (size_t)w < sizeof s->overlapped_by) used += (size_t)w;
-        else s->overlapped_by[used] = '\0';
+        int w =
+            snprintf(s->overlapped_by + used, sizeof s->overlapped_by - used, "%s%s", used ? "; " : "", x->valuestring);
+        if (w > 0 && used + (size_t)w < sizeof s->overlapped_by)
+            used += (size_t)w;
+        else
+            s->overlapped_by[used] = '\0';
     }
     s->overlapped = cJSON_GetArraySize(o) > 0;
     return NB_OK;
@@ -143,8 +145,8 @@ static nb_status object_of(const cJSON *parent, const char *key, const char *whe
     return NB_OK;
 }
 
-static nb_status read_setting(const cJSON *section, const char *section_name, nb_bench_setting_id id,
-                              const char *path, nb_bench_value *v) {
+static nb_status read_setting(const cJSON *section, const char *section_name, nb_bench_setting_id id, const char *path,
+                              nb_bench_value *v) {
     const setting_desc *d = &settings_table[id];
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(section, d->name);
     if (!x) return NB_OK; /* not recorded: an older bench.json */
@@ -158,8 +160,9 @@ static nb_status read_setting(const cJSON *section, const char *section_name, nb
         /* fall through */
     case TYPE_STRING:
         if (!cJSON_IsString(x) || !printable(x->valuestring, sizeof v->text))
-            return nb_error(NB_ERR_FORMAT, "%s: %s.%s must be a string of one line under %d bytes%s", path, section_name,
-                            d->name, NB_BENCH_MAX_VALUE, d->type == TYPE_STRING_OR_NULL ? ", or null" : "");
+            return nb_error(NB_ERR_FORMAT, "%s: %s.%s must be a string of one line under %d bytes%s", path,
+                            section_name, d->name, NB_BENCH_MAX_VALUE,
+                            d->type == TYPE_STRING_OR_NULL ? ", or null" : "");
         snprintf(v->text, sizeof v->text, "%s", x->valuestring);
         break;
     case TYPE_INT: {
@@ -171,7 +174,8 @@ static nb_status read_setting(const cJSON *section, const char *section_name, nb
         break;
     }
     case TYPE_BOOL:
-        if (!cJSON_IsBool(x)) return nb_error(NB_ERR_FORMAT, "%s: %s.%s must be true or false", path, section_name, d->name);
+        if (!cJSON_IsBool(x))
+            return nb_error(NB_ERR_FORMAT, "%s: %s.%s must be true or false", path, section_name, d->name);
         snprintf(v->text, sizeof v->text, "%s", cJSON_IsTrue(x) ? "true" : "false");
         break;
     }
@@ -189,8 +193,8 @@ static nb_status read_named(const cJSON *obj, const char *where, bool numbers, c
         if (list->count == NB_BENCH_MAX_NAMED)
             return nb_error(NB_ERR_FORMAT, "%s: %s has more than %d entries", path, where, NB_BENCH_MAX_NAMED);
         if (!printable(x->string, NB_BENCH_MAX_NAME) || !x->string[0])
-            return nb_error(NB_ERR_FORMAT, "%s: %s has a name that is empty, longer than %d bytes or not one line", path,
-                            where, NB_BENCH_MAX_NAME - 1);
+            return nb_error(NB_ERR_FORMAT, "%s: %s has a name that is empty, longer than %d bytes or not one line",
+                            path, where, NB_BENCH_MAX_NAME - 1);
         for (int i = 0; i < list->count; i++)
             if (!strcmp(list->item[i].name, x->string))
                 return nb_error(NB_ERR_FORMAT, "%s: %s names %s twice", path, where, x->string);
@@ -253,8 +257,8 @@ static nb_status read_cases(const cJSON *list, const char *path, nb_bench_saved_
         /* The key is printed as one row of --compare's table, and must be whole: two names
          * cut to fit could make two cases one. */
         if (!printable(variant->valuestring, NB_BENCH_MAX_NAME) || !printable(kernel->valuestring, NB_BENCH_MAX_NAME))
-            return nb_error(NB_ERR_FORMAT, "%s: case %d has a variant or kernel that is not one line under %d bytes", path,
-                            *count, NB_BENCH_MAX_NAME);
+            return nb_error(NB_ERR_FORMAT, "%s: case %d has a variant or kernel that is not one line under %d bytes",
+                            path, *count, NB_BENCH_MAX_NAME);
         double t = threads->valuedouble;
         if (!(t >= 1 && t <= NB_MAX_THREADS) || t != floor(t))
             return nb_error(NB_ERR_FORMAT, "%s: case %d has threads that is not an integer in 1..%d", path, *count,
@@ -263,11 +267,13 @@ static nb_status read_cases(const cJSON *list, const char *path, nb_bench_saved_
         snprintf(s->key, sizeof s->key, "%s %s %d", variant->valuestring, kernel->valuestring, (int)t);
         /* one case per key: --compare pairs cases by key */
         for (int j = 0; j < *count; j++)
-            if (!strcmp(cases[j].key, s->key)) return nb_error(NB_ERR_FORMAT, "%s: case %s appears twice", path, s->key);
+            if (!strcmp(cases[j].key, s->key))
+                return nb_error(NB_ERR_FORMAT, "%s: case %s appears twice", path, s->key);
         (*count)++;
         const cJSON *x;
         cJSON_ArrayForEach(x, samples) {
-            if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble) || s->n == NB_BENCH_MAX_SAMPLES)
+            if (!cJSON_IsNumber(x) || !(x->valuedouble > 0) || !isfinite(x->valuedouble) ||
+                s->n == NB_BENCH_MAX_SAMPLES)
                 return nb_error(NB_ERR_FORMAT, "%s: case %s has a bad sample", path, s->key);
             s->samples[s->n++] = x->valuedouble;
         }
@@ -275,8 +281,8 @@ static nb_status read_cases(const cJSON *list, const char *path, nb_bench_saved_
     return NB_OK;
 }
 
-nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb_bench_saved_case **cases,
-                              int *count, nb_bench_settings *settings) {
+nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb_bench_saved_case **cases, int *count,
+                              nb_bench_settings *settings) {
     *cases = NULL;
     *count = 0;
     clear_settings(settings);
@@ -346,8 +352,8 @@ static bool same_value(const nb_bench_value *a, const nb_bench_value *b) {
     return a->is_null == b->is_null && !strcmp(a->text, b->text);
 }
 
-static void add(nb_bench_difference *out, int *n, nb_bench_setting_kind kind, const char *name,
-                const char *qualifier, const char *old_text, const char *new_text) {
+static void add(nb_bench_difference *out, int *n, nb_bench_setting_kind kind, const char *name, const char *qualifier,
+                const char *old_text, const char *new_text) {
     NB_ASSERT(*n < NB_BENCH_MAX_DIFFERENCES);
     out[(*n)++] = (nb_bench_difference){kind, name, qualifier, old_text, new_text};
 }
@@ -373,7 +379,8 @@ static void diff_environment(const nb_bench_settings *old, const nb_bench_settin
             add(out, n, NB_BENCH_MEASURE, x->name, NULL, x->text, y ? y->text : NULL);
     }
     for (int i = 0; i < b->count; i++)
-        if (!find_named(a, b->item[i].name)) add(out, n, NB_BENCH_MEASURE, b->item[i].name, NULL, NULL, b->item[i].text);
+        if (!find_named(a, b->item[i].name))
+            add(out, n, NB_BENCH_MEASURE, b->item[i].name, NULL, NULL, b->item[i].text);
 }
 
 int nb_bench_settings_diff(const nb_bench_settings *old, const nb_bench_settings *new, nb_bench_difference *out) {
@@ -384,7 +391,8 @@ int nb_bench_settings_diff(const nb_bench_settings *old, const nb_bench_settings
         const nb_bench_value *a = &old->value[id], *b = &new->value[id];
         /* NOTED settings matter too little to warn that an older file lacks them */
         if (!a->known || !b->known) {
-            if (d->kind != NB_BENCH_NOTED) add(out, &n, d->kind, d->name, NULL, a->known ? a->text : NULL, b->known ? b->text : NULL);
+            if (d->kind != NB_BENCH_NOTED)
+                add(out, &n, d->kind, d->name, NULL, a->known ? a->text : NULL, b->known ? b->text : NULL);
             continue;
         }
         /* null: no twin ran on that side, so there is no twin's time to compare */
@@ -493,7 +501,9 @@ static void list_empty(const run_file *old, const run_file *new) {
             const nb_bench_saved_case *a = &old->cases[j];
             if (strcmp(a->key, b->key) || (a->n && b->n)) continue;
             printf("%s%s (%s)", any ? ", " : "no samples to compare (the case failed or was not reached): ", b->key,
-                   !a->n && !b->n ? "both" : !a->n ? old->label : new->label);
+                   !a->n && !b->n ? "both"
+                   : !a->n        ? old->label
+                                  : new->label);
             any = true;
         }
     }
@@ -516,8 +526,8 @@ static void print_table(const run_file *old, const run_file *new) {
         unequal += a->n != b->n;
         char counts[24];
         snprintf(counts, sizeof counts, "%d/%d%s", a->n, b->n, a->n != b->n ? "*" : "");
-        printf("%-34s %10.3f %10.3f %+7.1f%% %8.4f %8s  %s\n", b->key, ma * 1e3, mb * 1e3, (mb / ma - 1) * 100, p, counts,
-               p < 0.05 ? (mb < ma ? "faster" : "slower") : "no significant change");
+        printf("%-34s %10.3f %10.3f %+7.1f%% %8.4f %8s  %s\n", b->key, ma * 1e3, mb * 1e3, (mb / ma - 1) * 100, p,
+               counts, p < 0.05 ? (mb < ma ? "faster" : "slower") : "no significant change");
     }
     list_unmatched(old, new);
     list_unmatched(new, old);
@@ -559,9 +569,10 @@ int nb_bench_compare_files(const char *old_path, const char *new_path, bool forc
     for (int i = 0; i < 2; i++)
         if (f[i].settings.rounds_done == 0) {
             char msg[1200];
-            snprintf(msg, sizeof msg,
-                     "%s (%s) holds no complete round (rounds_done 0: stopped in its first timed round): nothing to compare",
-                     f[i].label, f[i].path);
+            snprintf(
+                msg, sizeof msg,
+                "%s (%s) holds no complete round (rounds_done 0: stopped in its first timed round): nothing to compare",
+                f[i].label, f[i].path);
             code = nb_cmd_fail(NB_EXIT_FAILURE, "bench", msg);
             goto done;
         }
@@ -647,6 +658,7 @@ int nb_bench_compare_command(int argc, char **argv) {
         }
     }
     if (nfiles != 2)
-        return nb_cmd_fail(NB_EXIT_USAGE, "bench", "nabla bench: --compare takes two files: OLD.json NEW.json [--force]");
+        return nb_cmd_fail(NB_EXIT_USAGE, "bench",
+                           "nabla bench: --compare takes two files: OLD.json NEW.json [--force]");
     return nb_bench_compare_files(files[0], files[1], force);
 }

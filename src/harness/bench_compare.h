@@ -27,7 +27,7 @@
 #define NB_BENCH_MAX_NAMED 32
 
 typedef struct nb_bench_saved_case {
-    char key[160]; /* "variant kernel threads" */
+    char key[160];                        /* "variant kernel threads" */
     double samples[NB_BENCH_MAX_SAMPLES]; /* each > 0 */
     int n;
 } nb_bench_saved_case;
@@ -125,12 +125,11 @@ typedef struct nb_bench_settings {
  * no "cases" list, more than NB_BENCH_MAX_CASES cases, a case that lacks a field, repeats a key
  * or has a sample that is not a positive number, or a setting of the wrong type or range; on
  * failure *cases is NULL, *count 0 and *settings all unknown. */
-nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb_bench_saved_case **cases,
-                              int *count, nb_bench_settings *settings);
+nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb_bench_saved_case **cases, int *count,
+                              nb_bench_settings *settings);
 
 /* The same on the file at path: NB_ERR_IO when it cannot be read. */
-nb_status nb_bench_json_load(const char *path, nb_bench_saved_case **cases, int *count,
-                             nb_bench_settings *settings);
+nb_status nb_bench_json_load(const char *path, nb_bench_saved_case **cases, int *count, nb_bench_settings *settings);
 
 /* One setting that differs between two runs, or that one of them does not record. The
  * pointers point into the two settings compared (and into a static name table). */

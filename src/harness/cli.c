@@ -23,8 +23,9 @@ static nb_status parse_value(const char *command, const nb_option *opt, const ch
     bool numeric = opt->kind == NB_OPT_INT || opt->kind == NB_OPT_UINT64 || opt->kind == NB_OPT_DOUBLE;
     if (numeric && (isspace((unsigned char)text[0]) || strpbrk(text, "xX")))
         return nb_error(NB_ERR_ARG, "%s: --%s expects %s, got '%s'", command, opt->name,
-                        opt->kind == NB_OPT_DOUBLE ? "a number" : opt->kind == NB_OPT_INT ? "an integer"
-                                                                                          : "a non-negative integer",
+                        opt->kind == NB_OPT_DOUBLE ? "a number"
+                        : opt->kind == NB_OPT_INT  ? "an integer"
+                                                   : "a non-negative integer",
                         text);
     switch (opt->kind) {
     case NB_OPT_INT: {
@@ -47,17 +48,16 @@ static nb_status parse_value(const char *command, const nb_option *opt, const ch
         if (*end != '\0')
             return nb_error(NB_ERR_ARG, "%s: --%s expects a non-negative integer, got '%s'", command, opt->name, text);
         if (errno == ERANGE)
-            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range 0..18446744073709551615", command, opt->name, text);
+            return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range 0..18446744073709551615", command, opt->name,
+                            text);
         *(uint64_t *)opt->dest = v;
         return NB_OK;
     }
     case NB_OPT_DOUBLE: {
         errno = 0;
         double v = strtod(text, &end);
-        if (*end != '\0')
-            return nb_error(NB_ERR_ARG, "%s: --%s expects a number, got '%s'", command, opt->name, text);
-        if (!isfinite(v))
-            return nb_error(NB_ERR_ARG, "%s: --%s must be finite, got '%s'", command, opt->name, text);
+        if (*end != '\0') return nb_error(NB_ERR_ARG, "%s: --%s expects a number, got '%s'", command, opt->name, text);
+        if (!isfinite(v)) return nb_error(NB_ERR_ARG, "%s: --%s must be finite, got '%s'", command, opt->name, text);
         /* an underflow (1e-400) would silently become 0 or lose digits */
         if (errno == ERANGE)
             return nb_error(NB_ERR_ARG, "%s: --%s %s is out of range (too small for a double)", command, opt->name,
@@ -68,17 +68,13 @@ static nb_status parse_value(const char *command, const nb_option *opt, const ch
         *(double *)opt->dest = v;
         return NB_OK;
     }
-    case NB_OPT_STRING:
-        *(const char **)opt->dest = text;
-        return NB_OK;
-    case NB_OPT_FLAG:
-        break;
+    case NB_OPT_STRING: *(const char **)opt->dest = text; return NB_OK;
+    case NB_OPT_FLAG: break;
     }
     return nb_error(NB_ERR_ARG, "%s: --%s takes no value", command, opt->name);
 }
 
-nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count,
-                       bool *help) {
+nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count, bool *help) {
     *help = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];

@@ -20,37 +20,42 @@ typedef enum nb_opt_kind {
 } nb_opt_kind;
 
 typedef struct nb_option {
-    const char *name;    /* without the leading dashes: "batch" for --batch */
+    const char *name; /* without the leading dashes: "batch" for --batch */
     nb_opt_kind kind;
     void *dest;          /* bool*, int64_t*, uint64_t*, double* or const char** */
     const char *metavar; /* "N", "NAME", ... for --help */
     const char *help;
-    int64_t min, max;    /* NB_OPT_INT */
-    double dmin, dmax;   /* NB_OPT_DOUBLE */
-    bool *seen;          /* optional: set when the option appears */
+    int64_t min, max;  /* NB_OPT_INT */
+    double dmin, dmax; /* NB_OPT_DOUBLE */
+    bool *seen;        /* optional: set when the option appears */
 } nb_option;
 
 /* Table rows, e.g. NB_OPT_INT_ROW("batch", &cfg.batch, "N", "batch size", 1, 1 << 24). */
-#define NB_OPT_FLAG_ROW(NAME, DEST, HELP) \
-    {.name = (NAME), .kind = NB_OPT_FLAG, .dest = (DEST), .help = (HELP)}
-#define NB_OPT_STRING_ROW(NAME, DEST, METAVAR, HELP) \
-    {.name = (NAME), .kind = NB_OPT_STRING, .dest = (DEST), .metavar = (METAVAR), .help = (HELP)}
-#define NB_OPT_UINT64_ROW(NAME, DEST, METAVAR, HELP) \
-    {.name = (NAME), .kind = NB_OPT_UINT64, .dest = (DEST), .metavar = (METAVAR), .help = (HELP)}
-#define NB_OPT_INT_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX)                                          \
-    {.name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
-     .min = (MIN), .max = (MAX)}
-#define NB_OPT_INT_ROW_SEEN(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                \
-    {.name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
-     .min = (MIN), .max = (MAX), .seen = (SEEN)}
-#define NB_OPT_DOUBLE_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                 \
-    {.name = (NAME), .kind = NB_OPT_DOUBLE, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), \
-     .dmin = (MIN), .dmax = (MAX), .seen = (SEEN)}
+#define NB_OPT_FLAG_ROW(NAME, DEST, HELP)                                                                              \
+    { .name = (NAME), .kind = NB_OPT_FLAG, .dest = (DEST), .help = (HELP) }
+#define NB_OPT_STRING_ROW(NAME, DEST, METAVAR, HELP)                                                                   \
+    { .name = (NAME), .kind = NB_OPT_STRING, .dest = (DEST), .metavar = (METAVAR), .help = (HELP) }
+#define NB_OPT_UINT64_ROW(NAME, DEST, METAVAR, HELP)                                                                   \
+    { .name = (NAME), .kind = NB_OPT_UINT64, .dest = (DEST), .metavar = (METAVAR), .help = (HELP) }
+#define NB_OPT_INT_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX)                                                            \
+    {                                                                                                                  \
+        .name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), .min = (MIN),        \
+        .max = (MAX)                                                                                                   \
+    }
+#define NB_OPT_INT_ROW_SEEN(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                                 \
+    {                                                                                                                  \
+        .name = (NAME), .kind = NB_OPT_INT, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), .min = (MIN),        \
+        .max = (MAX), .seen = (SEEN)                                                                                   \
+    }
+#define NB_OPT_DOUBLE_ROW(NAME, DEST, METAVAR, HELP, MIN, MAX, SEEN)                                                   \
+    {                                                                                                                  \
+        .name = (NAME), .kind = NB_OPT_DOUBLE, .dest = (DEST), .metavar = (METAVAR), .help = (HELP), .dmin = (MIN),    \
+        .dmax = (MAX), .seen = (SEEN)                                                                                  \
+    }
 
 /* Parses argv[0..argc) (without the command name) against options[0..count). --help or -h
  * sets *help and stops. Errors name the command ("nabla train: ...") and the flag. */
-nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count,
-                       bool *help);
+nb_status nb_cli_parse(const char *command, int argc, char **argv, const nb_option *options, int count, bool *help);
 
 /* A comma-separated list value (--threads 1,2, --kernels a,b): NB_ERR_ARG naming the flag
  * when an entry is empty ("1,", ",2", "1,,2"; strtok would skip it silently) or the text is

@@ -40,7 +40,8 @@ nb_status nb_env_kernels(const char *command, const char *given, const char **ke
     if (!nb_kernel_find(env)) {
         char names[256];
         nb_kernel_choice_names(names, sizeof names);
-        return nb_error(NB_ERR_ARG, "%s: unknown kernel '%s' in NABLA_KERNEL (expected one of: %s)", command, env, names);
+        return nb_error(NB_ERR_ARG, "%s: unknown kernel '%s' in NABLA_KERNEL (expected one of: %s)", command, env,
+                        names);
     }
     *kernels = env;
     return NB_OK;
@@ -64,8 +65,8 @@ nb_status nb_env_data_dir(char *buf, size_t size) {
     const char *env = getenv("NABLA_DATA_DIR");
     if (env && *env) {
         if (!has_reference(env))
-            return nb_error(NB_ERR_IO, "NABLA_DATA_DIR=%s holds no reference/ directory (the PyTorch twins and fixtures)",
-                            env);
+            return nb_error(NB_ERR_IO,
+                            "NABLA_DATA_DIR=%s holds no reference/ directory (the PyTorch twins and fixtures)", env);
         snprintf(buf, size, "%s", env);
         return NB_OK;
     }

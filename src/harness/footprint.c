@@ -14,8 +14,8 @@ static double physical_memory(void) {
     return pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
 }
 
-nb_status nb_footprint_check_bytes(const char *command, const char *variant, const nb_train_config *cfg,
-                                   bool counted, int64_t bytes) {
+nb_status nb_footprint_check_bytes(const char *command, const char *variant, const nb_train_config *cfg, bool counted,
+                                   int64_t bytes) {
     const double physical = physical_memory();
     if (counted && (physical == 0.0 || (double)bytes <= physical)) return NB_OK;
     char iters[40] = "";

@@ -21,7 +21,7 @@ nb_status nb_footprint_check(const char *command, const nb_variant *variant, con
 
 /* The same rule and line for a count the command made itself (`nabla graph` sizes its plan
  * by its own options); `counted` false: the count overflowed. */
-nb_status nb_footprint_check_bytes(const char *command, const char *variant, const nb_train_config *cfg,
-                                   bool counted, int64_t bytes);
+nb_status nb_footprint_check_bytes(const char *command, const char *variant, const nb_train_config *cfg, bool counted,
+                                   int64_t bytes);
 
 #endif

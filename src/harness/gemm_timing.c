@@ -71,8 +71,8 @@ static double time_calls(const nb_kernel *kernel, const nb_gemm_shape *s, operan
             kernel->sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, nb_tensor_data(ops->a), ops->lda,
                           nb_tensor_data(ops->b), ops->ldb, 0.0f, nb_tensor_data(ops->c), s->n, threads);
         else
-            kernel->dgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0, nb_tensor_data(ops->a), ops->lda,
-                          nb_tensor_data(ops->b), ops->ldb, 0.0, nb_tensor_data(ops->c), s->n, threads);
+            kernel->dgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0, nb_tensor_data(ops->a), ops->lda, nb_tensor_data(ops->b),
+                          ops->ldb, 0.0, nb_tensor_data(ops->c), s->n, threads);
     }
     return (nb_now_seconds() - start) / (double)calls;
 }
@@ -85,7 +85,8 @@ nb_status nb_gemm_time_kernels(const nb_gemm_shape *s, const nb_kernel *const *k
     operands ops = {0};
     long *calls = calloc((size_t)count, sizeof *calls);
     double *samples = calloc((size_t)count * (size_t)cfg->repeats, sizeof *samples);
-    nb_status st = calls && samples ? operands_init(&ops, s, cfg->dtype) : nb_error(NB_ERR_NOMEM, "GEMM timing: out of memory");
+    nb_status st =
+        calls && samples ? operands_init(&ops, s, cfg->dtype) : nb_error(NB_ERR_NOMEM, "GEMM timing: out of memory");
     if (st == NB_OK) {
         /* Calibrate (this first call is also the warm-up): enough calls per sample that one
          * sample lasts min_time, so the clock's resolution never dominates a small product. */
@@ -99,11 +100,11 @@ nb_status nb_gemm_time_kernels(const nb_gemm_shape *s, const nb_kernel *const *k
         for (int r = 0; r < cfg->repeats && !nb_interrupted(); r++)
             for (int j = 0; j < count; j++) {
                 int ki = (j + r) % count;
-                samples[(size_t)ki * (size_t)cfg->repeats + (size_t)r] = time_calls(kernels[ki], s, &ops, cfg->threads, calls[ki]);
+                samples[(size_t)ki * (size_t)cfg->repeats + (size_t)r] =
+                    time_calls(kernels[ki], s, &ops, cfg->threads, calls[ki]);
             }
         /* a stop request (harness/interrupt.h) ends the timing between two samples */
-        if (nb_interrupted())
-            st = nb_error(NB_ERR_ARG, "interrupted by %s", nb_interrupt_signal_name());
+        if (nb_interrupted()) st = nb_error(NB_ERR_ARG, "interrupted by %s", nb_interrupt_signal_name());
         for (int ki = 0; ki < count && st == NB_OK; ki++)
             stats[ki] = nb_stats_of(samples + (size_t)ki * (size_t)cfg->repeats, cfg->repeats);
     }

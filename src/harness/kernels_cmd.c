@@ -53,7 +53,8 @@ static nb_status parse_int_list(const char *flag, const char *what, const char *
         bool dup = false;
         for (int j = 0; j < *count; j++) dup = dup || out[j] == v;
         if (dup) continue;
-        if (*count == capacity) return nb_error(NB_ERR_ARG, "nabla kernels: --%s takes at most %d values", flag, capacity);
+        if (*count == capacity)
+            return nb_error(NB_ERR_ARG, "nabla kernels: --%s takes at most %d values", flag, capacity);
         out[(*count)++] = v;
     }
     return NB_OK;
@@ -142,14 +143,15 @@ static int run_bench(const kernels_options *o) {
         if (parse_int_list("threads", "counts", o->threads, 1, NB_MAX_THREADS, list, NB_SWEEP_MAX_THREADS, &n) != NB_OK)
             return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
         if (n != 1)
-            return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --bench takes one --threads count (--sweep takes a list)");
+            return nb_cmd_fail(NB_EXIT_USAGE, "kernels",
+                               "nabla kernels: --bench takes one --threads count (--sweep takes a list)");
         threads = (int)list[0];
     }
     int repeats = o->repeats ? (int)o->repeats : 5;
 
     const nb_kernel *blas = nb_kernel_find("blas");
-    printf("GEMM %s, %d thread%s, median of %d interleaved repeats (each >= %.0f ms of calls)\n",
-           nb_dtype_name(dtype), threads, threads == 1 ? "" : "s", repeats, o->min_time * 1e3);
+    printf("GEMM %s, %d thread%s, median of %d interleaved repeats (each >= %.0f ms of calls)\n", nb_dtype_name(dtype),
+           threads, threads == 1 ? "" : "s", repeats, o->min_time * 1e3);
     printf("%-20s %-8s %12s %12s %10s %8s\n", "shape", "kernel", "median_us", "min_us", "GFLOP/s", "vs_blas");
     nb_gemm_timing timing = {.dtype = dtype, .threads = threads, .repeats = repeats, .min_time = o->min_time};
     /* registered as a measurement: one that overlapped another nabla measurement says so */
@@ -231,8 +233,12 @@ static int run_peak(const kernels_options *o) {
 }
 
 static int run_sweep(const kernels_options *o) {
-    nb_sweep_config cfg = {.repeats = (int)o->repeats, .min_time = o->min_time, .naive_max = o->naive_max,
-                           .seed = !o->no_seed, .squares = !o->no_squares, .serial_all = o->serial_all,
+    nb_sweep_config cfg = {.repeats = (int)o->repeats,
+                           .min_time = o->min_time,
+                           .naive_max = o->naive_max,
+                           .seed = !o->no_seed,
+                           .squares = !o->no_squares,
+                           .serial_all = o->serial_all,
                            .out_dir = o->out_dir ? o->out_dir : "bench/results"};
     /* --quick is a CI smoke run; every flag given explicitly still wins over it */
     const char *sizes = o->sizes ? o->sizes : o->quick ? "64,256" : "64,128,256,512,1024,2048";
@@ -245,12 +251,14 @@ static int run_sweep(const kernels_options *o) {
     if (!o->min_time_seen) cfg.min_time = o->quick ? 0.01 : 0.05;
     int64_t list[NB_SWEEP_MAX_SIZES];
     if (parse_int_list("sizes", "sizes", sizes, 1, NB_GEMM_MAX_DIM, list, NB_SWEEP_MAX_SIZES, &cfg.nsizes) != NB_OK ||
-        parse_dtypes_threads(o, o->quick ? "1" : online, cfg.dtypes, &cfg.ndtypes, cfg.threads, &cfg.nthreads) != NB_OK ||
+        parse_dtypes_threads(o, o->quick ? "1" : online, cfg.dtypes, &cfg.ndtypes, cfg.threads, &cfg.nthreads) !=
+            NB_OK ||
         parse_kernels(o->kernels, cfg.kernels, NB_SWEEP_MAX_KERNELS, &cfg.nkernels) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "kernels", nb_last_error());
     for (int i = 0; i < cfg.nsizes; i++) cfg.sizes[i] = list[i];
     if (o->no_seed && o->no_squares)
-        return nb_cmd_fail(NB_EXIT_USAGE, "kernels", "nabla kernels: --no-seed and --no-squares leave nothing to sweep");
+        return nb_cmd_fail(NB_EXIT_USAGE, "kernels",
+                           "nabla kernels: --no-seed and --no-squares leave nothing to sweep");
     if (nb_sweep_run(&cfg) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "kernels", nb_last_error());
     return nb_interrupted() ? nb_interrupt_exit_code() : NB_EXIT_OK;
 }
@@ -271,7 +279,8 @@ static void list_kernels(void) {
         nb_tune_table table;
         bool missing = false;
         if (nb_tune_read(path, &table, &missing) != NB_OK) {
-            snprintf(state, sizeof state, "%s: %s", path, missing ? "missing, `nabla tune` writes it" : "unreadable, rerun `nabla tune`");
+            snprintf(state, sizeof state, "%s: %s", path,
+                     missing ? "missing, `nabla tune` writes it" : "unreadable, rerun `nabla tune`");
         } else {
             nb_tune_context now;
             char why[200];
@@ -313,7 +322,8 @@ int nb_cmd_kernels(int argc, char **argv) {
         {NB_OPT_FLAG_ROW("bench", &o.bench, "time the kernels side by side on --shapes"), MODE_ANY},
         {NB_OPT_FLAG_ROW("sweep", &o.sweep, "GFLOP/s and % of FMA peak on the seed products and squares"), MODE_ANY},
         {NB_OPT_FLAG_ROW("peak", &o.peak, "measure this CPU's FMA peak (AVX2, AVX-512) and print it"), MODE_ANY},
-        {NB_OPT_STRING_ROW("shapes", &o.shapes, "LIST", "bench: MxNxK[:nn|nt|tn|tt],... (default 64x100x1000,1024x1024x1024)"),
+        {NB_OPT_STRING_ROW("shapes", &o.shapes, "LIST",
+                           "bench: MxNxK[:nn|nt|tn|tt],... (default 64x100x1000,1024x1024x1024)"),
          MODE_BENCH},
         {NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "bench: element type (default f32)"), MODE_BENCH},
         {NB_OPT_STRING_ROW("kernels", &o.kernels, "LIST", "comma-separated kernel names (default: all)"),
@@ -343,7 +353,8 @@ int nb_cmd_kernels(int argc, char **argv) {
         {NB_OPT_FLAG_ROW("quick", &o.quick,
                          "sweep: a smoke run: squares 64,256, 1 thread, 2 repeats, min-time 0.01 (flags given win)"),
          MODE_SWEEP},
-        {NB_OPT_STRING_ROW("out", &o.out_dir, "DIR", "sweep: where sweep.json, .csv and .md go (default bench/results)"),
+        {NB_OPT_STRING_ROW("out", &o.out_dir, "DIR",
+                           "sweep: where sweep.json, .csv and .md go (default bench/results)"),
          MODE_SWEEP},
     };
     enum { COUNT = sizeof table / sizeof table[0] };
@@ -392,7 +403,10 @@ int nb_cmd_kernels(int argc, char **argv) {
     if ((mode == MODE_BENCH || mode == MODE_SWEEP) && !o.kernels) nb_env_note_kernel_ignored("nabla kernels");
     /* SIGINT, SIGTERM, SIGHUP stop the timing between two samples; a sweep keeps its finished rows */
     nb_interrupt_catch();
-    int code = mode == MODE_BENCH ? run_bench(&o) : mode == MODE_SWEEP ? run_sweep(&o) : mode == MODE_PEAK ? run_peak(&o) : -1;
+    int code = mode == MODE_BENCH   ? run_bench(&o)
+               : mode == MODE_SWEEP ? run_sweep(&o)
+               : mode == MODE_PEAK  ? run_peak(&o)
+                                    : -1;
     nb_interrupt_release();
     if (code >= 0) return code;
     list_kernels();

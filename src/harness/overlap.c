@@ -33,7 +33,7 @@ struct nb_overlap {
     int fd; /* the run's file, holding LOCK_EX; -1 when not registered */
     int64_t start;
     char what[NB_OVERLAP_WHAT_MAX];
-    char dir[256]; /* runtime paths are short (/run/user/1000/nabla/runs); longer: unknown */
+    char dir[256];           /* runtime paths are short (/run/user/1000/nabla/runs); longer: unknown */
     char name[NAME_MAX_LEN]; /* "<pid>-<start>.run" */
     char why[320];           /* why it is not registered */
     struct {

@@ -87,7 +87,8 @@ int nb_cmd_profile(int argc, char **argv) {
         NB_OPT_STRING_ROW("variant", &cfg.variant, "NAME", "training variant (default tensors)"),
         NB_OPT_STRING_ROW("kernel", &kernel_name, "NAME",
                           "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
-        NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: $OMP_NUM_THREADS, else the usable CPUs)", 1, NB_MAX_THREADS),
+        NB_OPT_INT_ROW("threads", &threads, "T", "threads (default: $OMP_NUM_THREADS, else the usable CPUs)", 1,
+                       NB_MAX_THREADS),
         NB_OPT_INT_ROW("iters", &cfg.iters, "I", "training steps (default 500)", 1, 1000000),
         NB_OPT_STRING_ROW("dtype", &dtype_name, "f32|f64", "element type (default f32)"),
     };

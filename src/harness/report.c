@@ -36,13 +36,16 @@ void nb_report_context(cJSON *ctx) {
     cJSON_AddNumberToObject(ctx, "online_cpus", nb_runtime_online_cpus());
     /* the CPUs this process could run on (taskset, cpusets): fewer than online changes timings */
     cJSON_AddNumberToObject(ctx, "usable_cpus", nb_runtime_usable_cpus());
-    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
-                          "NABLA_KERNEL", "NABLA_ISA", "NABLA_DATA_DIR"};
+    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE",
+                          "OMP_NUM_THREADS",   "NABLA_KERNEL",         "NABLA_ISA",
+                          "NABLA_DATA_DIR"};
     cJSON *env = cJSON_AddObjectToObject(ctx, "environment");
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
         const char *v = getenv(envs[i]);
-        if (v) cJSON_AddStringToObject(env, envs[i], v);
-        else cJSON_AddNullToObject(env, envs[i]);
+        if (v)
+            cJSON_AddStringToObject(env, envs[i], v);
+        else
+            cJSON_AddNullToObject(env, envs[i]);
     }
     /* What OpenBLAS itself reports, beside the OPENBLAS_* environment above: the core it runs
      * can differ from the CPU's (OPENBLAS_CORETYPE), and the threading decides whether
@@ -78,7 +81,9 @@ nb_status nb_report_prepare_file(const char *path) {
         return nb_error(NB_ERR_ARG, "the output path is too long: %.60s...", path);
     char *slash = strrchr(dir, '/');
     if (!slash) return nb_report_prepare_dir(".");
-    if (slash == dir) slash[1] = '\0'; /* a file in / */
-    else *slash = '\0';
+    if (slash == dir)
+        slash[1] = '\0'; /* a file in / */
+    else
+        *slash = '\0';
     return nb_report_prepare_dir(dir);
 }

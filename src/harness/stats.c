@@ -42,7 +42,8 @@ static double u_statistic(const double *a, int na, const double *b, int nb, bool
     *tied = false;
     for (int i = 0; i < na; i++)
         for (int j = 0; j < nb; j++) {
-            if (a[i] > b[j]) u += 1;
+            if (a[i] > b[j])
+                u += 1;
             else if (a[i] == b[j]) {
                 u += 0.5;
                 *tied = true;
@@ -63,8 +64,10 @@ static double exact_cdf(int na, int nb, int u) {
     for (int m = 0; m <= na; m++)
         for (int n = 0; n <= nb; n++)
             for (int k = 0; k <= m * n; k++) {
-                if (m == 0 || n == 0) f[m][n][k] = k == 0;
-                else f[m][n][k] = (k >= n ? f[m - 1][n][k - n] : 0) + (k <= m * (n - 1) ? f[m][n - 1][k] : 0);
+                if (m == 0 || n == 0)
+                    f[m][n][k] = k == 0;
+                else
+                    f[m][n][k] = (k >= n ? f[m - 1][n][k - n] : 0) + (k <= m * (n - 1) ? f[m][n - 1][k] : 0);
             }
     double total = 0, below = 0;
     for (int k = 0; k <= na * nb; k++) {

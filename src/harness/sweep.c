@@ -103,8 +103,10 @@ int nb_sweep_probe_peaks(const nb_dtype *dtypes, int ndtypes, const int *threads
                     double g = 0;
                     nb_peak_dtype pd = dtypes[d] == NB_F64 ? NB_PEAK_F64 : NB_PEAK_F32;
                     if (!nb_peak_measure((nb_cpu_isa)isa, pd, threads[t], &g)) g = 0;
-                    if (round == 0) rows[i] = (nb_peak_row){(nb_cpu_isa)isa, dtypes[d], threads[t], g};
-                    else if (g > rows[i].gflops) rows[i].gflops = g;
+                    if (round == 0)
+                        rows[i] = (nb_peak_row){(nb_cpu_isa)isa, dtypes[d], threads[t], g};
+                    else if (g > rows[i].gflops)
+                        rows[i].gflops = g;
                 }
         }
         n = i;
@@ -158,8 +160,8 @@ static nb_status plan_cells(sweep_state *s) {
                                                      cfg->dtypes[d], cfg->threads[t]};
             for (int i = 0; cfg->squares && i < cfg->nsizes; i++) {
                 int64_t n = cfg->sizes[i];
-                s->cells[s->ncells++] = (sweep_cell){"square", "", {n, n, n, NB_NO_TRANS, NB_NO_TRANS},
-                                                     cfg->dtypes[d], cfg->threads[t]};
+                s->cells[s->ncells++] =
+                    (sweep_cell){"square", "", {n, n, n, NB_NO_TRANS, NB_NO_TRANS}, cfg->dtypes[d], cfg->threads[t]};
             }
         }
     return NB_OK;
@@ -187,8 +189,10 @@ static int cell_kernels(const sweep_state *s, const sweep_cell *cell, const nb_k
 /* ---- reports ------------------------------------------------------------------------------ */
 
 static void add_number_or_null(cJSON *obj, const char *key, double v) {
-    if (isfinite(v)) cJSON_AddNumberToObject(obj, key, v);
-    else cJSON_AddNullToObject(obj, key);
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
 }
 
 static cJSON *number_array(const double *v, int n) {
@@ -211,7 +215,8 @@ static nb_status start_json(sweep_state *s) {
     for (int i = 0; i < nsizes; i++) values[i] = (double)cfg->sizes[i];
     cJSON_AddItemToObject(c, "sizes", number_array(values, nsizes));
     cJSON *dtypes = cJSON_AddArrayToObject(c, "dtypes");
-    for (int d = 0; d < cfg->ndtypes; d++) cJSON_AddItemToArray(dtypes, cJSON_CreateString(nb_dtype_name(cfg->dtypes[d])));
+    for (int d = 0; d < cfg->ndtypes; d++)
+        cJSON_AddItemToArray(dtypes, cJSON_CreateString(nb_dtype_name(cfg->dtypes[d])));
     for (int t = 0; t < cfg->nthreads; t++) values[t] = cfg->threads[t];
     cJSON_AddItemToObject(c, "threads", number_array(values, cfg->nthreads));
     cJSON_AddNumberToObject(c, "naive_max", (double)cfg->naive_max);
@@ -265,20 +270,26 @@ static void json_add_row(sweep_state *s, const sweep_row *r) {
 
 /* "%.4g" of v, or an empty field for NAN. */
 static const char *csv_num(double v, char *buf, size_t size) {
-    if (isfinite(v)) snprintf(buf, size, "%.6g", v);
-    else buf[0] = '\0';
+    if (isfinite(v))
+        snprintf(buf, size, "%.6g", v);
+    else
+        buf[0] = '\0';
     return buf;
 }
 
 static const char *ratio_text(double v, char *buf, size_t size) {
-    if (isfinite(v)) snprintf(buf, size, "%.2fx", v);
-    else snprintf(buf, size, "-");
+    if (isfinite(v))
+        snprintf(buf, size, "%.2fx", v);
+    else
+        snprintf(buf, size, "-");
     return buf;
 }
 
 static const char *pct_text(double v, char *buf, size_t size) {
-    if (isfinite(v)) snprintf(buf, size, "%.1f%%", v);
-    else snprintf(buf, size, "-");
+    if (isfinite(v))
+        snprintf(buf, size, "%.1f%%", v);
+    else
+        snprintf(buf, size, "-");
     return buf;
 }
 
@@ -317,8 +328,9 @@ static void write_md(const sweep_state *s, FILE *f, bool complete) {
                     s->peaks[i].threads, s->peaks[i].gflops);
         fprintf(f, "\n");
     }
-    fprintf(f, "## GEMM\n\n%% of peak is of the %s probe at the same dtype and thread count. naive is left out on "
-               "squares above %lld%s.\n\n",
+    fprintf(f,
+            "## GEMM\n\n%% of peak is of the %s probe at the same dtype and thread count. naive is left out on "
+            "squares above %lld%s.\n\n",
             s->cpu.best_name, (long long)cfg->naive_max,
             cfg->nthreads > 1 && !cfg->serial_all ? "; serial kernels run at the smallest thread count only" : "");
     fprintf(f, "| group | product | shape | dtype | threads | kernel | median us | GFLOP/s | vs blas | %% peak | "
@@ -389,8 +401,8 @@ static void print_row(const sweep_row *r) {
     /* a trailing "!" marks a sample spread above NB_STATS_NOISY_CV, as nabla bench does */
     snprintf(med, sizeof med, "%.1f%s", r->stats.median * 1e6, nb_stats_noisy(&r->stats) ? "!" : " ");
     snprintf(gf, sizeof gf, "%.2f", r->gflops);
-    printf(ROW_FORMAT, c->group, c->product[0] ? c->product : "-", label, nb_dtype_name(c->dtype), thr,
-           r->kernel->name, med, gf, ratio_text(r->vs_blas, v, sizeof v), pct_text(r->pct_peak, p, sizeof p),
+    printf(ROW_FORMAT, c->group, c->product[0] ? c->product : "-", label, nb_dtype_name(c->dtype), thr, r->kernel->name,
+           med, gf, ratio_text(r->vs_blas, v, sizeof v), pct_text(r->pct_peak, p, sizeof p),
            pct_text(r->pct_avx2, a, sizeof a));
 }
 
@@ -406,8 +418,8 @@ static nb_status run_cell(sweep_state *s, const sweep_cell *cell, int *first) {
     s->naive_skipped += naive_skipped;
     if (nk == 0) return NB_OK;
     nb_stats stats[NB_SWEEP_MAX_KERNELS];
-    nb_gemm_timing timing = {.dtype = cell->dtype, .threads = cell->threads, .repeats = cfg->repeats,
-                             .min_time = cfg->min_time};
+    nb_gemm_timing timing = {
+        .dtype = cell->dtype, .threads = cell->threads, .repeats = cfg->repeats, .min_time = cfg->min_time};
     NB_TRY(nb_gemm_time_kernels(&cell->shape, kernels, nk, &timing, stats));
     double blas_median = NAN;
     for (int i = 0; i < nk; i++)
@@ -417,8 +429,12 @@ static nb_status run_cell(sweep_state *s, const sweep_cell *cell, int *first) {
     for (int i = 0; i < nk; i++) {
         sweep_row *r = &s->rows[s->nrows++];
         double gflops = nb_gemm_shape_flops(&cell->shape) / stats[i].median * 1e-9;
-        *r = (sweep_row){.cell = cell, .kernel = kernels[i], .stats = stats[i], .gflops = gflops,
-                         .vs_blas = blas_median / stats[i].median, .pct_peak = 100 * gflops / peak,
+        *r = (sweep_row){.cell = cell,
+                         .kernel = kernels[i],
+                         .stats = stats[i],
+                         .gflops = gflops,
+                         .vs_blas = blas_median / stats[i].median,
+                         .pct_peak = 100 * gflops / peak,
                          .pct_avx2 = 100 * gflops / avx2};
         json_add_row(s, r);
     }
@@ -437,7 +453,8 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
     nb_overlap *overlap = st == NB_OK ? nb_overlap_begin("nabla kernels --sweep") : NULL;
     int done = 0;
     if (st == NB_OK) st = plan_cells(&s);
-    if (st == NB_OK && s.ncells == 0) st = nb_error(NB_ERR_ARG, "nothing to sweep: --no-seed and --no-squares together");
+    if (st == NB_OK && s.ncells == 0)
+        st = nb_error(NB_ERR_ARG, "nothing to sweep: --no-seed and --no-squares together");
     if (st == NB_OK) {
         s.npeaks = nb_sweep_probe_peaks(cfg->dtypes, cfg->ndtypes, cfg->threads, cfg->nthreads, s.peaks, MAX_PEAKS);
         st = start_json(&s);
@@ -473,7 +490,7 @@ nb_status nb_sweep_run(const nb_sweep_config *cfg) {
         int first = 0;
         st = run_cell(&s, c, &first);
         if (st != NB_OK && nb_interrupted()) st = NB_OK; /* the cut product is not a row */
-        if (tty) printf("\r\033[K"); /* the rows of this product take the progress line's place */
+        if (tty) printf("\r\033[K");                     /* the rows of this product take the progress line's place */
         for (int r = first; r < s.nrows; r++) print_row(&s.rows[r]);
         if (st == NB_OK) st = write_reports(&s, false);
         if (st == NB_OK) done = i + 1;

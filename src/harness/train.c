@@ -35,8 +35,8 @@ static nb_status check_divergence(const double *losses, int64_t t) {
     return NB_OK;
 }
 
-nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
-                       void *ctx, nb_train_result *result) {
+nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer, void *ctx,
+                       nb_train_result *result) {
     *result = (nb_train_result){0};
     result->losses = calloc(cfg->iters > 0 ? (size_t)cfg->iters : 1, sizeof *result->losses);
     if (!result->losses) return nb_error(NB_ERR_NOMEM, "out of memory for %lld losses", (long long)cfg->iters);

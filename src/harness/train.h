@@ -13,11 +13,11 @@
 typedef void nb_step_observer(void *ctx, int64_t step, double loss);
 
 typedef struct nb_train_result {
-    double *losses;       /* cfg->iters losses, owned by the result */
-    int64_t steps;        /* steps completed */
-    double loop_seconds;  /* wall time of the training loop only (setup excluded) */
-    uint64_t flops;       /* matmul FLOPs counted during the loop */
-    bool interrupted;     /* stopped by nb_train_stop_requested, not by a failure */
+    double *losses;      /* cfg->iters losses, owned by the result */
+    int64_t steps;       /* steps completed */
+    double loop_seconds; /* wall time of the training loop only (setup excluded) */
+    uint64_t flops;      /* matmul FLOPs counted during the loop */
+    bool interrupted;    /* stopped by nb_train_stop_requested, not by a failure */
 } nb_train_result;
 
 /* A loss above this many times the first step's loss stops the run as diverged (as does a
@@ -34,8 +34,8 @@ extern volatile sig_atomic_t nb_train_stop_requested;
  * steps done so far. Errors while running: a step's own (an anomaly under
  * nb_anomaly_enable, prefixed with the step), and NB_ERR_NUMERIC when the loss diverges
  * (non-finite, or above NB_TRAIN_DIVERGENCE_FACTOR times the first). */
-nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer,
-                       void *ctx, nb_train_result *result);
+nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer, void *ctx,
+                       nb_train_result *result);
 void nb_train_result_free(nb_train_result *result);
 
 #endif

@@ -72,7 +72,8 @@ static nb_status resolve(train_options *o, const nb_variant **variant, const nb_
     *kernel = nb_kernel_select(chosen, &chosen);
     if (!*kernel) {
         nb_kernel_choice_names(names, sizeof names);
-        return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
+        return nb_error(NB_ERR_ARG, "nabla train: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "",
+                        names);
     }
     if (nb_dtype_parse(o->dtype_name, &o->cfg.dtype) != NB_OK)
         return nb_error(NB_ERR_ARG, "nabla train: --dtype must be f32 or f64, got '%s'", o->dtype_name);

@@ -23,7 +23,6 @@
 #include "nabla_build_info.h"
 #include "tensor/runtime.h"
 
-
 /* ---- the path -------------------------------------------------------------------------------- */
 
 nb_status nb_tune_path(char *buf, size_t size) {
@@ -125,9 +124,7 @@ bool nb_tune_context_stale(const nb_tune_context *table, const nb_tune_context *
 
 /* ---- the table ----------------------------------------------------------------------------------- */
 
-void nb_tune_table_init(nb_tune_table *t, const nb_tune_context *ctx) {
-    *t = (nb_tune_table){.context = *ctx};
-}
+void nb_tune_table_init(nb_tune_table *t, const nb_tune_context *ctx) { *t = (nb_tune_table){.context = *ctx}; }
 
 void nb_tune_table_free(nb_tune_table *t) {
     free(t->entries);
@@ -238,11 +235,15 @@ static nb_status write_aside(const char *path, const nb_tune_table *t, nb_status
     if (nb_tune_write_file(aside, t) != NB_OK) {
         char reason[512];
         snprintf(reason, sizeof reason, "%s", nb_last_error());
-        return nb_error(why, "this run's %d entries could not be written, neither to the broken table nor aside "
-                             "(%s): %s", t->count, reason, problem);
+        return nb_error(why,
+                        "this run's %d entries could not be written, neither to the broken table nor aside "
+                        "(%s): %s",
+                        t->count, reason, problem);
     }
-    return nb_error(why, "this run's %d entries went to %s, not to the broken table (fix or remove it, or move "
-                         "that file over it): %s", t->count, aside, problem);
+    return nb_error(why,
+                    "this run's %d entries went to %s, not to the broken table (fix or remove it, or move "
+                    "that file over it): %s",
+                    t->count, aside, problem);
 }
 
 /* nb_tune_save's work, with the lock held. */
@@ -339,11 +340,10 @@ nb_status nb_tune_measure(nb_tune_table *t, const nb_gemm_shape *shapes, int cou
     const nb_kernel *all[NB_TUNE_MAX_KERNELS];
     for (int i = 0; i < c->kernel_count; i++) {
         all[i] = nb_kernel_find_concrete(c->kernels[i]);
-        if (!all[i])
-            return nb_error(NB_ERR_ARG, "tuning: '%s' is not a kernel of this build", c->kernels[i]);
+        if (!all[i]) return nb_error(NB_ERR_ARG, "tuning: '%s' is not a kernel of this build", c->kernels[i]);
     }
-    const nb_gemm_timing timing = {.dtype = dtype, .threads = threads, .repeats = settings->repeats,
-                                   .min_time = settings->min_time};
+    const nb_gemm_timing timing = {
+        .dtype = dtype, .threads = threads, .repeats = settings->repeats, .min_time = settings->min_time};
     for (int s = 0; s < count; s++) {
         const nb_gemm_shape *shape = &shapes[s];
         const nb_kernel *timed[NB_TUNE_MAX_KERNELS];
@@ -358,8 +358,12 @@ nb_status nb_tune_measure(nb_tune_table *t, const nb_gemm_shape *shapes, int cou
         /* per product, not per run: a product timed before another run began is clean */
         nb_overlap_report overlap;
         nb_overlap_check(settings->overlap, since, &overlap);
-        nb_tune_entry e = {.dtype = dtype, .threads = threads, .shape = *shape, .winner = index[0],
-                           .overlap = overlap.status, .measured_now = true};
+        nb_tune_entry e = {.dtype = dtype,
+                           .threads = threads,
+                           .shape = *shape,
+                           .winner = index[0],
+                           .overlap = overlap.status,
+                           .measured_now = true};
         if (overlap.status == NB_OVERLAP_FOUND) nb_overlap_describe(&overlap, e.overlapped_by, sizeof e.overlapped_by);
         for (int i = 0; i < n; i++) {
             /* a median of 0 would read as "not timed": the clock cannot resolve less than 1 ns */
@@ -382,10 +386,16 @@ nb_status nb_tune_install(const nb_tune_table *t) {
         const nb_tune_entry *e = &t->entries[i];
         const nb_kernel *kernel = nb_kernel_find_concrete(t->context.kernels[e->winner]);
         if (!kernel)
-            st = nb_error(NB_ERR_ARG, "tuning table: '%s' is not a kernel of this build", t->context.kernels[e->winner]);
-        entries[i] = (nb_auto_entry){.dtype = e->dtype == NB_F64 ? NB_GEMM_F64 : NB_GEMM_F32, .nthreads = e->threads,
-                                     .ta = e->shape.ta, .tb = e->shape.tb, .m = e->shape.m, .n = e->shape.n,
-                                     .k = e->shape.k, .kernel = kernel};
+            st =
+                nb_error(NB_ERR_ARG, "tuning table: '%s' is not a kernel of this build", t->context.kernels[e->winner]);
+        entries[i] = (nb_auto_entry){.dtype = e->dtype == NB_F64 ? NB_GEMM_F64 : NB_GEMM_F32,
+                                     .nthreads = e->threads,
+                                     .ta = e->shape.ta,
+                                     .tb = e->shape.tb,
+                                     .m = e->shape.m,
+                                     .n = e->shape.n,
+                                     .k = e->shape.k,
+                                     .kernel = kernel};
     }
     if (st == NB_OK && !nb_auto_install(entries, t->count))
         st = nb_error(NB_ERR_NOMEM, "out of memory installing the tuning table");
@@ -468,10 +478,11 @@ nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *no
             return st;
         }
     }
-    note(notes, "nabla: %s; measuring the seed's products for %s at %d thread%s\n", why, nb_dtype_name(dtype),
-         threads, threads == 1 ? "" : "s");
-    if (*unsaved) note(notes, "nabla: warning: cannot save the tuning table %s (%s); measuring for this run only\n", path,
-                       unsaved);
+    note(notes, "nabla: %s; measuring the seed's products for %s at %d thread%s\n", why, nb_dtype_name(dtype), threads,
+         threads == 1 ? "" : "s");
+    if (*unsaved)
+        note(notes, "nabla: warning: cannot save the tuning table %s (%s); measuring for this run only\n", path,
+             unsaved);
 
     const nb_gemm_shape *shapes;
     int count = nb_tune_seed_shapes(&shapes);
@@ -482,8 +493,10 @@ nb_status nb_tune_ensure(const char *path, nb_dtype dtype, int threads, FILE *no
     nb_overlap_end(quick.overlap, &overlap);
     nb_overlap_warn(notes, "nabla", &overlap);
     if (st == NB_OK && lock >= 0 && save_locked(path, &t, false, &(nb_tune_save_info){0}) != NB_OK)
-        note(notes, "nabla: warning: could not save the tuning table %s (%s); this run uses what it measured, the next "
-                    "measures again\n", path, nb_last_error());
+        note(notes,
+             "nabla: warning: could not save the tuning table %s (%s); this run uses what it measured, the next "
+             "measures again\n",
+             path, nb_last_error());
     unlock_table(lock);
     if (st == NB_OK) st = nb_tune_install(&t);
     nb_tune_table_free(&t);

@@ -38,7 +38,7 @@ typedef struct nb_tune_context {
     int online_cpus;
     char openblas_coretype[64]; /* "" when OPENBLAS_CORETYPE is unset */
     char nabla_version[32];
-    char kernels_revision[64]; /* the last commit that touched kernels/, "unknown" without git */
+    char kernels_revision[64];             /* the last commit that touched kernels/, "unknown" without git */
     char kernels[NB_TUNE_MAX_KERNELS][32]; /* the registry's concrete kernels, in its order */
     int kernel_count;
 } nb_tune_context;
@@ -48,8 +48,8 @@ typedef struct nb_tune_entry {
     nb_dtype dtype;
     int threads;
     nb_gemm_shape shape;
-    int winner;                            /* index into the table's context.kernels */
-    double seconds[NB_TUNE_MAX_KERNELS];   /* per context.kernels; 0 when not timed */
+    int winner;                          /* index into the table's context.kernels */
+    double seconds[NB_TUNE_MAX_KERNELS]; /* per context.kernels; 0 when not timed */
     /* Whether another nabla measurement ran while this product was timed (overlap.h); a table
      * written before nabla recorded it reads as unknown. overlapped_by names the runs when found
      * ("nabla bench (pid 1234)"), else is empty. Saved as "overlapped" and "overlapped_by". */
@@ -124,9 +124,9 @@ nb_status nb_tune_format(const nb_tune_table *t, char **text);
 
 /* What nb_tune_save did. */
 typedef struct nb_tune_save_info {
-    int written;             /* entries in the file written */
-    int kept;                /* of them, the file's entries (not replaced by t's measured now) */
-    bool dropped_stale;      /* the file on disk was stale for t's context: its entries went */
+    int written;                              /* entries in the file written */
+    int kept;                                 /* of them, the file's entries (not replaced by t's measured now) */
+    bool dropped_stale;                       /* the file on disk was stale for t's context: its entries went */
     char moved_broken[NB_TUNE_PATH_MAX + 16]; /* replace_broken: where the broken file went, else "" */
 } nb_tune_save_info;
 

@@ -45,8 +45,8 @@ static nb_status parse_threads(const char *text, tune_plan *p) {
         char *end;
         long v = strtol(tok, &end, 10);
         if (*end || end == tok || v < 1 || v > NB_MAX_THREADS || p->nthreads == MAX_THREAD_COUNTS)
-            return nb_error(NB_ERR_ARG, "nabla tune: --threads wants up to %d counts in 1..%d, got '%s'", MAX_THREAD_COUNTS,
-                            NB_MAX_THREADS, tok);
+            return nb_error(NB_ERR_ARG, "nabla tune: --threads wants up to %d counts in 1..%d, got '%s'",
+                            MAX_THREAD_COUNTS, NB_MAX_THREADS, tok);
         bool seen = false;
         for (int i = 0; i < p->nthreads; i++) seen |= p->threads[i] == (int)v;
         if (!seen) p->threads[p->nthreads++] = (int)v;
@@ -73,7 +73,8 @@ static nb_status parse_shapes(const char *text, tune_plan *p) {
     if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
         return nb_error(NB_ERR_ARG, "nabla tune: --shapes is longer than %zu characters", sizeof buf - 1);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (p->nshapes == MAX_SHAPES) return nb_error(NB_ERR_ARG, "nabla tune: --shapes takes up to %d shapes", MAX_SHAPES);
+        if (p->nshapes == MAX_SHAPES)
+            return nb_error(NB_ERR_ARG, "nabla tune: --shapes takes up to %d shapes", MAX_SHAPES);
         if (nb_gemm_shape_parse(tok, &p->shapes[p->nshapes]) != NB_OK) {
             char message[512];
             snprintf(message, sizeof message, "nabla tune: %s", nb_last_error());
@@ -179,7 +180,8 @@ static int show(const tune_plan *p) {
     }
     if (overlapped)
         printf("\n%d of the %d entries were timed while another nabla measurement ran (overlap yes): run 'nabla "
-               "tune' again on a quiet machine to trust them\n", overlapped, t.count);
+               "tune' again on a quiet machine to trust them\n",
+               overlapped, t.count);
     nb_tune_table_free(&t);
     return NB_EXIT_OK;
 }
@@ -263,14 +265,15 @@ int nb_cmd_tune(int argc, char **argv) {
     tune_options o = {0};
     bool help = false;
     const nb_option options[] = {
-        NB_OPT_STRING_ROW("threads", &o.threads, "LIST", "comma-separated thread counts (default: 1 and $OMP_NUM_THREADS, else the usable CPUs)"),
+        NB_OPT_STRING_ROW("threads", &o.threads, "LIST",
+                          "comma-separated thread counts (default: 1 and $OMP_NUM_THREADS, else the usable CPUs)"),
         NB_OPT_STRING_ROW("dtypes", &o.dtypes, "LIST", "f32, f64 or both (default f32,f64)"),
         NB_OPT_STRING_ROW("shapes", &o.shapes, "LIST",
                           "MxNxK[:nn|nt|tn|tt],... (default: the seed's products and squares 64..1024)"),
         NB_OPT_INT_ROW("repeats", &o.repeats, "R", "timed samples per kernel and product (default 5, --quick 2)", 1,
                        NB_GEMM_MAX_REPEATS),
-        NB_OPT_DOUBLE_ROW("min-time", &o.min_time, "SEC", "minimum duration of one sample (default 0.02, --quick 0.005)",
-                          0, 10, &o.min_time_given),
+        NB_OPT_DOUBLE_ROW("min-time", &o.min_time, "SEC",
+                          "minimum duration of one sample (default 0.02, --quick 0.005)", 0, 10, &o.min_time_given),
         NB_OPT_FLAG_ROW("quick", &o.quick, "the seed's products only, 2 repeats, short samples (a few seconds)"),
         NB_OPT_STRING_ROW("out", &o.out, "FILE", "the table (default: $NABLA_TUNE_FILE, else the user cache)"),
         NB_OPT_FLAG_ROW("show", &o.show, "print the table and whether it is stale; measure nothing"),

@@ -129,7 +129,6 @@ nb_status nb_tune_write_file(const char *path, const nb_tune_table *t) {
     return st;
 }
 
-
 /* ---- reading ------------------------------------------------------------------------------------ */
 
 /* Where a check is, for messages: the file, and "context" or "entry 3". */
@@ -289,13 +288,15 @@ static nb_status read_entry(const reader *r, const cJSON *j, const nb_tune_conte
     if (!cJSON_IsObject(secs)) return bad(r, "\"seconds\" is not an object");
     cJSON_ArrayForEach(s, secs) {
         int i = kernel_index(c, s->string);
-        if (i < 0) return bad(r, "\"seconds\" has a time for '%s', which is not one of the context's kernels", s->string);
+        if (i < 0)
+            return bad(r, "\"seconds\" has a time for '%s', which is not one of the context's kernels", s->string);
         if (!cJSON_IsNumber(s) || !isfinite(s->valuedouble) || !(s->valuedouble > 0))
             return bad(r, "\"seconds\" for '%s' is not a positive number", s->string);
         if (e->seconds[i] > 0) return bad(r, "\"seconds\" has two times for '%s'", s->string);
         e->seconds[i] = s->valuedouble;
     }
-    if (!(e->seconds[e->winner] > 0)) return bad(r, "\"seconds\" has no time for the winner '%s'", c->kernels[e->winner]);
+    if (!(e->seconds[e->winner] > 0))
+        return bad(r, "\"seconds\" has no time for the winner '%s'", c->kernels[e->winner]);
     /* Optional: tables written before nabla recorded overlap lack both (unknown). */
     const cJSON *overlapped = cJSON_GetObjectItemCaseSensitive(j, "overlapped");
     if (!overlapped || cJSON_IsNull(overlapped))
@@ -344,7 +345,8 @@ nb_status nb_tune_parse(const char *text, size_t len, const char *path, nb_tune_
     if (!path) path = "(buffer)";
     if (!text && len) return nb_error(NB_ERR_ARG, "%s: tune_parse: text is NULL", path);
     if (len > MAX_FILE_BYTES)
-        return nb_error(NB_ERR_FORMAT, "%s: larger than %u MiB, not a tuning table %s", path, MAX_FILE_BYTES >> 20, HINT);
+        return nb_error(NB_ERR_FORMAT, "%s: larger than %u MiB, not a tuning table %s", path, MAX_FILE_BYTES >> 20,
+                        HINT);
     if (len && memchr(text, '\0', len))
         return nb_error(NB_ERR_FORMAT, "%s: contains a NUL byte, not a tuning table %s", path, HINT);
     /* cJSON wants a terminated string, and the caller's bytes need not be one. */
@@ -373,4 +375,3 @@ nb_status nb_tune_read(const char *path, nb_tune_table *t, bool *missing) {
     free(text);
     return st;
 }
-

@@ -125,8 +125,8 @@ static nb_status run_reference(const char *root, const char *globs, const nb_ker
         if (!case_selected(globs, nb_ref_expected_at(i))) continue;
         if ((st = nb_ref_expected_load(root, nb_ref_expected_at(i), &c)) != NB_OK) break;
         /* the manifest's variant, which nb_ref_expected_load checked against the case name */
-        for (int k = 0; k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant) && !nb_interrupted();
-             k++) {
+        for (int k = 0;
+             k < nkernels && st == NB_OK && nb_cli_list_contains(variants, c.cfg.variant) && !nb_interrupted(); k++) {
             const nb_kernel *kernel = kernels[k];
             nb_runtime_set_kernel(kernel);
             st = nb_verify_reference_case(&c, kernel->name, print_row, tally);
@@ -141,14 +141,17 @@ int nb_cmd_verify(int argc, char **argv) {
     const char *kernels = NULL, *variants = NULL, *dtype = "all", *fixtures = NULL, *cases = NULL;
     bool ops_only = false, models_only = false, grad_only = false, reference_only = false, quiet = false, help = false;
     const nb_option options[] = {
-        NB_OPT_STRING_ROW("kernels", &kernels, "LIST", "comma-separated kernels, auto too (default: $NABLA_KERNEL, else all but auto)"),
+        NB_OPT_STRING_ROW("kernels", &kernels, "LIST",
+                          "comma-separated kernels, auto too (default: $NABLA_KERNEL, else all but auto)"),
         NB_OPT_STRING_ROW("variants", &variants, "LIST", "comma-separated variants (default: all)"),
-        NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all", "gradient checks: f64 finite differences, f32 against f64, or both"),
+        NB_OPT_STRING_ROW("dtype", &dtype, "f64|f32|all",
+                          "gradient checks: f64 finite differences, f32 against f64, or both"),
         NB_OPT_FLAG_ROW("ops-only", &ops_only, "gradient checks of the ops only"),
         NB_OPT_FLAG_ROW("models-only", &models_only, "gradient checks of the variants only"),
         NB_OPT_FLAG_ROW("grad-only", &grad_only, "the gradient checks only, no PyTorch reference"),
         NB_OPT_FLAG_ROW("reference-only", &reference_only, "the PyTorch reference cases only"),
-        NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR", "the reference cases (default: reference/fixtures in nabla's data directory)"),
+        NB_OPT_STRING_ROW("fixtures", &fixtures, "DIR",
+                          "the reference cases (default: reference/fixtures in nabla's data directory)"),
         NB_OPT_STRING_ROW("cases", &cases, "GLOBS",
                           "only the reference cases these comma-separated shell globs select (default: all)"),
         NB_OPT_FLAG_ROW("quiet", &quiet, "print failing rows only, then the summary"),
@@ -157,14 +160,15 @@ int nb_cmd_verify(int argc, char **argv) {
     if (nb_cli_parse("nabla verify", argc, argv, options, count, &help) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
     if (help) {
-        printf("usage: nabla verify [flags]\n\n"
-               "Checks gradients: every differentiable op and every variant's loss (with respect to its\n"
-               "input and parameters, at reduced dimensions) against central finite differences in f64\n"
-               "(eps %g, pass when |analytic - numeric| <= %g + %g * |numeric|), and every variant's f32\n"
-               "gradients against its f64 ones. Then runs every PyTorch reference case (reference/fixtures,\n"
-               "docs/reference-format.md): initial tensors bit for bit, step-0 loss and gradients, losses,\n"
-               "final parameters. Every check runs with every kernel; one row per check; exit 1 if any fails.\n\nflags:\n",
-               NB_GRADCHECK_EPS, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
+        printf(
+            "usage: nabla verify [flags]\n\n"
+            "Checks gradients: every differentiable op and every variant's loss (with respect to its\n"
+            "input and parameters, at reduced dimensions) against central finite differences in f64\n"
+            "(eps %g, pass when |analytic - numeric| <= %g + %g * |numeric|), and every variant's f32\n"
+            "gradients against its f64 ones. Then runs every PyTorch reference case (reference/fixtures,\n"
+            "docs/reference-format.md): initial tensors bit for bit, step-0 loss and gradients, losses,\n"
+            "final parameters. Every check runs with every kernel; one row per check; exit 1 if any fails.\n\nflags:\n",
+            NB_GRADCHECK_EPS, NB_GRADCHECK_ATOL, NB_GRADCHECK_RTOL);
         nb_cli_print_options(stdout, options, count);
         return NB_EXIT_OK;
     }
@@ -173,7 +177,8 @@ int nb_cmd_verify(int argc, char **argv) {
     if (ops_only && models_only)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --ops-only and --models-only exclude each other");
     if (grad_only && reference_only)
-        return nb_cmd_fail(NB_EXIT_USAGE, "verify", "nabla verify: --grad-only and --reference-only exclude each other");
+        return nb_cmd_fail(NB_EXIT_USAGE, "verify",
+                           "nabla verify: --grad-only and --reference-only exclude each other");
     /* one rule for every command: --kernels, else NABLA_KERNEL, else every kernel */
     if (nb_env_kernels("nabla verify", kernels, &kernels) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
@@ -185,7 +190,8 @@ int nb_cmd_verify(int argc, char **argv) {
         snprintf(fixtures_dir, sizeof fixtures_dir, "%s/reference/fixtures", data);
         fixtures = fixtures_dir;
     }
-    if (check_names("kernels", kernels, kernel_exists) != NB_OK || check_names("variants", variants, variant_exists) != NB_OK)
+    if (check_names("kernels", kernels, kernel_exists) != NB_OK ||
+        check_names("variants", variants, variant_exists) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
 
     const nb_kernel *selected[MAX_KERNELS];
@@ -198,7 +204,8 @@ int nb_cmd_verify(int argc, char **argv) {
         return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
 
     if (check_case_globs(cases) != NB_OK) return nb_cmd_fail(NB_EXIT_USAGE, "verify", nb_last_error());
-    if (!grad_only && check_reference(fixtures, cases) != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
+    if (!grad_only && check_reference(fixtures, cases) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_FAILURE, "verify", nb_last_error());
 
     verify_tally tally = {.quiet = quiet};
     nb_check_print_header(stdout);
@@ -217,7 +224,8 @@ int nb_cmd_verify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    if (st == NB_OK && !grad_only && !nb_interrupted()) st = run_reference(fixtures, cases, selected, nselected, variants, &tally);
+    if (st == NB_OK && !grad_only && !nb_interrupted())
+        st = run_reference(fixtures, cases, selected, nselected, variants, &tally);
     nb_interrupt_release();
     nb_auto_clear();
     if (nb_interrupted()) {

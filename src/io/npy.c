@@ -34,8 +34,8 @@ enum {
 };
 
 /* nb_error with "<path>: " in front, so every reader message names the file. */
-__attribute__((format(printf, 3, 4))) static nb_status npy_fail(nb_status status, const char *path,
-                                                                 const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static nb_status npy_fail(nb_status status, const char *path, const char *fmt,
+                                                                ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -83,8 +83,8 @@ static const char *npy_describe_next(const npy_parser *ps, char *buf, size_t siz
 
 static nb_status npy_expected(const npy_parser *ps, const char *what) {
     char got[32];
-    return npy_fail(NB_ERR_FORMAT, ps->path, "header: expected %s at byte %zu, found %s", what,
-                    npy_at(ps), npy_describe_next(ps, got, sizeof got));
+    return npy_fail(NB_ERR_FORMAT, ps->path, "header: expected %s at byte %zu, found %s", what, npy_at(ps),
+                    npy_describe_next(ps, got, sizeof got));
 }
 
 static bool npy_accept(npy_parser *ps, unsigned char c) {
@@ -109,8 +109,7 @@ static nb_status npy_parse_string(npy_parser *ps, char *out, size_t size, bool *
         if (c == quote) break;
         if (c < 0x20 || c >= 0x7f || c == '\\')
             return npy_fail(NB_ERR_FORMAT, ps->path,
-                            "header: unsupported character (byte 0x%02x) in a string at byte %zu", c,
-                            npy_at(ps));
+                            "header: unsupported character (byte 0x%02x) in a string at byte %zu", c, npy_at(ps));
         if (len + 1 < size)
             out[len++] = (char)c;
         else
@@ -125,8 +124,7 @@ static nb_status npy_parse_string(npy_parser *ps, char *out, size_t size, bool *
 /* A Python name or number token: letters, digits, '_' and '.', which is what must not
  * follow a dimension ("3.0", "3L", "0x10", "1e3" are not the plain integers NumPy writes). */
 static bool npy_is_word_char(unsigned char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c == '.';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.';
 }
 
 static nb_status npy_parse_descr(npy_parser *ps, nb_dtype *dtype) {
@@ -143,8 +141,7 @@ static nb_status npy_parse_descr(npy_parser *ps, nb_dtype *dtype) {
     else if (!too_long && strcmp(descr, "<f8") == 0)
         *dtype = NB_F64;
     else
-        return npy_fail(NB_ERR_FORMAT, ps->path,
-                        "unsupported descr '%s%s': nabla reads only '<f4' and '<f8'", descr,
+        return npy_fail(NB_ERR_FORMAT, ps->path, "unsupported descr '%s%s': nabla reads only '<f4' and '<f8'", descr,
                         too_long ? "..." : "");
     return NB_OK;
 }
@@ -172,8 +169,7 @@ static nb_status npy_parse_shape(npy_parser *ps, int64_t *dims, int *ndim) {
          * rejects "07"), within int64. */
         size_t at = npy_at(ps);
         if (ps->p < ps->end && *ps->p == '-')
-            return npy_fail(NB_ERR_FORMAT, ps->path,
-                            "shape: dimension %d is negative (at byte %zu)", n, at);
+            return npy_fail(NB_ERR_FORMAT, ps->path, "shape: dimension %d is negative (at byte %zu)", n, at);
         const unsigned char *start = ps->p;
         int64_t value = 0;
         bool overflow = false;
@@ -190,11 +186,10 @@ static nb_status npy_parse_shape(npy_parser *ps, int64_t *dims, int *ndim) {
             ps->p = start;
             char got[32];
             return npy_fail(NB_ERR_FORMAT, ps->path,
-                            "shape: dimension %d is not a non-negative integer (at byte %zu, found %s)", n,
-                            at, npy_describe_next(ps, got, sizeof got));
+                            "shape: dimension %d is not a non-negative integer (at byte %zu, found %s)", n, at,
+                            npy_describe_next(ps, got, sizeof got));
         }
-        if (overflow)
-            return npy_fail(NB_ERR_FORMAT, ps->path, "shape: dimension %d is too large (over 2^63-1)", n);
+        if (overflow) return npy_fail(NB_ERR_FORMAT, ps->path, "shape: dimension %d is too large (over 2^63-1)", n);
         if (n < NB_MAX_DIMS) dims[n] = value;
         n++;
         npy_skip_blanks(ps);
@@ -204,16 +199,14 @@ static nb_status npy_parse_shape(npy_parser *ps, int64_t *dims, int *ndim) {
         }
         if (ps->p < ps->end && *ps->p == ')') {
             if (n == 1)
-                return npy_fail(NB_ERR_FORMAT, ps->path,
-                                "shape: (%lld) is not a tuple; a 1-tuple is written (%lld,)",
+                return npy_fail(NB_ERR_FORMAT, ps->path, "shape: (%lld) is not a tuple; a 1-tuple is written (%lld,)",
                                 (long long)dims[0], (long long)dims[0]);
             continue; /* the loop condition consumes it */
         }
         return npy_expected(ps, "',' or ')' in 'shape'");
     }
     if (n > NB_MAX_DIMS)
-        return npy_fail(NB_ERR_FORMAT, ps->path, "shape has rank %d; nabla supports rank 0..%d", n,
-                        NB_MAX_DIMS);
+        return npy_fail(NB_ERR_FORMAT, ps->path, "shape has rank %d; nabla supports rank 0..%d", n, NB_MAX_DIMS);
     *ndim = n;
     return NB_OK;
 }
@@ -301,8 +294,8 @@ static nb_status npy_check(const unsigned char *p, size_t avail, uint64_t total,
     unsigned major = p[6], minor = p[7];
     size_t len_bytes = major == 1 ? 2 : (major == 2 || major == 3) ? 4 : 0;
     if (len_bytes == 0 || minor != 0)
-        return npy_fail(NB_ERR_FORMAT, path, "unsupported .npy version %u.%u (nabla reads 1.0, 2.0, 3.0)",
-                        major, minor);
+        return npy_fail(NB_ERR_FORMAT, path, "unsupported .npy version %u.%u (nabla reads 1.0, 2.0, 3.0)", major,
+                        minor);
 
     /* Header length, little-endian 2 bytes (1.0) or 4 (2.0, 3.0). */
     if (avail < 8 + len_bytes)
@@ -311,8 +304,8 @@ static nb_status npy_check(const unsigned char *p, size_t avail, uint64_t total,
     if (len_bytes == 4) header_len |= (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
     uint64_t preamble = 8 + len_bytes + (uint64_t)header_len;
     if (header_len > NPY_MAX_HEADER)
-        return npy_fail(NB_ERR_FORMAT, path, "header length %lu is over the %d-byte limit",
-                        (unsigned long)header_len, NPY_MAX_HEADER);
+        return npy_fail(NB_ERR_FORMAT, path, "header length %lu is over the %d-byte limit", (unsigned long)header_len,
+                        NPY_MAX_HEADER);
     if (preamble > total)
         return npy_fail(NB_ERR_FORMAT, path, "header length %lu goes beyond the end of the file (%llu bytes)",
                         (unsigned long)header_len, (unsigned long long)total);
@@ -414,15 +407,13 @@ static nb_status npy_read_file(FILE *f, const char *path, nb_tensor **out) {
     npy_header h;
     size_t offset = 0, nbytes = 0;
     /* A file that shrank since fstat is checked as what it now is. */
-    if (status == NB_OK)
-        status = npy_check(head, got, got < head_len ? got : file_size, path, &h, &offset, &nbytes);
+    if (status == NB_OK) status = npy_check(head, got, got < head_len ? got : file_size, path, &h, &offset, &nbytes);
     free(head);
     if (status != NB_OK) return status;
 
     nb_tensor *t;
     NB_TRY(npy_new_tensor(&h, nbytes, path, &t));
-    if (fseeko(f, (off_t)offset, SEEK_SET) != 0)
-        status = npy_fail(NB_ERR_IO, path, "cannot seek: %s", strerror(errno));
+    if (fseeko(f, (off_t)offset, SEEK_SET) != 0) status = npy_fail(NB_ERR_IO, path, "cannot seek: %s", strerror(errno));
     if (status == NB_OK) status = npy_read_bytes(f, path, nb_tensor_data(t), nbytes, &got);
     /* The file changed under us since fstat: report it as what it now is. */
     if (status == NB_OK && got < nbytes)

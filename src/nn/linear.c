@@ -33,10 +33,8 @@ static void linear_destroy(nb_module *self) {
     l->weight = l->bias = NULL;
 }
 
-static const nb_module_vtable linear_vtable = {.type = "Linear",
-                                               .forward = linear_forward,
-                                               .parameters = linear_parameters,
-                                               .destroy = linear_destroy};
+static const nb_module_vtable linear_vtable = {
+    .type = "Linear", .forward = linear_forward, .parameters = linear_parameters, .destroy = linear_destroy};
 
 /* torch.nn.init.kaiming_uniform_(w, a=sqrt(5)) as torch/nn/init.py computes the bound, one
  * Python float operation per C operation:
@@ -52,16 +50,15 @@ static double kaiming_uniform_bound(int64_t fan_in) {
     return sqrt(3.0) * std;
 }
 
-nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, nb_dtype dtype,
-                         nb_rng *rng) {
+nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, nb_dtype dtype, nb_rng *rng) {
     if (in_features < 1 || out_features < 1) {
         nb_error(NB_ERR_ARG, "Linear: in_features and out_features must be >= 1, got %lld and %lld",
                  (long long)in_features, (long long)out_features);
         return NULL;
     }
     if (in_features > INT64_MAX / out_features) {
-        nb_error(NB_ERR_ARG, "Linear: %lld x %lld weights are too many",
-                 (long long)in_features, (long long)out_features);
+        nb_error(NB_ERR_ARG, "Linear: %lld x %lld weights are too many", (long long)in_features,
+                 (long long)out_features);
         return NULL;
     }
     if (dtype != NB_F32 && dtype != NB_F64) {

@@ -158,8 +158,7 @@ static void free_modules(nb_module **modules, int n) {
 nb_module *nb_sequential_new(nb_module **modules, int n) {
     if (n < 1 || !modules) {
         if (modules && n > 0) free_modules(modules, n);
-        nb_error(NB_ERR_ARG, "Sequential: needs at least one module (got %d%s)", n,
-                 modules ? "" : ", modules is NULL");
+        nb_error(NB_ERR_ARG, "Sequential: needs at least one module (got %d%s)", n, modules ? "" : ", modules is NULL");
         return NULL;
     }
     for (int i = 0; i < n; i++) {
@@ -168,8 +167,7 @@ nb_module *nb_sequential_new(nb_module **modules, int n) {
             char earlier[400];
             snprintf(earlier, sizeof earlier, "%s", nb_last_error());
             free_modules(modules, n);
-            nb_error(NB_ERR_ARG, "Sequential: module %d is NULL%s%s", i,
-                     earlier[0] ? "; last error: " : "", earlier);
+            nb_error(NB_ERR_ARG, "Sequential: module %d is NULL%s%s", i, earlier[0] ? "; last error: " : "", earlier);
             return NULL;
         }
         for (int j = 0; j < i; j++) {

@@ -43,16 +43,15 @@ struct nb_module {
     const nb_module_vtable *vtable;
 };
 
-nb_var *nb_module_forward(nb_module *m, nb_var *x);          /* model(x); NULL x -> NULL */
+nb_var *nb_module_forward(nb_module *m, nb_var *x); /* model(x); NULL x -> NULL */
 nb_status nb_module_parameters(nb_module *m, nb_param_list *list);
-nb_status nb_module_zero_grad(nb_module *m);                 /* model.zero_grad() */
-void nb_module_free(nb_module *m);                           /* destroy + free; NULL is fine */
+nb_status nb_module_zero_grad(nb_module *m); /* model.zero_grad() */
+void nb_module_free(nb_module *m);           /* destroy + free; NULL is fine */
 
 /* nn.Linear(in_features, out_features, bias): weight (out, in) and bias (out), initialised
  * as PyTorch 1.13 does (kaiming_uniform_(a=sqrt(5)) for the weight, U(-1/sqrt(in), 1/sqrt(in))
  * for the bias, weight first), drawing from rng (NULL: the default generator). */
-nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, nb_dtype dtype,
-                         nb_rng *rng);
+nb_module *nb_linear_new(int64_t in_features, int64_t out_features, bool bias, nb_dtype dtype, nb_rng *rng);
 nb_var *nb_linear_weight(nb_module *linear); /* borrowed */
 nb_var *nb_linear_bias(nb_module *linear);   /* borrowed; NULL without bias */
 

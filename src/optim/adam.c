@@ -23,8 +23,7 @@ typedef struct nb_adam {
 } nb_adam;
 
 nb_adam_options nb_adam_defaults(double lr) {
-    return (nb_adam_options){.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                             .weight_decay = 0};
+    return (nb_adam_options){.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0};
 }
 
 static nb_status adam_prepare(nb_optimizer *opt, int i) {
@@ -33,8 +32,10 @@ static nb_status adam_prepare(nb_optimizer *opt, int i) {
     const nb_tensor *v = opt->params[i]->value;
     if (st->exp_avg) {
         if (st->exp_avg->dtype != v->dtype || !nb_tensor_same_shape(st->exp_avg, v))
-            return nb_error(NB_ERR_SHAPE, "Adam step: param %d changed shape or dtype since "
-                            "its moments were made", i);
+            return nb_error(NB_ERR_SHAPE,
+                            "Adam step: param %d changed shape or dtype since "
+                            "its moments were made",
+                            i);
         return NB_OK;
     }
     // lazy state initialisation: exp_avg, exp_avg_sq = zeros_like(p), step = 0
@@ -67,37 +68,36 @@ typedef struct adam_scalars {
  *   param.addcdiv_(exp_avg, denom, value=-step_size) p + ((-s) * m) / denom
  * addcmul_ and addcdiv_ multiply the scalar into the first tensor before the second
  * (self + value * t1 * t2, left to right); a division by a Python number stays a division. */
-#define DEFINE_ADAM_UPDATE(T, SQRT, NAME)                                                   \
-    static inline __attribute__((always_inline)) void NAME##_loop(                         \
-        const adam_scalars *c, bool decay, T *restrict p, const T *restrict g,              \
-        T *restrict m, T *restrict v, int64_t n) {                                          \
-        const T wd = (T)c->weight_decay;                                                    \
-        const T b1 = (T)c->beta1, one_minus_b1 = (T)c->one_minus_beta1;                     \
-        const T b2 = (T)c->beta2, one_minus_b2 = (T)c->one_minus_beta2;                     \
-        const T bc2_sqrt = (T)c->bias_correction2_sqrt, eps = (T)c->eps;                   \
-        const T neg_step = (T)c->neg_step_size;                                             \
-        _Pragma("omp simd")                                                                 \
-        for (int64_t k = 0; k < n; k++) {                                                   \
-            T gk = g[k];                                                                    \
-            if (decay) gk = gk + wd * p[k];                                                 \
-            T mk = m[k] * b1;                                                               \
-            mk = mk + one_minus_b1 * gk;                                                    \
-            T vk = v[k] * b2;                                                               \
-            vk = vk + (one_minus_b2 * gk) * gk;                                             \
-            T denom = SQRT(vk) / bc2_sqrt;                                                  \
-            denom = denom + eps;                                                            \
-            p[k] = p[k] + (neg_step * mk) / denom;                                          \
-            m[k] = mk;                                                                      \
-            v[k] = vk;                                                                      \
-        }                                                                                   \
-    }                                                                                       \
-    /* the weight-decay test hoisted out of the loop, so each copy vectorises */            \
-    static void NAME(const adam_scalars *c, T *restrict p, const T *restrict g,              \
-                     T *restrict m, T *restrict v, int64_t n) {                             \
-        if (c->weight_decay != 0)                                                           \
-            NAME##_loop(c, true, p, g, m, v, n);                                            \
-        else                                                                                \
-            NAME##_loop(c, false, p, g, m, v, n);                                           \
+#define DEFINE_ADAM_UPDATE(T, SQRT, NAME)                                                                              \
+    static inline __attribute__((always_inline)) void NAME##_loop(const adam_scalars *c, bool decay, T *restrict p,    \
+                                                                  const T *restrict g, T *restrict m, T *restrict v,   \
+                                                                  int64_t n) {                                         \
+        const T wd = (T)c->weight_decay;                                                                               \
+        const T b1 = (T)c->beta1, one_minus_b1 = (T)c->one_minus_beta1;                                                \
+        const T b2 = (T)c->beta2, one_minus_b2 = (T)c->one_minus_beta2;                                                \
+        const T bc2_sqrt = (T)c->bias_correction2_sqrt, eps = (T)c->eps;                                               \
+        const T neg_step = (T)c->neg_step_size;                                                                        \
+        _Pragma("omp simd") for (int64_t k = 0; k < n; k++) {                                                          \
+            T gk = g[k];                                                                                               \
+            if (decay) gk = gk + wd * p[k];                                                                            \
+            T mk = m[k] * b1;                                                                                          \
+            mk = mk + one_minus_b1 * gk;                                                                               \
+            T vk = v[k] * b2;                                                                                          \
+            vk = vk + (one_minus_b2 * gk) * gk;                                                                        \
+            T denom = SQRT(vk) / bc2_sqrt;                                                                             \
+            denom = denom + eps;                                                                                       \
+            p[k] = p[k] + (neg_step * mk) / denom;                                                                     \
+            m[k] = mk;                                                                                                 \
+            v[k] = vk;                                                                                                 \
+        }                                                                                                              \
+    }                                                                                                                  \
+    /* the weight-decay test hoisted out of the loop, so each copy vectorises */                                       \
+    static void NAME(const adam_scalars *c, T *restrict p, const T *restrict g, T *restrict m, T *restrict v,          \
+                     int64_t n) {                                                                                      \
+        if (c->weight_decay != 0)                                                                                      \
+            NAME##_loop(c, true, p, g, m, v, n);                                                                       \
+        else                                                                                                           \
+            NAME##_loop(c, false, p, g, m, v, n);                                                                      \
     }
 DEFINE_ADAM_UPDATE(float, sqrtf, adam_update_f32)
 DEFINE_ADAM_UPDATE(double, sqrt, adam_update_f64)
@@ -113,11 +113,11 @@ typedef struct adam_range {
 static void adam_update_range(void *ctx, int64_t lo, int64_t hi) {
     const adam_range *r = ctx;
     if (r->dtype == NB_F32)
-        adam_update_f32(r->c, (float *)r->p + lo, (const float *)r->g + lo, (float *)r->m + lo,
-                        (float *)r->v + lo, hi - lo);
+        adam_update_f32(r->c, (float *)r->p + lo, (const float *)r->g + lo, (float *)r->m + lo, (float *)r->v + lo,
+                        hi - lo);
     else
-        adam_update_f64(r->c, (double *)r->p + lo, (const double *)r->g + lo,
-                        (double *)r->m + lo, (double *)r->v + lo, hi - lo);
+        adam_update_f64(r->c, (double *)r->p + lo, (const double *)r->g + lo, (double *)r->m + lo, (double *)r->v + lo,
+                        hi - lo);
 }
 
 static void adam_update(nb_optimizer *opt, int i) {
@@ -126,7 +126,7 @@ static void adam_update(nb_optimizer *opt, int i) {
     adam_state *st = &a->state[i];
     nb_var *p = opt->params[i];
 
-    st->step += 1.0f; // step_t += 1 on a float32 tensor
+    st->step += 1.0f;       // step_t += 1 on a float32 tensor
     double step = st->step; // step_t.item()
     // bias_correction1 = 1 - beta1 ** step; step_size = lr / bias_correction1
     double bias_correction1 = 1 - pow(o->beta1, step);
@@ -141,8 +141,11 @@ static void adam_update(nb_optimizer *opt, int i) {
                       .eps = o->eps,
                       .neg_step_size = -step_size};
 
-    adam_range r = {.c = &c, .dtype = p->value->dtype, .p = nb_tensor_data(p->value),
-                    .g = nb_tensor_data(p->grad), .m = nb_tensor_data(st->exp_avg),
+    adam_range r = {.c = &c,
+                    .dtype = p->value->dtype,
+                    .p = nb_tensor_data(p->value),
+                    .g = nb_tensor_data(p->grad),
+                    .m = nb_tensor_data(st->exp_avg),
                     .v = nb_tensor_data(st->exp_avg_sq)};
     nb_parallel_range(nb_tensor_numel(p->value), adam_update_range, &r);
 }
@@ -169,8 +172,7 @@ static nb_status adam_check(const nb_adam_options *o) {
         return nb_error(NB_ERR_ARG, "Adam: invalid beta parameter at index 0: %g", o->beta1);
     if (!(0.0 <= o->beta2 && o->beta2 < 1.0))
         return nb_error(NB_ERR_ARG, "Adam: invalid beta parameter at index 1: %g", o->beta2);
-    if (!(0.0 <= o->weight_decay))
-        return nb_error(NB_ERR_ARG, "Adam: invalid weight_decay value: %g", o->weight_decay);
+    if (!(0.0 <= o->weight_decay)) return nb_error(NB_ERR_ARG, "Adam: invalid weight_decay value: %g", o->weight_decay);
     return NB_OK;
 }
 

@@ -10,10 +10,10 @@ typedef struct nb_optimizer nb_optimizer;
 
 typedef struct nb_sgd_options {
     double lr;
-    double momentum;     /* 0: plain SGD */
+    double momentum; /* 0: plain SGD */
     double dampening;
     double weight_decay;
-    bool nesterov;       /* needs momentum > 0 and dampening == 0, as in PyTorch */
+    bool nesterov; /* needs momentum > 0 and dampening == 0, as in PyTorch */
 } nb_sgd_options;
 
 typedef struct nb_adam_options {

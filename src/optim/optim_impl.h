@@ -29,7 +29,6 @@ struct nb_optimizer {
 
 /* Fills opt's header: checks the params as torch's Optimizer.__init__ does (non-empty, no
  * NULL, leaves only, and, where torch only warns, no duplicates) and copies the array. */
-nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable,
-                            nb_var *const *params, int nparams);
+nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable, nb_var *const *params, int nparams);
 
 #endif

@@ -9,12 +9,9 @@
 
 #include "base/alloc.h"
 
-nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable,
-                            nb_var *const *params, int nparams) {
+nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable, nb_var *const *params, int nparams) {
     const char *name = vtable->name;
-    if (nparams <= 0)
-        return nb_error(NB_ERR_ARG, "%s: got an empty parameter list (nparams = %d)", name,
-                        nparams);
+    if (nparams <= 0) return nb_error(NB_ERR_ARG, "%s: got an empty parameter list (nparams = %d)", name, nparams);
     if (!params) return nb_error(NB_ERR_ARG, "%s: params is NULL", name);
     for (int i = 0; i < nparams; i++) {
         if (!params[i]) return nb_error(NB_ERR_ARG, "%s: param %d is NULL", name, i);
@@ -36,18 +33,15 @@ nb_status nb_optimizer_init(nb_optimizer *opt, const nb_optimizer_vtable *vtable
 /* A param the update loops can run over: value and grad contiguous, same dtype and shape. */
 static nb_status check_param(const nb_optimizer *opt, int i) {
     const nb_var *p = opt->params[i];
-    if (!p->value)
-        return nb_error(NB_ERR_ARG, "%s step: param %d has no value", opt->vtable->name, i);
+    if (!p->value) return nb_error(NB_ERR_ARG, "%s step: param %d has no value", opt->vtable->name, i);
     const nb_tensor *v = p->value, *g = p->grad;
     if (g->dtype != v->dtype || !nb_tensor_same_shape(g, v)) {
         char dv[64], dg[64];
-        return nb_error(NB_ERR_SHAPE, "%s step: param %d is %s but its grad is %s",
-                        opt->vtable->name, i, nb_tensor_describe(v, dv, sizeof dv),
-                        nb_tensor_describe(g, dg, sizeof dg));
+        return nb_error(NB_ERR_SHAPE, "%s step: param %d is %s but its grad is %s", opt->vtable->name, i,
+                        nb_tensor_describe(v, dv, sizeof dv), nb_tensor_describe(g, dg, sizeof dg));
     }
     if (!nb_tensor_is_contiguous(v) || !nb_tensor_is_contiguous(g))
-        return nb_error(NB_ERR_ARG, "%s step: param %d or its grad is not contiguous",
-                        opt->vtable->name, i);
+        return nb_error(NB_ERR_ARG, "%s step: param %d or its grad is not contiguous", opt->vtable->name, i);
     return NB_OK;
 }
 

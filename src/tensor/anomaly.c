@@ -29,6 +29,9 @@ nb_status nb_anomaly_scan(const char *op, const nb_tensor *out) {
     if (!found) return NB_OK;
     char shape[64];
     return nb_error(NB_ERR_NUMERIC, "%s in the output of %s (%s pass), shape %s, element %lld",
-                    isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf", op, nb_phase_name(nb_profile_phase()),
-                    nb_tensor_describe(out, shape, sizeof shape), (long long)(index - 1));
+                    isnan(bad) ? "nan"
+                    : bad > 0  ? "inf"
+                               : "-inf",
+                    op, nb_phase_name(nb_profile_phase()), nb_tensor_describe(out, shape, sizeof shape),
+                    (long long)(index - 1));
 }

@@ -65,7 +65,7 @@ typedef struct nb_ew_loop {
     nb_ew_op op;
     nb_dtype dtype;
     double scalar;
-    int ndim;             /* dims left after merging, 1..4 */
+    int ndim; /* dims left after merging, 1..4 */
     int64_t shape[4];
     int64_t stride[3][4]; /* [operand][dim] in elements; 0 where an input broadcasts */
     char *base[3];        /* first element of each operand */
@@ -114,8 +114,7 @@ double nb_fused_sqdiff_sum(nb_dtype dtype, int64_t n, const void *a, const void 
  * backward's where_ge / where_gt makes, taken now so the backward needs only the byte. */
 void nb_fused_clamp_mask(nb_dtype dtype, int64_t n, void *out, uint8_t *mask, const void *x, double s, bool strict);
 /* out = (dst_is_zero ? 0 : out) + (mask ? g : 0): the where and its accumulation in one pass. */
-void nb_fused_mask_backward(nb_dtype dtype, int64_t n, void *out, const void *g, const uint8_t *mask,
-                            bool dst_is_zero);
+void nb_fused_mask_backward(nb_dtype dtype, int64_t n, void *out, const void *g, const uint8_t *mask, bool dst_is_zero);
 
 /* ---- GEMM ----------------------------------------------------------------------------------
  * out (m, n) = alpha * a (m, k) @ b (k, n) + beta * out through the kernel in use. Each rank-2

@@ -45,12 +45,10 @@ static nb_status check_mm(const nb_tensor *out, const nb_tensor *a, const nb_ten
         return nb_error(NB_ERR_SHAPE, "mm: needs rank-2 tensors, got a %s, b %s, out %s",
                         nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db),
                         nb_tensor_describe(out, dout, sizeof dout));
-    if (nb_check_same_dtype("mm", a, b) != NB_OK || nb_check_same_dtype("mm", out, a) != NB_OK)
-        return nb_last_status();
+    if (nb_check_same_dtype("mm", a, b) != NB_OK || nb_check_same_dtype("mm", out, a) != NB_OK) return nb_last_status();
     if (a->shape[1] != b->shape[0] || out->shape[0] != a->shape[0] || out->shape[1] != b->shape[1])
-        return nb_error(NB_ERR_SHAPE, "mm: a %s times b %s does not give out %s",
-                        nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db),
-                        nb_tensor_describe(out, dout, sizeof dout));
+        return nb_error(NB_ERR_SHAPE, "mm: a %s times b %s does not give out %s", nb_tensor_describe(a, da, sizeof da),
+                        nb_tensor_describe(b, db, sizeof db), nb_tensor_describe(out, dout, sizeof dout));
     /* OpenBLAS takes 32-bit sizes; no kernel is asked for more. */
     if (a->shape[0] > INT_MAX || a->shape[1] > INT_MAX || b->shape[1] > INT_MAX)
         return nb_error(NB_ERR_ARG, "mm: a dimension exceeds %d", INT_MAX);
@@ -66,7 +64,8 @@ nb_status nb_gemm_call_init(nb_gemm_call *g, nb_tensor *out, const nb_tensor *a,
                             double beta) {
     *g = (nb_gemm_call){0};
     NB_TRY(check_mm(out, a, b));
-    *g = (nb_gemm_call){.dtype = out->dtype, .m = a->shape[0], .k = a->shape[1], .n = b->shape[1], .alpha = alpha, .beta = beta};
+    *g = (nb_gemm_call){
+        .dtype = out->dtype, .m = a->shape[0], .k = a->shape[1], .n = b->shape[1], .alpha = alpha, .beta = beta};
     NB_TRY(map_operand(a, &g->ta, &g->lda, &g->a, &g->copies[0]));
     if (map_operand(b, &g->tb, &g->ldb, &g->b, &g->copies[1]) != NB_OK) {
         nb_gemm_call_release(g);
@@ -114,9 +113,7 @@ nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, doub
     return nb_anomaly_check("mm", out);
 }
 
-nb_status nb_mm_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) {
-    return nb_addmm_(out, a, b, 1.0, 0.0);
-}
+nb_status nb_mm_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b) { return nb_addmm_(out, a, b, 1.0, 0.0); }
 
 nb_tensor *nb_mm(const nb_tensor *a, const nb_tensor *b) {
     if (nb_check_not_null("mm", "a", a) != NB_OK || nb_check_not_null("mm", "b", b) != NB_OK) return NULL;

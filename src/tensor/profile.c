@@ -55,4 +55,3 @@ int nb_profile_rows(const nb_profile_row **rows) {
 const char *nb_phase_name(nb_phase phase) {
     return phase == NB_PHASE_BACKWARD ? "backward" : phase == NB_PHASE_UPDATE ? "update" : "forward";
 }
-

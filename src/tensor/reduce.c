@@ -37,10 +37,12 @@ double nb_blocked_sum(int64_t n, nb_block_sum_fn *block, const void *ctx) {
     /* One thread skips OpenMP altogether: even with if(false), libgomp allocates a team (with
      * malloc) for every region it enters, which a steady-state step must not do. */
     if (threads == 1) {
-        for (int64_t b = 0; b < nblocks; b++) partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
+        for (int64_t b = 0; b < nblocks; b++)
+            partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
     } else {
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t b = 0; b < nblocks; b++) partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
+        for (int64_t b = 0; b < nblocks; b++)
+            partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
     }
     double total = 0.0;
     for (int64_t b = 0; b < nblocks; b++) total += partial[b];
@@ -312,8 +314,8 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha) {
     for (int d = 0; d < 4 && fits; d++) fits = dshape[d] == sshape[d] || dshape[d] == 1;
     if (!fits) {
         char dd[64], ds[64];
-        return nb_error(NB_ERR_SHAPE, "add_sum_to_: %s does not broadcast to %s", nb_tensor_describe(dst, dd, sizeof dd),
-                        nb_tensor_describe(src, ds, sizeof ds));
+        return nb_error(NB_ERR_SHAPE, "add_sum_to_: %s does not broadcast to %s",
+                        nb_tensor_describe(dst, dd, sizeof dd), nb_tensor_describe(src, ds, sizeof ds));
     }
     if (nb_tensor_overlap(dst, src)) return nb_error(NB_ERR_ARG, "add_sum_to_: dst overlaps src");
     double t0 = nb_profile_start();

@@ -58,18 +58,15 @@ static uint32_t mt_twist(uint32_t u, uint32_t v) {
 static void mt_next_state(nb_rng *rng) {
     uint32_t *s = rng->state;
     int j = 0;
-    for (; j < MT_N - MT_M; j++)
-        s[j] = s[j + MT_M] ^ mt_twist(s[j], s[j + 1]);
-    for (; j < MT_N - 1; j++)
-        s[j] = s[j + MT_M - MT_N] ^ mt_twist(s[j], s[j + 1]);
+    for (; j < MT_N - MT_M; j++) s[j] = s[j + MT_M] ^ mt_twist(s[j], s[j + 1]);
+    for (; j < MT_N - 1; j++) s[j] = s[j + MT_M - MT_N] ^ mt_twist(s[j], s[j + 1]);
     s[MT_N - 1] = s[MT_M - 1] ^ mt_twist(s[MT_N - 1], s[0]);
     rng->left = MT_N;
     rng->next = 0;
 }
 
 uint32_t nb_rng_random(nb_rng *rng) {
-    if (--rng->left == 0)
-        mt_next_state(rng);
+    if (--rng->left == 0) mt_next_state(rng);
     uint32_t y = rng->state[rng->next++];
     y ^= y >> 11;
     y ^= (y << 7) & 0x9d2c5680u;
@@ -102,9 +99,7 @@ static double mul_add_f64(double a, double b, double c) {
 
 /* uniform_real_distribution<float>(0, 1): the low 24 bits of one 32-bit draw, times 2^-24
  * (exact: an integer below 2^24 and a power of two). */
-static float uniform01_f32(nb_rng *rng) {
-    return (float)(nb_rng_random(rng) & 0xffffffu) * 0x1p-24f;
-}
+static float uniform01_f32(nb_rng *rng) { return (float)(nb_rng_random(rng) & 0xffffffu) * 0x1p-24f; }
 
 /* uniform_real_distribution<double>(0, 1): the low 53 bits of one 64-bit draw, times 2^-53. */
 static double uniform01_f64(nb_rng *rng) {
@@ -115,14 +110,12 @@ void nb_rng_uniform_f32(nb_rng *rng, float *out, size_t n, double from, double t
     /* torch casts the bounds to the dtype first, then works in float throughout. */
     const float lo = (float)from;
     const float span = (float)to - lo;
-    for (size_t i = 0; i < n; i++)
-        out[i] = mul_add_f32(uniform01_f32(rng), span, lo);
+    for (size_t i = 0; i < n; i++) out[i] = mul_add_f32(uniform01_f32(rng), span, lo);
 }
 
 void nb_rng_uniform_f64(nb_rng *rng, double *out, size_t n, double from, double to) {
     const double span = to - from;
-    for (size_t i = 0; i < n; i++)
-        out[i] = mul_add_f64(uniform01_f64(rng), span, from);
+    for (size_t i = 0; i < n; i++) out[i] = mul_add_f64(uniform01_f64(rng), span, from);
 }
 
 /* torch's normal_distribution<double>: one sample per call, two uniforms per pair.
@@ -171,45 +164,36 @@ static void normal_block16_f64(double *d, double mean, double std) {
  * slots are refilled with 16 fresh uniforms and transformed again (n + 16 draws in all). */
 void nb_rng_normal_f32(nb_rng *rng, float *out, size_t n, double mean, double std) {
     if (n < 16) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)normal_double(rng, mean, std);
+        for (size_t i = 0; i < n; i++) out[i] = (float)normal_double(rng, mean, std);
         return;
     }
     const float mean_f = (float)mean, std_f = (float)std;
-    for (size_t i = 0; i < n; i++)
-        out[i] = uniform01_f32(rng);
-    for (size_t i = 0; i + 16 <= n; i += 16)
-        normal_block16_f32(out + i, mean_f, std_f);
+    for (size_t i = 0; i < n; i++) out[i] = uniform01_f32(rng);
+    for (size_t i = 0; i + 16 <= n; i += 16) normal_block16_f32(out + i, mean_f, std_f);
     if (n % 16 != 0) {
         float *last = out + n - 16;
-        for (int i = 0; i < 16; i++)
-            last[i] = uniform01_f32(rng);
+        for (int i = 0; i < 16; i++) last[i] = uniform01_f32(rng);
         normal_block16_f32(last, mean_f, std_f);
     }
 }
 
 void nb_rng_normal_f64(nb_rng *rng, double *out, size_t n, double mean, double std) {
     if (n < 16) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = normal_double(rng, mean, std);
+        for (size_t i = 0; i < n; i++) out[i] = normal_double(rng, mean, std);
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        out[i] = uniform01_f64(rng);
-    for (size_t i = 0; i + 16 <= n; i += 16)
-        normal_block16_f64(out + i, mean, std);
+    for (size_t i = 0; i < n; i++) out[i] = uniform01_f64(rng);
+    for (size_t i = 0; i + 16 <= n; i += 16) normal_block16_f64(out + i, mean, std);
     if (n % 16 != 0) {
         double *last = out + n - 16;
-        for (int i = 0; i < 16; i++)
-            last[i] = uniform01_f64(rng);
+        for (int i = 0; i < 16; i++) last[i] = uniform01_f64(rng);
         normal_block16_f64(last, mean, std);
     }
 }
 
 /* uint64 -> int64 by two's complement, without C's implementation-defined conversion. */
 static int64_t wrap_to_i64(uint64_t v) {
-    if (v <= (uint64_t)INT64_MAX)
-        return (int64_t)v;
+    if (v <= (uint64_t)INT64_MAX) return (int64_t)v;
     return -(int64_t)(UINT64_MAX - v) - 1;
 }
 
@@ -220,17 +204,14 @@ static int64_t wrap_to_i64(uint64_t v) {
 int64_t nb_rng_randint(nb_rng *rng, int64_t low, int64_t high) {
     assert(low < high);
     const uint64_t range = (uint64_t)high - (uint64_t)low;
-    const uint64_t draw = range >= (UINT64_C(1) << 32) ? nb_rng_random64(rng)
-                                                       : (uint64_t)nb_rng_random(rng);
+    const uint64_t draw = range >= (UINT64_C(1) << 32) ? nb_rng_random64(rng) : (uint64_t)nb_rng_random(rng);
     return wrap_to_i64(draw % range + (uint64_t)low);
 }
 
 void nb_rng_randint_f32(nb_rng *rng, float *out, size_t n, int64_t low, int64_t high) {
-    for (size_t i = 0; i < n; i++)
-        out[i] = (float)nb_rng_randint(rng, low, high);
+    for (size_t i = 0; i < n; i++) out[i] = (float)nb_rng_randint(rng, low, high);
 }
 
 void nb_rng_randint_f64(nb_rng *rng, double *out, size_t n, int64_t low, int64_t high) {
-    for (size_t i = 0; i < n; i++)
-        out[i] = (double)nb_rng_randint(rng, low, high);
+    for (size_t i = 0; i < n; i++) out[i] = (double)nb_rng_randint(rng, low, high);
 }

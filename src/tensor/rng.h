@@ -13,10 +13,10 @@
 
 typedef struct nb_rng {
     uint32_t state[NB_MT_STATE_SIZE];
-    int left;                  /* draws left before the next twist, as at::mt19937 */
-    int next;                  /* index of the next state word to temper */
-    uint64_t seed;             /* as given to nb_rng_seed (torch's initial_seed()) */
-    bool has_cached_normal;    /* torch's next_double_normal_sample_ */
+    int left;               /* draws left before the next twist, as at::mt19937 */
+    int next;               /* index of the next state word to temper */
+    uint64_t seed;          /* as given to nb_rng_seed (torch's initial_seed()) */
+    bool has_cached_normal; /* torch's next_double_normal_sample_ */
     double cached_normal;
 } nb_rng;
 

@@ -7,7 +7,6 @@
 #include <sched.h>
 #include <unistd.h>
 
-
 static int runtime_threads; /* 0 until set or first asked: then the usable CPU count */
 static const nb_kernel *runtime_kernel;
 static uint64_t runtime_flops;

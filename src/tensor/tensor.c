@@ -36,8 +36,8 @@ nb_status nb_check_not_null(const char *op, const char *what, const void *t) {
 nb_status nb_check_same_dtype(const char *op, const nb_tensor *a, const nb_tensor *b) {
     if (a->dtype == b->dtype) return NB_OK;
     char da[64], db[64];
-    return nb_error(NB_ERR_SHAPE, "%s: dtypes differ: %s and %s", op,
-                    nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db));
+    return nb_error(NB_ERR_SHAPE, "%s: dtypes differ: %s and %s", op, nb_tensor_describe(a, da, sizeof da),
+                    nb_tensor_describe(b, db, sizeof db));
 }
 
 bool nb_tensor_overlap(const nb_tensor *a, const nb_tensor *b) {
@@ -89,11 +89,9 @@ static void storage_release(nb_storage *s) {
 }
 
 /* A header with a contiguous row-major layout of `shape`, not yet attached to storage. */
-static nb_status header_init(nb_tensor *t, nb_dtype dtype, int ndim, const int64_t *shape,
-                             size_t *nbytes) {
+static nb_status header_init(nb_tensor *t, nb_dtype dtype, int ndim, const int64_t *shape, size_t *nbytes) {
     if (dtype != NB_F32 && dtype != NB_F64) return nb_error(NB_ERR_ARG, "unknown dtype %d", (int)dtype);
-    if (ndim < 0 || ndim > NB_MAX_DIMS)
-        return nb_error(NB_ERR_ARG, "rank %d is out of range 0..%d", ndim, NB_MAX_DIMS);
+    if (ndim < 0 || ndim > NB_MAX_DIMS) return nb_error(NB_ERR_ARG, "rank %d is out of range 0..%d", ndim, NB_MAX_DIMS);
     if (ndim > 0 && !shape) return nb_error(NB_ERR_ARG, "shape is NULL for a rank-%d tensor", ndim);
     t->dtype = dtype;
     t->ndim = ndim;
@@ -160,9 +158,7 @@ nb_tensor *nb_tensor_ones(nb_dtype dtype, int ndim, const int64_t *shape) {
     return nb_tensor_full(dtype, ndim, shape, 1.0);
 }
 
-nb_tensor *nb_tensor_scalar(nb_dtype dtype, double value) {
-    return nb_tensor_full(dtype, 0, NULL, value);
-}
+nb_tensor *nb_tensor_scalar(nb_dtype dtype, double value) { return nb_tensor_full(dtype, 0, NULL, value); }
 
 nb_tensor *nb_tensor_from_data(nb_dtype dtype, int ndim, const int64_t *shape, const void *data) {
     if (nb_check_not_null("from_data", "data", data) != NB_OK) return NULL;
@@ -217,11 +213,9 @@ nb_tensor *nb_tensor_randn(nb_rng *rng, nb_dtype dtype, int ndim, const int64_t 
     return t;
 }
 
-nb_tensor *nb_tensor_randint(nb_rng *rng, int64_t low, int64_t high, nb_dtype dtype, int ndim,
-                             const int64_t *shape) {
+nb_tensor *nb_tensor_randint(nb_rng *rng, int64_t low, int64_t high, nb_dtype dtype, int ndim, const int64_t *shape) {
     if (low >= high) {
-        nb_error(NB_ERR_ARG, "randint: low (%lld) must be below high (%lld)", (long long)low,
-                 (long long)high);
+        nb_error(NB_ERR_ARG, "randint: low (%lld) must be below high (%lld)", (long long)low, (long long)high);
         return NULL;
     }
     nb_tensor *t = nb_tensor_empty(dtype, ndim, shape);
@@ -272,9 +266,7 @@ const char *nb_tensor_describe(const nb_tensor *t, char *buf, size_t size) {
     return buf;
 }
 
-void *nb_tensor_data(const nb_tensor *t) {
-    return nb_elem_ptr(t->storage->data, t->dtype, t->offset);
-}
+void *nb_tensor_data(const nb_tensor *t) { return nb_elem_ptr(t->storage->data, t->dtype, t->offset); }
 
 size_t nb_tensor_storage_refcount(const nb_tensor *t) { return t->storage->refcount; }
 
@@ -331,9 +323,8 @@ nb_tensor *nb_tensor_reshape(const nb_tensor *t, int ndim, const int64_t *shape)
     if (header_init(&shaped, t->dtype, ndim, shape, &nbytes) != NB_OK) return NULL;
     if (nb_tensor_numel(&shaped) != nb_tensor_numel(t)) {
         char d[64];
-        nb_error(NB_ERR_SHAPE, "reshape: %s has %lld elements, the new shape %lld",
-                 nb_tensor_describe(t, d, sizeof d), (long long)nb_tensor_numel(t),
-                 (long long)nb_tensor_numel(&shaped));
+        nb_error(NB_ERR_SHAPE, "reshape: %s has %lld elements, the new shape %lld", nb_tensor_describe(t, d, sizeof d),
+                 (long long)nb_tensor_numel(t), (long long)nb_tensor_numel(&shaped));
         return NULL;
     }
     nb_tensor *v = header_share(t);
@@ -383,20 +374,15 @@ static int64_t element_offset(const nb_tensor *t, const int64_t *index) {
     return off;
 }
 
-double nb_tensor_get(const nb_tensor *t, const int64_t *index) {
-    return nb_load(t, element_offset(t, index));
-}
+double nb_tensor_get(const nb_tensor *t, const int64_t *index) { return nb_load(t, element_offset(t, index)); }
 
-void nb_tensor_set(nb_tensor *t, const int64_t *index, double value) {
-    nb_store(t, element_offset(t, index), value);
-}
+void nb_tensor_set(nb_tensor *t, const int64_t *index, double value) { nb_store(t, element_offset(t, index), value); }
 
 nb_status nb_tensor_item(const nb_tensor *t, double *out) {
     if (nb_check_not_null("item", "tensor", t) != NB_OK) return nb_last_status();
     if (nb_tensor_numel(t) != 1) {
         char d[64];
-        return nb_error(NB_ERR_SHAPE, "item: needs a one-element tensor, got %s",
-                        nb_tensor_describe(t, d, sizeof d));
+        return nb_error(NB_ERR_SHAPE, "item: needs a one-element tensor, got %s", nb_tensor_describe(t, d, sizeof d));
     }
     int64_t zeros[NB_MAX_DIMS] = {0};
     *out = nb_tensor_get(t, zeros);
@@ -406,12 +392,11 @@ nb_status nb_tensor_item(const nb_tensor *t, double *out) {
 /* ---- comparisons ----------------------------------------------------------------------- */
 
 nb_status nb_max_abs_diff(const nb_tensor *a, const nb_tensor *b, double *abs_diff, double *rel_diff) {
-    if (nb_check_not_null("max_abs_diff", "a", a) || nb_check_not_null("max_abs_diff", "b", b))
-        return nb_last_status();
+    if (nb_check_not_null("max_abs_diff", "a", a) || nb_check_not_null("max_abs_diff", "b", b)) return nb_last_status();
     if (!nb_tensor_same_shape(a, b)) {
         char da[64], db[64];
-        return nb_error(NB_ERR_SHAPE, "max_abs_diff: shapes differ: %s and %s",
-                        nb_tensor_describe(a, da, sizeof da), nb_tensor_describe(b, db, sizeof db));
+        return nb_error(NB_ERR_SHAPE, "max_abs_diff: shapes differ: %s and %s", nb_tensor_describe(a, da, sizeof da),
+                        nb_tensor_describe(b, db, sizeof db));
     }
     double max_abs = 0, max_rel = 0;
     nb_offset_iter ita, itb;

@@ -33,16 +33,16 @@ typedef struct nb_storage nb_storage; /* refcounted buffer; private to tensor.c 
 
 typedef struct nb_tensor {
     nb_dtype dtype;
-    int ndim;                        /* 0 (a scalar) .. NB_MAX_DIMS */
-    int64_t shape[NB_MAX_DIMS];      /* entries past ndim are 1 */
-    int64_t strides[NB_MAX_DIMS];    /* in elements; entries past ndim are 0 */
-    int64_t offset;                  /* in elements, from the start of the storage */
+    int ndim;                     /* 0 (a scalar) .. NB_MAX_DIMS */
+    int64_t shape[NB_MAX_DIMS];   /* entries past ndim are 1 */
+    int64_t strides[NB_MAX_DIMS]; /* in elements; entries past ndim are 0 */
+    int64_t offset;               /* in elements, from the start of the storage */
     nb_storage *storage;
 } nb_tensor;
 
 /* ---- dtype ------------------------------------------------------------------------- */
 size_t nb_dtype_size(nb_dtype dtype);
-const char *nb_dtype_name(nb_dtype dtype);             /* "f32", "f64" */
+const char *nb_dtype_name(nb_dtype dtype);                 /* "f32", "f64" */
 nb_status nb_dtype_parse(const char *name, nb_dtype *out); /* accepts f32/float32/f64/float64 */
 
 /* ---- creation (shape: ndim sizes, each >= 0) -------------------------------------- */
@@ -58,8 +58,7 @@ nb_tensor *nb_tensor_from_data(nb_dtype dtype, int ndim, const int64_t *shape, c
  * torch.randn and torch.randint draw them after torch.manual_seed. */
 nb_tensor *nb_tensor_rand(nb_rng *rng, nb_dtype dtype, int ndim, const int64_t *shape);
 nb_tensor *nb_tensor_randn(nb_rng *rng, nb_dtype dtype, int ndim, const int64_t *shape);
-nb_tensor *nb_tensor_randint(nb_rng *rng, int64_t low, int64_t high, nb_dtype dtype, int ndim,
-                             const int64_t *shape);
+nb_tensor *nb_tensor_randint(nb_rng *rng, int64_t low, int64_t high, nb_dtype dtype, int ndim, const int64_t *shape);
 /* In-place fills on a contiguous tensor: tensor.uniform_(from, to), tensor.normal_(). */
 nb_status nb_uniform_(nb_tensor *t, nb_rng *rng, double from, double to);
 nb_status nb_normal_(nb_tensor *t, nb_rng *rng, double mean, double std);
@@ -107,9 +106,9 @@ nb_tensor *nb_mul(const nb_tensor *a, const nb_tensor *b);
 
 /* Tensor-scalar ops; the scalar is converted to the tensor's dtype first, as PyTorch does
  * for a Python number. out has a's shape. */
-nb_status nb_add_scalar_out(nb_tensor *out, const nb_tensor *a, double s); /* a + s */
-nb_status nb_mul_scalar_out(nb_tensor *out, const nb_tensor *a, double s); /* a * s */
-nb_status nb_pow_scalar_out(nb_tensor *out, const nb_tensor *a, double e); /* a ** e */
+nb_status nb_add_scalar_out(nb_tensor *out, const nb_tensor *a, double s);  /* a + s */
+nb_status nb_mul_scalar_out(nb_tensor *out, const nb_tensor *a, double s);  /* a * s */
+nb_status nb_pow_scalar_out(nb_tensor *out, const nb_tensor *a, double e);  /* a ** e */
 nb_status nb_clamp_min_out(nb_tensor *out, const nb_tensor *a, double min); /* max(a, min), NaN kept */
 nb_status nb_relu_out(nb_tensor *out, const nb_tensor *a);                  /* clamp_min(a, 0) */
 nb_tensor *nb_add_scalar(const nb_tensor *a, double s);
@@ -134,12 +133,12 @@ nb_status nb_where_ge_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *c
 nb_status nb_where_gt_out(nb_tensor *out, const nb_tensor *x, const nb_tensor *cond, double s);
 
 /* In-place updates. */
-nb_status nb_copy_(nb_tensor *dst, const nb_tensor *src);        /* dst = src (broadcast) */
+nb_status nb_copy_(nb_tensor *dst, const nb_tensor *src); /* dst = src (broadcast) */
 nb_status nb_fill_(nb_tensor *t, double value);
 nb_status nb_zero_(nb_tensor *t);
-nb_status nb_add_(nb_tensor *t, const nb_tensor *a);             /* t += a */
-nb_status nb_sub_(nb_tensor *t, const nb_tensor *a);             /* t -= a */
-nb_status nb_mul_scalar_(nb_tensor *t, double s);                /* t *= s */
+nb_status nb_add_(nb_tensor *t, const nb_tensor *a); /* t += a */
+nb_status nb_sub_(nb_tensor *t, const nb_tensor *a); /* t -= a */
+nb_status nb_mul_scalar_(nb_tensor *t, double s);    /* t *= s */
 /* t -= lr * g, rounded as PyTorch's `w -= lr * g`: the product rounded to the dtype, then
  * subtracted (never fused). */
 nb_status nb_sub_scaled_(nb_tensor *t, double lr, const nb_tensor *g);
@@ -169,13 +168,11 @@ nb_status nb_add_sum_to_(nb_tensor *dst, const nb_tensor *src, double alpha);
 nb_status nb_mm_out(nb_tensor *out, const nb_tensor *a, const nb_tensor *b);
 nb_tensor *nb_mm(const nb_tensor *a, const nb_tensor *b);
 /* out = beta * out + alpha * a @ b — accumulating backward passes use beta = 1. */
-nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, double alpha,
-                    double beta);
+nb_status nb_addmm_(nb_tensor *out, const nb_tensor *a, const nb_tensor *b, double alpha, double beta);
 
 /* ---- comparisons for tests and checks ------------------------------------------------ */
 /* max |a - b| and max |a - b| / max(|b|, tiny) over all elements; shapes must match. */
-nb_status nb_max_abs_diff(const nb_tensor *a, const nb_tensor *b, double *abs_diff,
-                          double *rel_diff);
+nb_status nb_max_abs_diff(const nb_tensor *a, const nb_tensor *b, double *abs_diff, double *rel_diff);
 bool nb_tensor_all_finite(const nb_tensor *t);
 
 #endif

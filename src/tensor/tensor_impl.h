@@ -8,7 +8,7 @@
 #include "tensor/tensor.h"
 
 struct nb_storage {
-    void *data;      /* 64-byte aligned: the same nb_alloc block, after this struct (tensor.c) */
+    void *data; /* 64-byte aligned: the same nb_alloc block, after this struct (tensor.c) */
     size_t nbytes;
     size_t refcount; /* headers that point here */
 };

@@ -28,7 +28,7 @@ static nb_var *dynamic_forward(nb_module *self, nb_var *x) {
     int64_t depth = net->fixed_depth ? CHECK_DEPTH : nb_rng_randint(net->rng, 0, MAX_DEPTH + 1);
     for (int64_t i = 0; i < depth; i++)
         h_relu = nb_ag_clamp_min(nb_module_forward(net->middle_linear, h_relu), 0.0); /* (N, H) */
-    return nb_module_forward(net->output_linear, h_relu); /* (N, D_out) */
+    return nb_module_forward(net->output_linear, h_relu);                             /* (N, D_out) */
 }
 
 static nb_status dynamic_parameters(nb_module *self, nb_param_list *list) {
@@ -71,8 +71,8 @@ static nb_module *dynamic_net_new(const nb_train_config *cfg, nb_rng *rng) {
     return &net->base;
 }
 
-static const char *const dynamic_names[] = {"input_linear.weight",  "input_linear.bias",  "middle_linear.weight",
-                                            "middle_linear.bias",   "output_linear.weight", "output_linear.bias"};
+static const char *const dynamic_names[] = {"input_linear.weight", "input_linear.bias",    "middle_linear.weight",
+                                            "middle_linear.bias",  "output_linear.weight", "output_linear.bias"};
 
 /* optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9) */
 static nb_optimizer *sgd_momentum(nb_var *const *params, int nparams, double lr) {

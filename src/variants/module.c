@@ -5,7 +5,7 @@
 #include "variants/module_net.h"
 
 typedef struct two_layer_net {
-    nb_module base; /* first: a two_layer_net * is an nb_module * */
+    nb_module base;     /* first: a two_layer_net * is an nb_module * */
     nb_module *linear1; /* Linear(D_in, H) */
     nb_module *linear2; /* Linear(H, D_out) */
 } two_layer_net;
@@ -14,7 +14,7 @@ typedef struct two_layer_net {
 static nb_var *two_layer_forward(nb_module *self, nb_var *x) {
     two_layer_net *net = (two_layer_net *)self;
     nb_var *h_relu = nb_ag_clamp_min(nb_module_forward(net->linear1, x), 0.0); /* (N, H) */
-    return nb_module_forward(net->linear2, h_relu);                           /* (N, D_out) */
+    return nb_module_forward(net->linear2, h_relu);                            /* (N, D_out) */
 }
 
 static nb_status two_layer_parameters(nb_module *self, nb_param_list *list) {

@@ -40,7 +40,8 @@ nb_status nb_module_net_create(const nb_module_net_spec *spec, const nb_train_co
     nb_status st = NB_OK;
     /* x = torch.randn(N, D_in); y = torch.randn(N, D_out); then the model's layers */
     s->x = nb_var_new(nb_tensor_randn(&s->rng, cfg->dtype, 2, (int64_t[]){cfg->batch, cfg->d_in}), cfg->grad_check);
-    s->y = s->x ? nb_var_new(nb_tensor_randn(&s->rng, cfg->dtype, 2, (int64_t[]){cfg->batch, cfg->d_out}), false) : NULL;
+    s->y =
+        s->x ? nb_var_new(nb_tensor_randn(&s->rng, cfg->dtype, 2, (int64_t[]){cfg->batch, cfg->d_out}), false) : NULL;
     s->model = s->y ? spec->build(cfg, &s->rng) : NULL;
     if (!s->model || nb_module_parameters(s->model, &s->params) != NB_OK) st = nb_last_status();
     /* .grad exists from the start (zeros), so checks can point at it before any backward */
@@ -48,7 +49,8 @@ nb_status nb_module_net_create(const nb_module_net_spec *spec, const nb_train_co
         st = nb_last_status();
     for (int i = 0; i < s->params.count && st == NB_OK; i++) {
         nb_var *p = s->params.items[i];
-        if (!p->grad && !(p->grad = nb_tensor_zeros(p->value->dtype, p->value->ndim, p->value->shape))) st = nb_last_status();
+        if (!p->grad && !(p->grad = nb_tensor_zeros(p->value->dtype, p->value->ndim, p->value->shape)))
+            st = nb_last_status();
     }
     if (st == NB_OK && spec->optimizer && !(s->optimizer = spec->optimizer(s->params.items, s->params.count, lr)))
         st = nb_last_status();
@@ -64,7 +66,7 @@ nb_status nb_module_net_create(const nb_module_net_spec *spec, const nb_train_co
 static nb_status forward_backward(module_net *s, bool want_grad, double *loss) {
     nb_scope *scope = nb_scope_begin();
     if (!scope) return nb_last_status();
-    nb_var *y_pred = nb_module_forward(s->model, s->x);              /* (N, D_out) */
+    nb_var *y_pred = nb_module_forward(s->model, s->x); /* (N, D_out) */
     nb_var *l = nb_ag_mse_loss(y_pred, s->y, NB_REDUCTION_SUM);
     nb_status st = l ? nb_tensor_item(l->value, loss) : nb_last_status();
     if (st == NB_OK && want_grad) {

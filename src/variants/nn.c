@@ -42,9 +42,7 @@ bool nb_two_layer_footprint(const nb_train_config *cfg, int state_per_param, int
 }
 
 /* The manual update allocates nothing. */
-static bool nn_footprint(const nb_train_config *cfg, int64_t *bytes) {
-    return nb_two_layer_footprint(cfg, 0, bytes);
-}
+static bool nn_footprint(const nb_train_config *cfg, int64_t *bytes) { return nb_two_layer_footprint(cfg, 0, bytes); }
 
 static const nb_module_net_spec nn_spec = {
     .build = nb_two_layer_sequential,

@@ -5,14 +5,8 @@
 #include "variants/variant.h"
 
 static const nb_variant *const variants[] = {
-    &nb_variant_tensors,
-    &nb_variant_autograd,
-    &nb_variant_custom_function,
-    &nb_variant_static_graph,
-    &nb_variant_nn,
-    &nb_variant_optim,
-    &nb_variant_module,
-    &nb_variant_dynamic,
+    &nb_variant_tensors, &nb_variant_autograd, &nb_variant_custom_function, &nb_variant_static_graph,
+    &nb_variant_nn,      &nb_variant_optim,    &nb_variant_module,          &nb_variant_dynamic,
 };
 
 void nb_train_config_default(nb_train_config *cfg) {
@@ -31,9 +25,7 @@ void nb_train_config_default(nb_train_config *cfg) {
 
 int nb_variant_count(void) { return (int)(sizeof variants / sizeof variants[0]); }
 
-const nb_variant *nb_variant_at(int index) {
-    return index >= 0 && index < nb_variant_count() ? variants[index] : NULL;
-}
+const nb_variant *nb_variant_at(int index) { return index >= 0 && index < nb_variant_count() ? variants[index] : NULL; }
 
 const nb_variant *nb_variant_find(const char *name) {
     for (int i = 0; name && i < nb_variant_count(); i++)

@@ -164,8 +164,8 @@ bool nb_static_graph_footprint(const nb_train_config *cfg, bool no_fusion, int64
     nb_fp_tensors(&f, 1, d_in, h);  /* w1 */
     nb_fp_tensors(&f, 1, h, d_out); /* w2 */
     nb_fp arena = {.elem = f.elem};
-    arena_values(&arena, 1, n, d_in, f.elem);  /* placeholder x */
-    arena_values(&arena, 1, n, d_out, f.elem); /* placeholder y */
+    arena_values(&arena, 1, n, d_in, f.elem);                      /* placeholder x */
+    arena_values(&arena, 1, n, d_out, f.elem);                     /* placeholder y */
     if (cfg->grad_check) arena_values(&arena, 1, n, d_in, f.elem); /* dx */
     if (no_fusion) {
         arena_values(&arena, 5, n, h, f.elem);

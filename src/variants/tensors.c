@@ -41,9 +41,9 @@ typedef struct tensors_state {
 static void tensors_destroy(void *opaque) {
     tensors_state *s = opaque;
     if (!s) return;
-    nb_tensor *all[] = {s->x, s->y, s->w1, s->w2, s->x_t, s->w2_t, s->h_relu_t, s->h, s->h_relu,
-                        s->y_pred, s->diff, s->sq, s->loss, s->grad_y_pred, s->grad_w2,
-                        s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1, s->w1_t, s->grad_x};
+    nb_tensor *all[] = {s->x,       s->y,           s->w1,     s->w2,         s->x_t,     s->w2_t, s->h_relu_t,
+                        s->h,       s->h_relu,      s->y_pred, s->diff,       s->sq,      s->loss, s->grad_y_pred,
+                        s->grad_w2, s->grad_h_relu, s->grad_h, s->h_negative, s->grad_w1, s->w1_t, s->grad_x};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) nb_tensor_free(all[i]);
     nb_free(s);
 }
@@ -67,14 +67,12 @@ static nb_status tensors_create(const nb_train_config *cfg, double lr, void **ou
     s->w2 = s->w1 ? nb_tensor_randn(&s->rng, dt, 2, (int64_t[]){h, d_out}) : NULL;
     if (!s->w2) goto fail;
 
-    if (!(s->x_t = nb_tensor_t(s->x)) || !(s->w2_t = nb_tensor_t(s->w2)) ||
-        !(s->h = matrix(dt, n, h)) || !(s->h_relu = matrix(dt, n, h)) ||
-        !(s->h_relu_t = nb_tensor_t(s->h_relu)) || !(s->y_pred = matrix(dt, n, d_out)) ||
-        !(s->diff = matrix(dt, n, d_out)) || !(s->sq = matrix(dt, n, d_out)) ||
+    if (!(s->x_t = nb_tensor_t(s->x)) || !(s->w2_t = nb_tensor_t(s->w2)) || !(s->h = matrix(dt, n, h)) ||
+        !(s->h_relu = matrix(dt, n, h)) || !(s->h_relu_t = nb_tensor_t(s->h_relu)) ||
+        !(s->y_pred = matrix(dt, n, d_out)) || !(s->diff = matrix(dt, n, d_out)) || !(s->sq = matrix(dt, n, d_out)) ||
         !(s->loss = nb_tensor_empty(dt, 0, NULL)) || !(s->grad_y_pred = matrix(dt, n, d_out)) ||
         !(s->grad_w2 = matrix(dt, h, d_out)) || !(s->grad_h_relu = matrix(dt, n, h)) ||
-        !(s->grad_h = matrix(dt, n, h)) || !(s->h_negative = matrix(dt, n, h)) ||
-        !(s->grad_w1 = matrix(dt, d_in, h)))
+        !(s->grad_h = matrix(dt, n, h)) || !(s->h_negative = matrix(dt, n, h)) || !(s->grad_w1 = matrix(dt, d_in, h)))
         goto fail;
     if (cfg->grad_check && (!(s->w1_t = nb_tensor_t(s->w1)) || !(s->grad_x = matrix(dt, n, d_in)))) goto fail;
     *out = s;
@@ -106,13 +104,13 @@ static nb_status backward(tensors_state *s) {
 }
 
 static nb_status backward_ops(tensors_state *s) {
-    NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));    /* 2.0 * (y_pred - y) */
-    NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred)); /* (H, N) @ (N, D_out) */
-    NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t)); /* (N, D_out) @ (D_out, H) */
-    NB_TRY(nb_copy_(s->grad_h, s->grad_h_relu));                /* grad_h = grad_h_relu.clone() */
-    NB_TRY(nb_lt_scalar_out(s->h_negative, s->h, 0.0));         /* h < 0 */
-    NB_TRY(nb_masked_fill_(s->grad_h, s->h_negative, 0.0));     /* grad_h[h < 0] = 0 */
-    NB_TRY(nb_mm_out(s->grad_w1, s->x_t, s->grad_h));           /* (D_in, N) @ (N, H) */
+    NB_TRY(nb_mul_scalar_out(s->grad_y_pred, s->diff, 2.0));         /* 2.0 * (y_pred - y) */
+    NB_TRY(nb_mm_out(s->grad_w2, s->h_relu_t, s->grad_y_pred));      /* (H, N) @ (N, D_out) */
+    NB_TRY(nb_mm_out(s->grad_h_relu, s->grad_y_pred, s->w2_t));      /* (N, D_out) @ (D_out, H) */
+    NB_TRY(nb_copy_(s->grad_h, s->grad_h_relu));                     /* grad_h = grad_h_relu.clone() */
+    NB_TRY(nb_lt_scalar_out(s->h_negative, s->h, 0.0));              /* h < 0 */
+    NB_TRY(nb_masked_fill_(s->grad_h, s->h_negative, 0.0));          /* grad_h[h < 0] = 0 */
+    NB_TRY(nb_mm_out(s->grad_w1, s->x_t, s->grad_h));                /* (D_in, N) @ (N, H) */
     if (s->grad_x) NB_TRY(nb_mm_out(s->grad_x, s->grad_h, s->w1_t)); /* (N, H) @ (H, D_in) */
     return NB_OK;
 }

@@ -11,16 +11,16 @@
 
 /* The workload, with the seed program's values as defaults (nb_train_config_default). */
 typedef struct nb_train_config {
-    const char *variant;  /* registry name */
+    const char *variant; /* registry name */
     nb_dtype dtype;
-    uint64_t seed;        /* torch.manual_seed(seed) before the first draw */
-    int64_t batch;        /* N */
-    int64_t d_in;         /* D_in */
-    int64_t hidden;       /* H */
-    int64_t d_out;        /* D_out */
-    int64_t iters;        /* training steps */
-    double lr;            /* learning rate; < 0 means the variant's own default */
-    bool grad_check;      /* also track the input's gradient, for nb_variant.loss_and_grad */
+    uint64_t seed;   /* torch.manual_seed(seed) before the first draw */
+    int64_t batch;   /* N */
+    int64_t d_in;    /* D_in */
+    int64_t hidden;  /* H */
+    int64_t d_out;   /* D_out */
+    int64_t iters;   /* training steps */
+    double lr;       /* learning rate; < 0 means the variant's own default */
+    bool grad_check; /* also track the input's gradient, for nb_variant.loss_and_grad */
 } nb_train_config;
 
 /* A tensor the loss depends on, for gradient checks: its value (which a checker may perturb

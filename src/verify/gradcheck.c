@@ -94,8 +94,8 @@ void nb_compare_tensors(const nb_tensor *got, const nb_tensor *want, double atol
 }
 
 void nb_check_print_header(FILE *out) {
-    fprintf(out, "%-58s %8s %11s %11s %18s  %s\n", "checked tensor", "elements", "max_abs", "max_rel",
-            "tolerance", "result");
+    fprintf(out, "%-58s %8s %11s %11s %18s  %s\n", "checked tensor", "elements", "max_abs", "max_rel", "tolerance",
+            "result");
 }
 
 void nb_check_print_row(FILE *out, const nb_check_row *r) {

@@ -23,11 +23,11 @@ typedef nb_status nb_eval_fn(void *ctx, bool want_grad, double *loss);
 
 /* One row of a check table: one checked tensor. */
 typedef struct nb_check_row {
-    char what[128];   /* "op mm(a, b^T) input b", "variant nn kernel blas f64 0.weight" */
-    int64_t checked;  /* elements compared */
-    int64_t failed;   /* elements over the tolerance */
-    double max_abs;   /* max |got - want| */
-    double max_rel;   /* max |got - want| / |want| over elements with want != 0 */
+    char what[128];  /* "op mm(a, b^T) input b", "variant nn kernel blas f64 0.weight" */
+    int64_t checked; /* elements compared */
+    int64_t failed;  /* elements over the tolerance */
+    double max_abs;  /* max |got - want| */
+    double max_rel;  /* max |got - want| / |want| over elements with want != 0 */
     double atol, rtol;
     char tolerance[40]; /* as printed: "1e-05+1e-03*|x|" unless a check says otherwise */
     char detail[200];   /* for a failure: where it first went wrong ("" when nothing to add) */

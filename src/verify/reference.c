@@ -71,7 +71,8 @@ static nb_status get_string(const cJSON *obj, const char *key, const char *path,
     /* Messages quote these strings; the longest a fixture has is a case name (under 64), and
      * a longer one would push the hint out of the message buffer (found by fuzz_manifest). */
     if (strlen(v->valuestring) > NB_REF_MAX_STRING)
-        return nb_error(NB_ERR_FORMAT, "%s: \"%s\" is longer than %d characters %s", path, key, NB_REF_MAX_STRING, HINT);
+        return nb_error(NB_ERR_FORMAT, "%s: \"%s\" is longer than %d characters %s", path, key, NB_REF_MAX_STRING,
+                        HINT);
     /* Every string may end up in a message or a report row, which must stay one line. */
     for (const unsigned char *c = (const unsigned char *)v->valuestring; *c; c++)
         if (*c < 0x20 || *c == 0x7f)
@@ -171,8 +172,8 @@ static nb_status load_entry(const cJSON *e, const loader *ld, const char *path, 
     snprintf(out->name, sizeof out->name, "%s", name);
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > NB_MAX_DIMS)
-        return nb_error(NB_ERR_FORMAT, "%s: shape of \"%s\" is not a list of at most %d sizes %s", path, name, NB_MAX_DIMS,
-                        HINT);
+        return nb_error(NB_ERR_FORMAT, "%s: shape of \"%s\" is not a list of at most %d sizes %s", path, name,
+                        NB_MAX_DIMS, HINT);
     out->ndim = cJSON_GetArraySize(shape);
     /* Four sizes of up to 1e9 multiply past int64 (found by tests/fuzz/fuzz_manifest under
      * UBSan): bound the product by numel's own limit, 2^62, and let a zero size make it 0. */
@@ -231,8 +232,7 @@ static nb_status load_config(const cJSON *root, const char *path, nb_ref_case *c
     NB_TRY(get_string(cfg, "variant", path, &variant));
     NB_TRY(get_string(cfg, "dtype", path, &dtype));
     nb_train_config_default(&c->cfg);
-    if (!nb_variant_find(variant))
-        return nb_error(NB_ERR_FORMAT, "%s: unknown variant \"%s\" %s", path, variant, HINT);
+    if (!nb_variant_find(variant)) return nb_error(NB_ERR_FORMAT, "%s: unknown variant \"%s\" %s", path, variant, HINT);
     snprintf(c->variant_name, sizeof c->variant_name, "%s", variant);
     c->cfg.variant = c->variant_name;
     if (nb_dtype_parse(dtype, &c->cfg.dtype) != NB_OK)
@@ -265,7 +265,8 @@ static nb_status load_case(const loader *ld, const char *path, const cJSON *root
                         NB_REF_TORCH_VERSION, HINT);
     NB_TRY(get_string(root, "aten_cpu_capability", path, &capability));
     if (strcmp(capability, "default"))
-        return nb_error(NB_ERR_FORMAT, "%s: made with ATEN_CPU_CAPABILITY=%s, must be default %s", path, capability, HINT);
+        return nb_error(NB_ERR_FORMAT, "%s: made with ATEN_CPU_CAPABILITY=%s, must be default %s", path, capability,
+                        HINT);
     NB_TRY(get_string(root, "case", path, &name));
     snprintf(c->name, sizeof c->name, "%s", name);
     NB_TRY(load_config(root, path, c));
@@ -302,8 +303,7 @@ nb_status nb_ref_case_parse(const char *text, size_t len, const char *dir, nb_re
     cJSON *root = cJSON_Parse(copy);
     free(copy);
     loader ld = {.dir = dir, .read = read ? read : read_npy_file, .ctx = read_ctx};
-    nb_status st = root ? load_case(&ld, path, root, c)
-                        : nb_error(NB_ERR_FORMAT, "%s: not valid JSON %s", path, HINT);
+    nb_status st = root ? load_case(&ld, path, root, c) : nb_error(NB_ERR_FORMAT, "%s: not valid JSON %s", path, HINT);
     cJSON_Delete(root);
     if (st != NB_OK) nb_ref_case_free(c);
     return st;
@@ -368,10 +368,11 @@ nb_status nb_ref_expected_load(const char *root, const char *name, nb_ref_case *
              c->variant_name, nb_dtype_name(c->cfg.dtype), c->cfg.seed, c->cfg.batch, c->cfg.d_in, c->cfg.hidden,
              c->cfg.d_out, c->cfg.iters);
     if (strcmp(c->name, name) || strcmp(spelled, name)) {
-        nb_status st = strcmp(c->name, name)
-                           ? nb_error(NB_ERR_FORMAT, "%s/manifest.json: \"case\" is %s, not %s %s", dir, c->name, name, HINT)
-                           : nb_error(NB_ERR_FORMAT, "%s/manifest.json: \"config\" makes case %s, not %s %s", dir, spelled,
-                                      name, HINT);
+        nb_status st =
+            strcmp(c->name, name)
+                ? nb_error(NB_ERR_FORMAT, "%s/manifest.json: \"case\" is %s, not %s %s", dir, c->name, name, HINT)
+                : nb_error(NB_ERR_FORMAT, "%s/manifest.json: \"config\" makes case %s, not %s %s", dir, spelled, name,
+                           HINT);
         nb_ref_case_free(c);
         return st;
     }
@@ -402,8 +403,10 @@ nb_status nb_ref_list_unexpected(const char *root, char ***names, int *count) {
             }
             *names = grown;
         }
-        if (!((*names)[*count] = strdup(e->d_name))) st = nb_error(NB_ERR_NOMEM, "out of memory listing %s", root);
-        else (*count)++;
+        if (!((*names)[*count] = strdup(e->d_name)))
+            st = nb_error(NB_ERR_NOMEM, "out of memory listing %s", root);
+        else
+            (*count)++;
     }
     closedir(d);
     if (st != NB_OK) {
@@ -439,13 +442,13 @@ typedef struct ref_tolerance {
 } ref_tolerance;
 
 static const ref_tolerance f64_tolerance = {
-    .loss_rtol = 1e-7,   /* the bound; measured max 1.1e-12 (optim, 500 steps) */
+    .loss_rtol = 1e-7, /* the bound; measured max 1.1e-12 (optim, 500 steps) */
     .loss_steps = 0,
     .grad_rtol = 1e-12,  /* measured max 1.2e-15 */
     .param_atol = 1e-10, /* measured max 7.6e-15 */
 };
 static const ref_tolerance f32_tolerance = {
-    .loss_rtol = 2e-5,  /* first 100 steps; measured max 4.6e-6 */
+    .loss_rtol = 2e-5, /* first 100 steps; measured max 4.6e-6 */
     .loss_steps = 100,
     .grad_rtol = 5e-6,  /* measured max 6.4e-7 */
     .param_atol = 1e-3, /* measured max 3.5e-4 (AVX2 FMA kernels), 1.2e-4 with blas */
@@ -530,7 +533,7 @@ static double compare_entry(const nb_tensor *mine, const nb_ref_entry *ref, bool
 
 nb_status nb_verify_reference_case(const nb_ref_case *c, const char *label, nb_row_sink *sink, void *ctx) {
     const nb_variant *v = nb_variant_find(c->cfg.variant);
-    const ref_tolerance *tol = c->cfg.dtype == NB_F64              ? &f64_tolerance
+    const ref_tolerance *tol = c->cfg.dtype == NB_F64               ? &f64_tolerance
                                : !strcmp(c->cfg.variant, "dynamic") ? &f32_dynamic_tolerance
                                                                     : &f32_tolerance;
     nb_check_row row;
@@ -547,8 +550,10 @@ nb_status nb_verify_reference_case(const nb_ref_case *c, const char *label, nb_r
     /* The initial tensors come from the torch-compatible generator: every bit must match. */
     for (int i = 0; i < c->ninitial; i++) {
         const nb_grad_entry *e = find_entry(entries, n, c->initial[i].name);
-        if (!e) fail(&row, "initial %s: nabla's %s variant has no such tensor", c->initial[i].name, v->name);
-        else compare_entry(e->value, &c->initial[i], true, 0, 0, "initial", &row);
+        if (!e)
+            fail(&row, "initial %s: nabla's %s variant has no such tensor", c->initial[i].name, v->name);
+        else
+            compare_entry(e->value, &c->initial[i], true, 0, 0, "initial", &row);
     }
 
     /* Step 0: the loss and the gradients, before any update. */
@@ -557,8 +562,10 @@ nb_status nb_verify_reference_case(const nb_ref_case *c, const char *label, nb_r
     const double *ref_losses = nb_tensor_data(c->losses);
     for (int i = 0; i < c->ngrad0 && st == NB_OK; i++) {
         const nb_grad_entry *e = find_entry(entries, n, c->grad0[i].name);
-        if (!e || !e->grad) fail(&row, "grad0 %s: nabla's %s variant has no such gradient", c->grad0[i].name, v->name);
-        else compare_entry(e->grad, &c->grad0[i], false, 0, tol->grad_rtol, "step-0 gradient", &row);
+        if (!e || !e->grad)
+            fail(&row, "grad0 %s: nabla's %s variant has no such gradient", c->grad0[i].name, v->name);
+        else
+            compare_entry(e->grad, &c->grad0[i], false, 0, tol->grad_rtol, "step-0 gradient", &row);
     }
 
     /* Every step's loss (or the first ones, f32). */
@@ -579,8 +586,11 @@ nb_status nb_verify_reference_case(const nb_ref_case *c, const char *label, nb_r
     /* The parameters after the last step. */
     for (int i = 0; i < c->nfinal && st == NB_OK; i++) {
         const nb_grad_entry *e = find_entry(entries, n, c->final[i].name);
-        if (!e) fail(&row, "final %s: nabla's %s variant has no such tensor", c->final[i].name, v->name);
-        else row.max_abs = fmax(row.max_abs, compare_entry(e->value, &c->final[i], false, tol->param_atol, 0, "final", &row));
+        if (!e)
+            fail(&row, "final %s: nabla's %s variant has no such tensor", c->final[i].name, v->name);
+        else
+            row.max_abs =
+                fmax(row.max_abs, compare_entry(e->value, &c->final[i], false, tol->param_atol, 0, "final", &row));
     }
     v->destroy(state);
     if (st != NB_OK) return st;

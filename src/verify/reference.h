@@ -17,8 +17,8 @@ typedef struct nb_ref_entry {
     int ndim;
     int64_t shape[NB_MAX_DIMS]; /* of the whole tensor */
     int64_t numel, stride;
-    uint64_t fnv1a64;           /* of the whole tensor's bytes */
-    nb_tensor *data;            /* the file's contents: shape, or (ceil(numel / stride)) */
+    uint64_t fnv1a64; /* of the whole tensor's bytes */
+    nb_tensor *data;  /* the file's contents: shape, or (ceil(numel / stride)) */
 } nb_ref_entry;
 
 typedef struct nb_ref_case {
@@ -26,7 +26,7 @@ typedef struct nb_ref_case {
     char name[128];
     nb_train_config cfg; /* cfg.variant points into variant_name */
     char variant_name[64];
-    nb_tensor *losses;   /* f64 (iters) */
+    nb_tensor *losses; /* f64 (iters) */
     nb_ref_entry initial[NB_REF_MAX_ENTRIES], grad0[NB_REF_MAX_ENTRIES], final[NB_REF_MAX_ENTRIES];
     int ninitial, ngrad0, nfinal;
 } nb_ref_case;

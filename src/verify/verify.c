@@ -23,7 +23,7 @@ typedef struct op_case {
     bool no_grad[OP_MAX_INPUTS]; /* inputs checked without a gradient (none so far but data) */
     double kink;                 /* keep inputs at least 0.1 away from it (NAN: no kink) */
     nb_var *(*build)(nb_var *const *in);
-    const nb_function *fn;       /* when set, build applies it to in[0] */
+    const nb_function *fn; /* when set, build applies it to in[0] */
 } op_case;
 
 static nb_var *op_mm(nb_var *const *in) { return nb_ag_mm(in[0], in[1]); }
@@ -50,8 +50,11 @@ static nb_var *op_mse_none(nb_var *const *in) { return nb_ag_mse_loss(in[0], in[
 static nb_var *op_linear(nb_var *const *in) { return nb_ag_linear(in[0], in[1], in[2]); }
 static nb_var *op_linear_nobias(nb_var *const *in) { return nb_ag_linear(in[0], in[1], NULL); }
 
+/* a braced initialiser in a macro, kept on one line */
+// clang-format off
 #define S2(a, b) {a, b}
 #define S1(a) {a}
+// clang-format on
 static const op_case op_cases[] = {
     {"mm (3,4)@(4,5)", 2, {2, 2}, {S2(3, 4), S2(4, 5)}, {0}, NAN, op_mm, NULL},
     {"mm (1,4)@(4,1)", 2, {2, 2}, {S2(1, 4), S2(4, 1)}, {0}, NAN, op_mm, NULL},
@@ -140,8 +143,10 @@ static nb_status run_op_case(const op_case *c, const char *label, nb_row_sink *s
     static const char *const names[OP_MAX_INPUTS] = {"input 0", "input 1", "input 2"};
     for (int i = 0; i < c->ninputs && st == NB_OK; i++) {
         ev.in[i] = op_input(&ev.rng, c->ndim[i], c->shape[i], c->kink, !c->no_grad[i]);
-        if (!ev.in[i]) st = nb_last_status();
-        else entries[i] = (nb_grad_entry){names[i], ev.in[i]->value, ev.in[i]->grad};
+        if (!ev.in[i])
+            st = nb_last_status();
+        else
+            entries[i] = (nb_grad_entry){names[i], ev.in[i]->value, ev.in[i]->grad};
     }
     nb_check_row rows[NB_MAX_GRAD_ENTRIES];
     int nrows = 0;
@@ -155,7 +160,8 @@ static nb_status run_op_case(const op_case *c, const char *label, nb_row_sink *s
 }
 
 nb_status nb_verify_ops(const char *label, nb_row_sink *sink, void *ctx) {
-    for (size_t i = 0; i < sizeof op_cases / sizeof op_cases[0]; i++) NB_TRY(run_op_case(&op_cases[i], label, sink, ctx));
+    for (size_t i = 0; i < sizeof op_cases / sizeof op_cases[0]; i++)
+        NB_TRY(run_op_case(&op_cases[i], label, sink, ctx));
     return NB_OK;
 }
 
@@ -205,8 +211,8 @@ nb_status nb_verify_variant_f64(const nb_variant *v, const char *label, nb_row_s
         nb_check_row rows[NB_MAX_GRAD_ENTRIES];
         int nrows = 0;
         char what[96];
-        snprintf(what, sizeof what, "model %s %s f64 N%lld D%lld H%lld O%lld", v->name, label,
-                 (long long)cfg.batch, (long long)cfg.d_in, (long long)cfg.hidden, (long long)cfg.d_out);
+        snprintf(what, sizeof what, "model %s %s f64 N%lld D%lld H%lld O%lld", v->name, label, (long long)cfg.batch,
+                 (long long)cfg.d_in, (long long)cfg.hidden, (long long)cfg.d_out);
         nb_status st = nb_gradcheck(variant_eval_fn, &ev, entries, n, what, rows, &nrows);
         for (int r = 0; r < nrows; r++) sink(ctx, &rows[r]);
         v->destroy(ev.state);
@@ -229,13 +235,13 @@ typedef struct f32_tolerance {
 /* Indexed by nb_gemm_summation; NB_GEMM_SUM_UNDECLARED and NB_GEMM_SUM_DISPATCH have no row
  * (an undeclared kernel is an error, a dispatching one takes the loosest concrete row). */
 static const f32_tolerance f32_tolerances[] = {
-    [NB_GEMM_SUM_SEQUENTIAL] = {6e-5, 2e-4},  /* naive: measured max abs 5.7e-6, max rel 1.9e-5 */
+    [NB_GEMM_SUM_SEQUENTIAL] = {6e-5, 2e-4}, /* naive: measured max abs 5.7e-6, max rel 1.9e-5 */
     /* blocked, openmp: max over NABLA_ISA none / avx2 / avx512 (the SIMD micro-kernels sum
      * with FMA): max abs 9.6e-6 (avx2, avx512; 5.7e-6 none), max rel 1.9e-5 (none; 5.3e-6
      * avx2, avx512) */
     [NB_GEMM_SUM_BLOCKED_FMA] = {1e-4, 2e-4},
-    [NB_GEMM_SUM_LIBRARY] = {1e-4, 1e-4},     /* blas: measured max abs 9.6e-6, max rel 5.3e-6 */
-    [NB_GEMM_SUM_DISPATCH] = {0, 0},          /* never read: see f32_tolerance_of */
+    [NB_GEMM_SUM_LIBRARY] = {1e-4, 1e-4}, /* blas: measured max abs 9.6e-6, max rel 5.3e-6 */
+    [NB_GEMM_SUM_DISPATCH] = {0, 0},      /* never read: see f32_tolerance_of */
 };
 _Static_assert(sizeof f32_tolerances / sizeof f32_tolerances[0] == NB_GEMM_SUM_COUNT,
                "one f32 tolerance per nb_gemm_summation");

@@ -27,7 +27,8 @@ static void check_list(const nb_bench_named_list *l) {
         FUZZ_CHECK(memchr(l->item[i].text, '\0', sizeof l->item[i].text) != NULL, "text %d unterminated", i);
         fuzz_check_one_line(l->item[i].name);
         fuzz_check_one_line(l->item[i].text);
-        for (int j = 0; j < i; j++) FUZZ_CHECK(strcmp(l->item[i].name, l->item[j].name), "name %s twice", l->item[i].name);
+        for (int j = 0; j < i; j++)
+            FUZZ_CHECK(strcmp(l->item[i].name, l->item[j].name), "name %s twice", l->item[i].name);
     }
 }
 
@@ -74,7 +75,7 @@ static void check_settings(const nb_bench_settings *s) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nb_bench_saved_case *cases = (nb_bench_saved_case *)&cases; /* a sentinel: a failure must reset it */
     int n = -1;
-    static nb_bench_settings settings; /* ~60 KiB: not on libFuzzer's stack */
+    static nb_bench_settings settings;        /* ~60 KiB: not on libFuzzer's stack */
     memset(&settings, 0x5a, sizeof settings); /* a failure and a success must both overwrite it */
     nb_status st = nb_bench_json_parse((const char *)data, size, NAME, &cases, &n, &settings);
     if (st != NB_OK) {
@@ -92,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(memchr(c->key, '\0', sizeof c->key) != NULL, "case %d key unterminated", i);
         fuzz_check_one_line(c->key);
         for (int j = 0; j < i; j++) FUZZ_CHECK(strcmp(c->key, cases[j].key), "case %s twice", c->key);
-        for (int j = 0; j < c->n; j++) FUZZ_CHECK(c->samples[j] > 0 && isfinite(c->samples[j]), "case %d sample %d", i, j);
+        for (int j = 0; j < c->n; j++)
+            FUZZ_CHECK(c->samples[j] > 0 && isfinite(c->samples[j]), "case %d sample %d", i, j);
         if (!c->n) continue;
         nb_stats s = nb_stats_of(c->samples, c->n);
         FUZZ_CHECK(s.n == c->n && s.min <= s.median && s.median <= s.max, "case %d stats: %g <= %g <= %g", i, s.min,

@@ -42,8 +42,10 @@ static nb_status stand_in_reader(void *ctx, const char *path, nb_dtype dtype, in
     int64_t n = nb_tensor_numel(t);
     for (int64_t i = 0; i < n; i++) {
         double v = i == n - 1 && strstr(file, "nan") ? NAN : (double)i;
-        if (t->dtype == NB_F32) ((float *)nb_tensor_data(t))[i] = (float)v;
-        else ((double *)nb_tensor_data(t))[i] = v;
+        if (t->dtype == NB_F32)
+            ((float *)nb_tensor_data(t))[i] = (float)v;
+        else
+            ((double *)nb_tensor_data(t))[i] = v;
     }
     *out = t;
     return NB_OK;
