@@ -129,6 +129,8 @@ typedef enum nb_blocked_cache_id {
     NB_BLK_CACHE_BLOCKED_F64,
     NB_BLK_CACHE_OPENMP_F32,
     NB_BLK_CACHE_OPENMP_F64,
+    NB_BLK_CACHE_TEAM_F32,
+    NB_BLK_CACHE_TEAM_F64,
     NB_BLK_CACHE_COUNT
 } nb_blocked_cache_id;
 

@@ -55,6 +55,12 @@ typedef struct nb_kernel {
     bool threaded;               /* whether nthreads changes what it does */
     bool thread_invariant;       /* bit-identical results for every nthreads */
     nb_gemm_summation summation; /* how it rounds the k-sum; never NB_GEMM_SUM_UNDECLARED */
+    /* Its threads are OpenMP's (libgomp): the tensor layer then runs its own parallel loops on
+     * OpenMP too, not on nabla's team (src/base/team.h), so that one pool of threads at a time
+     * is awake and spinning on the cores; two pools whose idle threads each spin for their own
+     * budget take the cores from each other (measured: openmp at 2 threads went from 80 to 130
+     * ms a seed loop with its GEMMs on OpenMP and its loops on the team). */
+    bool openmp_threads;
 } nb_kernel;
 
 /* ---- the registry: the concrete kernels (registry.c) ------------------------------------------

@@ -18,6 +18,10 @@ nb_dgemm_fn nb_blocked_dgemm;
 nb_sgemm_fn nb_openmp_sgemm;
 nb_dgemm_fn nb_openmp_dgemm;
 
+/* team.c: the same, its tiles shared among nabla's own thread team (src/base/team.h). */
+nb_sgemm_fn nb_team_sgemm;
+nb_dgemm_fn nb_team_dgemm;
+
 /* blas.c: OpenBLAS through cblas. */
 nb_sgemm_fn nb_blas_sgemm;
 nb_dgemm_fn nb_blas_dgemm;

@@ -37,6 +37,16 @@ static const nb_kernel nb_kernels[] = {
         .threaded = true,
         .thread_invariant = true,
         .summation = NB_GEMM_SUM_BLOCKED_FMA,
+        .openmp_threads = true,
+    },
+    {
+        .name = "team",
+        .description = "the same split as openmp on nabla's own thread team, whose waits spin briefly, then sleep",
+        .sgemm = nb_team_sgemm,
+        .dgemm = nb_team_dgemm,
+        .threaded = true,
+        .thread_invariant = true,
+        .summation = NB_GEMM_SUM_BLOCKED_FMA,
     },
     {
         .name = "blas",
@@ -46,6 +56,7 @@ static const nb_kernel nb_kernels[] = {
         .threaded = true,
         .thread_invariant = false,
         .summation = NB_GEMM_SUM_LIBRARY,
+        .openmp_threads = true, /* the OpenMP build of OpenBLAS (docs/architecture.md) */
     },
 };
 

@@ -1,9 +1,11 @@
 /* src/main.c — the `nabla` command line: dispatches to the subcommands of src/harness. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/team.h"
 #include "harness/commands.h"
 #include "kernels/cpu.h"
 #include "tensor/runtime.h"
@@ -58,6 +60,20 @@ int main(int argc, char **argv) {
                     nb_cpu_features().best_name);
             return NB_EXIT_USAGE;
         }
+    }
+    /* NABLA_TEAM_SPIN_US: how long the thread team's waits spin before they sleep (base/team.h);
+     * 0 sleeps at once. A whole number of microseconds, at most a second. */
+    const char *spin = getenv("NABLA_TEAM_SPIN_US");
+    if (spin && *spin) {
+        char *end;
+        errno = 0;
+        const long us = strtol(spin, &end, 10);
+        if (*end || errno || us < 0 || us > 1000000) {
+            fprintf(stderr, "nabla: NABLA_TEAM_SPIN_US='%s' is not a whole number of microseconds in 0..1000000\n",
+                    spin);
+            return NB_EXIT_USAGE;
+        }
+        nb_team_set_spin_ns(us * 1000);
     }
     if (argc < 2) {
         print_usage(stderr);

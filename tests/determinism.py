@@ -4,9 +4,11 @@
 (a) Two runs with the same seed, kernel, threads and dtype give the same losses bit for bit,
     for every variant x every concrete kernel x {f32, f64} (naive on a few steps), while
     another seed gives other losses (so equal output is not an accident of the check).
-(b) nabla's own kernels (every concrete kernel but naive and blas) give the same losses bit for
-    bit at 1, 2 and 3 threads, for every variant and dtype: nothing in a step (GEMM, elementwise
-    loops, reductions, optimizers) may depend on how the work is split between threads.
+(b) nabla's own kernels (every concrete kernel but naive and blas) give the same losses and the
+    same final parameters (train --json's parameters_fnv1a digest) bit for bit at 1, 2, 3 and
+    16 threads, for every variant and dtype: nothing in a step (GEMM, elementwise loops,
+    reductions, optimizers) may depend on how the work is split between threads. 16 threads on
+    a machine with fewer cores are oversubscribed: the split is still 16 ways.
 
 The variants and kernels come from the binary (`nabla train --help`'s "variants:" line and
 `nabla kernels`), so a new one is checked without an edit here; the kernels left out of a part
@@ -28,6 +30,9 @@ import sys
 # repeat the elementwise checks the other kernels make), and blas is OpenBLAS, whose split of a
 # product among threads is not nabla's to fix. Every other concrete kernel is in (b).
 NOT_THREAD_CHECKED = {"naive", "blas"}
+# The thread counts of (b): 1 first (the others are compared with it); 16 oversubscribes this
+# 2-core machine, which changes how the work is split and nothing else.
+THREADS = (1, 2, 3, 16)
 # Run for few steps in (a): the reference triple loop is slow at the seed's sizes.
 SLOW = {"naive"}
 
@@ -58,7 +63,7 @@ def losses(nabla, variant, kernel, dtype, threads, seed, iters):
     assert doc["config"]["threads"] == threads and doc["config"]["kernel"] == kernel
     # the raw text of the list, not the parsed floats: the comparison must be of every bit
     text = run.stdout[run.stdout.index('"losses":'):]
-    return text[:text.index("]") + 1], doc["losses"]
+    return text[:text.index("]") + 1] + " params " + str(doc["parameters_fnv1a"]), doc["losses"]
 
 
 def main():
@@ -101,18 +106,23 @@ def main():
     for variant in variants:
         for kernel in threaded_kernels:
             for dtype in ["f32", "f64"]:
-                texts = {t: losses(args.nabla, variant, kernel, dtype, t, 0, args.iters)[0] for t in (1, 2, 3)}
-                runs += 3
+                runs_at = {t: losses(args.nabla, variant, kernel, dtype, t, 0, args.iters) for t in THREADS}
+                runs += len(THREADS)
+                texts = {t: r[0] for t, r in runs_at.items()}
                 if len(set(texts.values())) != 1:
-                    first = json.loads("{" + texts[1] + "}")["losses"]
-                    for t in (2, 3):
-                        other = json.loads("{" + texts[t] + "}")["losses"]
+                    first = runs_at[1][1]
+                    for t in THREADS[1:]:
+                        other = runs_at[t][1]
                         diff = next((i for i, (x, y) in enumerate(zip(first, other)) if x != y), None)
                         if diff is not None:
                             fail(f"{variant} {kernel} {dtype}: threads 1 and {t} differ from step {diff + 1} "
                                  f"({first[diff]!r} vs {other[diff]!r})")
+                        elif texts[t] != texts[1]:
+                            fail(f"{variant} {kernel} {dtype}: threads 1 and {t} give the same losses but other "
+                                 f"parameters ({texts[1].split()[-1]} vs {texts[t].split()[-1]})")
                 else:
-                    print(f"ok   same losses at 1, 2, 3 threads: {variant} {kernel} {dtype}")
+                    print(f"ok   same losses and parameters at {', '.join(map(str, THREADS))} threads: "
+                          f"{variant} {kernel} {dtype}")
     print(f"{runs} runs, {failures} failures")
     return 1 if failures else 0
 

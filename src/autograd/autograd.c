@@ -155,8 +155,11 @@ nb_var *nb_var_from_op(nb_tensor *value, const char *op, nb_node_backward_fn *ba
     memcpy(n->out_shape, value->shape, sizeof n->out_shape);
     n->refcount = 1;
     out->grad_fn = n;
-    if (node_out) *node_out = n;
-    return scope_adopt(out);
+    /* the node only once the var is kept: a scope that cannot record it releases the var, and
+     * the node with it, and a caller must not then write into the node */
+    nb_var *kept = scope_adopt(out);
+    if (kept && node_out) *node_out = n;
+    return kept;
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */

@@ -36,9 +36,9 @@ void nb_report_context(cJSON *ctx) {
     cJSON_AddNumberToObject(ctx, "online_cpus", nb_runtime_online_cpus());
     /* the CPUs this process could run on (taskset, cpusets): fewer than online changes timings */
     cJSON_AddNumberToObject(ctx, "usable_cpus", nb_runtime_usable_cpus());
-    const char *envs[] = {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE",
-                          "OMP_NUM_THREADS",   "NABLA_KERNEL",         "NABLA_ISA",
-                          "NABLA_DATA_DIR"};
+    const char *envs[] = {"OPENBLAS_CORETYPE",  "OPENBLAS_NUM_THREADS", "OPENBLAS_L2_SIZE",
+                          "OMP_NUM_THREADS",    "NABLA_KERNEL",         "NABLA_ISA",
+                          "NABLA_TEAM_SPIN_US", "NABLA_DATA_DIR"};
     cJSON *env = cJSON_AddObjectToObject(ctx, "environment");
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
         const char *v = getenv(envs[i]);

@@ -35,6 +35,25 @@ static nb_status check_divergence(const double *losses, int64_t t) {
     return NB_OK;
 }
 
+/* The parameters are grad_entries' entries after x and y (variant.h); each is hashed over its
+ * elements in row-major order (a contiguous copy when it is a view), so a layout cannot change
+ * the digest. */
+static nb_status parameters_digest(const nb_variant *variant, void *state, uint64_t *digest) {
+    nb_grad_entry entries[NB_MAX_GRAD_ENTRIES];
+    const int count = variant->grad_entries(state, entries);
+    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a offset basis */
+    for (int e = 2; e < count; e++) {
+        nb_tensor *dense = nb_tensor_contiguous(entries[e].value);
+        if (!dense) return nb_last_status();
+        const unsigned char *bytes = nb_tensor_data(dense);
+        const size_t size = (size_t)nb_tensor_numel(dense) * nb_dtype_size(dense->dtype);
+        for (size_t b = 0; b < size; b++) hash = (hash ^ bytes[b]) * 0x100000001b3ull; /* FNV prime */
+        nb_tensor_free(dense);
+    }
+    *digest = hash;
+    return NB_OK;
+}
+
 nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb_step_observer *observer, void *ctx,
                        nb_train_result *result) {
     *result = (nb_train_result){0};
@@ -73,6 +92,7 @@ nb_status nb_train_run(const nb_variant *variant, const nb_train_config *cfg, nb
     }
     result->loop_seconds = nb_now_seconds() - start;
     result->flops = nb_runtime_flops();
+    if (status == NB_OK) status = parameters_digest(variant, state, &result->parameters_digest);
     variant->destroy(state);
     return status;
 }

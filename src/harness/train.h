@@ -18,6 +18,10 @@ typedef struct nb_train_result {
     double loop_seconds; /* wall time of the training loop only (setup excluded) */
     uint64_t flops;      /* matmul FLOPs counted during the loop */
     bool interrupted;    /* stopped by nb_train_stop_requested, not by a failure */
+    /* FNV-1a (64-bit) of the parameters' bytes after the last step, in model.parameters()
+     * order: two runs that end with the same parameters bit for bit have the same digest, so
+     * tests compare whole models across thread counts, not only the losses. */
+    uint64_t parameters_digest;
 } nb_train_result;
 
 /* A loss above this many times the first step's loss stops the run as diverged (as does a

@@ -139,7 +139,7 @@ static bool add_string(cJSON *to, const char *key, const char *value) {
 }
 
 /* One line: {"implementation", "version", "config": {...}, "interrupted", "losses": [...],
- * "timing": {...}}, compact (tests grep it for "losses":[...]). */
+ * "timing": {...}, "parameters_fnv1a"}, compact (tests grep it for "losses":[...]). */
 static nb_status print_json(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
                             const nb_train_result *r) {
     cJSON *root = cJSON_CreateObject();
@@ -162,6 +162,12 @@ static nb_status print_json(const train_options *o, const nb_variant *variant, c
     ok = timing != NULL && add_double(timing, "loop_seconds", r->loop_seconds) &&
          add_double(timing, "ms_per_step", r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0) &&
          add_uint(timing, "matmul_flops", r->flops) && add_double(timing, "gflops", gflops_of(r));
+    /* as hex text: a JSON number would not hold 64 bits in most readers; null when interrupted
+     * (the digest is of the model after the last step) */
+    char digest[24];
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)r->parameters_digest);
+    ok = ok && (r->interrupted ? add_item(root, "parameters_fnv1a", cJSON_CreateNull())
+                               : add_string(root, "parameters_fnv1a", digest));
 
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);

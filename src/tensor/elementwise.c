@@ -220,22 +220,23 @@ static void loop_run_row(const nb_ew_loop *p, int64_t outer, int64_t lo, int64_t
                 (const double *)(p->base[2] + off[2] * (ptrdiff_t)es), p->stride[2][in], p->scalar);
 }
 
+/* The elements [lo, hi) in row-major order over the merged shape: the tail of one row, whole
+ * rows, the head of another. Cutting the flat index, not the rows, gives each thread the same
+ * share whether the op is one long row (contiguous) or many short ones, and the same cut as
+ * every other loop over a tensor of that size (nb_parallel_for). */
+static void loop_run_span(void *ctx, int64_t lo, int64_t hi) {
+    const nb_ew_loop *p = ctx;
+    const int64_t inner = p->shape[p->ndim - 1];
+    for (int64_t r = lo / inner, start = lo % inner; lo < hi; r++, start = 0) {
+        const int64_t end = hi - (lo - start) < inner ? hi - (lo - start) : inner;
+        loop_run_row(p, r, start, end);
+        lo += end - start;
+    }
+}
+
 void nb_ew_loop_run(const nb_ew_loop *p) {
     if (p->numel == 0) return;
-    int64_t inner = p->shape[p->ndim - 1], rows = p->numel / inner;
-    int threads = p->numel >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
-    if (threads == 1) {
-        for (int64_t r = 0; r < rows; r++) loop_run_row(p, r, 0, inner);
-    } else if (rows >= threads) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++) loop_run_row(p, r, 0, inner);
-    } else {
-        /* Few long rows (a contiguous op is one row): split each row between threads. */
-        for (int64_t r = 0; r < rows; r++) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (int c = 0; c < threads; c++) loop_run_row(p, r, inner * c / threads, inner * (c + 1) / threads);
-        }
-    }
+    nb_parallel_range(p->numel, loop_run_span, (void *)p);
 }
 
 static nb_status run(const char *opname, nb_ew_op op, nb_tensor *out, const nb_tensor *a, const nb_tensor *b,

@@ -28,22 +28,28 @@ static double sum_block(const void *ctx, int64_t lo, int64_t hi) {
     return acc;
 }
 
+typedef struct blocked_sum_job {
+    nb_block_sum_fn *block;
+    const void *ctx;
+    int64_t n, size;
+    double *partial;
+} blocked_sum_job;
+
+/* partial[b] for the blocks b in [lo, hi) */
+static void sum_blocks(void *ctx, int64_t lo, int64_t hi) {
+    const blocked_sum_job *j = ctx;
+    for (int64_t b = lo; b < hi; b++)
+        j->partial[b] = j->block(j->ctx, b * j->size, (b + 1) * j->size < j->n ? (b + 1) * j->size : j->n);
+}
+
 double nb_blocked_sum(int64_t n, nb_block_sum_fn *block, const void *ctx) {
     int64_t size = (n + NB_SUM_MAX_BLOCKS - 1) / NB_SUM_MAX_BLOCKS;
     if (size < NB_SUM_MIN_BLOCK) size = NB_SUM_MIN_BLOCK;
     int64_t nblocks = (n + size - 1) / size;
     double partial[NB_SUM_MAX_BLOCKS];
-    int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
-    /* One thread skips OpenMP altogether: even with if(false), libgomp allocates a team (with
-     * malloc) for every region it enters, which a steady-state step must not do. */
-    if (threads == 1) {
-        for (int64_t b = 0; b < nblocks; b++)
-            partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
-    } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t b = 0; b < nblocks; b++)
-            partial[b] = block(ctx, b * size, (b + 1) * size < n ? (b + 1) * size : n);
-    }
+    /* the blocks are fixed by n alone and added in order below: the same sum at any thread count */
+    blocked_sum_job job = {block, ctx, n, size, partial};
+    nb_parallel_for(nblocks, n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1, sum_blocks, &job);
     double total = 0.0;
     for (int64_t b = 0; b < nblocks; b++) total += partial[b];
     return total;
@@ -153,6 +159,17 @@ static void sum_dim_element(const sum_dim_frame *f, nb_tensor *out, const nb_ten
     nb_store(out, off, acc);
 }
 
+typedef struct sum_dim_job {
+    const sum_dim_frame *f;
+    nb_tensor *out;
+    const nb_tensor *a;
+} sum_dim_job;
+
+static void sum_dim_elements(void *ctx, int64_t lo, int64_t hi) {
+    const sum_dim_job *j = ctx;
+    for (int64_t e = lo; e < hi; e++) sum_dim_element(j->f, j->out, j->a, e);
+}
+
 nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepdim) {
     if (nb_check_not_null("sum_dim", "out", out) != NB_OK || nb_check_not_null("sum_dim", "input", a) != NB_OK)
         return nb_last_status();
@@ -183,15 +200,9 @@ nb_status nb_sum_dim_out(nb_tensor *out, const nb_tensor *a, int dim, bool keepd
             f.ostride[k++] = st4[d];
         }
     nb_layout4(out, f.oshape4, f.ostrides4); /* out's own frame: the remaining dims, row-major */
-    int threads = nb_tensor_numel(a) >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
+    const int threads = nb_tensor_numel(a) >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
     double t0 = nb_profile_start();
-    /* No OpenMP region for one thread: libgomp would allocate a team for it (sum_contiguous). */
-    if (threads == 1) {
-        for (int64_t e = 0; e < count; e++) sum_dim_element(&f, out, a, e);
-    } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t e = 0; e < count; e++) sum_dim_element(&f, out, a, e);
-    }
+    nb_parallel_for(count, threads, sum_dim_elements, &(sum_dim_job){&f, out, a});
     nb_profile_record("sum_dim", t0, 0, bytes_of(a));
     return nb_anomaly_check("sum_dim", out);
 }

@@ -4,7 +4,9 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "tensor/runtime.h"
 
+#include <omp.h>
 #include <sched.h>
+#include "base/team.h"
 #include <unistd.h>
 
 static int runtime_threads; /* 0 until set or first asked: then the usable CPU count */
@@ -41,14 +43,41 @@ int nb_runtime_threads(void) {
     return runtime_threads;
 }
 
-void nb_parallel_range(int64_t n, nb_range_fn *body, void *ctx) {
-    const int threads = n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1;
-    if (threads == 1) {
-        if (n > 0) body(ctx, 0, n);
-        return;
+#define NB_PARTS_PER_THREAD 4
+
+typedef struct range_job {
+    nb_range_fn *body;
+    void *ctx;
+    int64_t n;
+} range_job;
+
+static void range_part(void *ctx, int member, int count) {
+    const range_job *job = ctx;
+    const int64_t lo = job->n * member / count, hi = job->n * (member + 1) / count;
+    if (hi > lo) job->body(job->ctx, lo, hi);
+}
+
+void nb_parallel_for(int64_t n, int threads, nb_range_fn *body, void *ctx) {
+    if (n <= 0) return;
+    if (threads > n) threads = (int)n;
+    range_job job = {body, ctx, n};
+    if (threads <= 1 || nb_team_active() || omp_in_parallel()) {
+        body(ctx, 0, n);
+    } else if (nb_runtime_kernel()->openmp_threads) {
+        /* the kernel's GEMMs run on libgomp's threads: the loops go there too (gemm.h) */
+#pragma omp parallel num_threads(threads)
+        range_part(&job, omp_get_thread_num(), omp_get_num_threads());
+    } else {
+        /* NB_PARTS_PER_THREAD parts a member: its own share is the same range as above, and a
+         * member that has lost its core gives up what it has not begun in pieces a quarter of
+         * its share (base/team.h, nb_team_for) */
+        const int64_t parts = n < (int64_t)threads * NB_PARTS_PER_THREAD ? n : (int64_t)threads * NB_PARTS_PER_THREAD;
+        if (nb_team_for(threads, (int)parts, range_part, &job) != NB_OK) body(ctx, 0, n);
     }
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int c = 0; c < threads; c++) body(ctx, n * c / threads, n * (c + 1) / threads);
+}
+
+void nb_parallel_range(int64_t n, nb_range_fn *body, void *ctx) {
+    nb_parallel_for(n, n >= NB_PARALLEL_GRAIN ? nb_runtime_threads() : 1, body, ctx);
 }
 
 void nb_runtime_set_kernel(const nb_kernel *kernel) { runtime_kernel = kernel; }

@@ -17,14 +17,21 @@
  * it saves. */
 #define NB_PARALLEL_GRAIN 32768
 
-/* Runs body(ctx, lo, hi) over [0, n): in nb_runtime_threads() contiguous parts, part c being
- * [n*c/T, n*(c+1)/T) on thread c, when n >= NB_PARALLEL_GRAIN; else once over the whole range
- * on the calling thread. The parts must be independent. The cut is the elementwise loops'
- * (elementwise.c), so loops over the same tensor keep each part on one core: on this 2-vCPU
- * machine a serial loop over data the other core wrote last is several times slower (the
- * module variant's SGD step took 0.08 ms per step at 1 thread and 0.37 ms serial after a
- * 2-thread backward; split this way, 0.045 ms). */
+/* Runs body(ctx, lo, hi) over [0, n) in `threads` contiguous parts on the thread team
+ * (base/team.h), part c being [n*c/T, n*(c+1)/T) on team member c (T = min(threads, n)), or on
+ * OpenMP's threads when the runtime's kernel runs its GEMMs there (nb_kernel.openmp_threads: one
+ * pool awake at a time); with one thread, or inside a team run or an OpenMP region, on the
+ * calling thread. The parts must be independent. Every
+ * parallel loop of the tensor layer cuts this way, so loops over the same tensor keep each part
+ * on one core: on this 2-vCPU machine a serial loop over data the other core wrote last is
+ * several times slower (the module variant's SGD step took 0.08 ms per step at 1 thread and
+ * 0.37 ms serial after a 2-thread backward; split this way, 0.045 ms). Should the team fail to
+ * start a thread, the loop runs serially: the same result, later. */
 typedef void nb_range_fn(void *ctx, int64_t lo, int64_t hi);
+void nb_parallel_for(int64_t n, int threads, nb_range_fn *body, void *ctx);
+
+/* nb_parallel_for with nb_runtime_threads() when n >= NB_PARALLEL_GRAIN, else serial: for loops
+ * whose cost is about one element's work per index. */
 void nb_parallel_range(int64_t n, nb_range_fn *body, void *ctx);
 
 /* 1 <= n <= NB_MAX_THREADS, else NB_ERR_ARG. Until set, the usable CPU count. */
