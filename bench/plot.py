@@ -240,10 +240,18 @@ def plot_sweep_seed(d, ctx):
 
 def plot_bench(d, ctx):
     doc = load_json(d / "bench.json")
+    cfg = doc.get("config") or {}
     cases = [c for c in doc["cases"] if "median_s" in c]
     if not cases:
         raise Skip("bench.json has no timed case yet")
-    cfg = doc.get("config") or {}
+    # One bar per variant, kernel and thread count: cases beside busy neighbours or of other
+    # sizes (nabla bench --neighbours, --hidden, ...) would land on the same bar, so the plot
+    # keeps the seed network run alone (bench/run.sh writes the others to directories of their own).
+    sizes = ("batch", "d_in", "hidden", "d_out")
+    seed = tuple(cfg.get(k) for k in sizes)
+    cases = [c for c in cases if c.get("neighbours", 0) == 0 and tuple(c.get(k, s) for k, s in zip(sizes, seed)) == seed]
+    if not cases:
+        raise Skip("bench.json has no case of the seed network without neighbours")
     variants = unique(c["variant"] for c in cases)
     threads = sorted(unique(c["threads"] for c in cases))
     kernels = kernel_order(c["kernel"] for c in cases)

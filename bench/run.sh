@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench/run.sh — `make bench`, the project's benchmark suite in one run (~3 minutes on a quiet
-# 2-core machine): training loops per variant x kernel against the PyTorch twins, the GEMM
-# sweep, hyperfine over whole processes, loss curves against PyTorch, plots, and one
-# Markdown report linking them all. Everything lands in one directory (bench/README.md).
+# bench/run.sh — `make bench`, the project's benchmark suite in one run (~4-5 minutes on a quiet
+# 2-core machine): training loops per variant x kernel against the PyTorch twins (also beside
+# busy neighbours, and on a larger model), the GEMM sweep, hyperfine over whole processes, loss
+# curves against PyTorch, plots, and one Markdown report linking them all. Everything lands in
+# one directory (bench/README.md).
 # usage: bench/run.sh path/to/nabla [--quick] [--out DIR]
 #   --quick   the CI smoke: every stage, but tiny (about a minute)
 #   --out     where the results go (default: bench/results in the repository)
@@ -46,7 +47,7 @@ out=$(cd "$out" && pwd)
 cd "$root"
 # What an earlier run left must not pass for this run's (a skipped stage, a plot that
 # failed): remove this suite's files by name, nothing else that may live in DIR.
-for f in bench.{json,csv,md} sweep.{json,csv,md} hyperfine{,-naive}.{json,md,csv} context.md losses.md report.md \
+for f in bench.{json,csv,md} {neighbours,large}/bench.{json,csv,md} sweep.{json,csv,md} hyperfine{,-naive}.{json,md,csv} context.md losses.md report.md \
   sweep_squares.png sweep_seed.png bench_loops.png losses.png losses_reldiff.png hyperfine.png; do
   rm -f "${out:?}/$f"
 done
@@ -66,22 +67,35 @@ rm -f "$out"/losses/nabla-*.json
 #   and OPENBLAS_NUM_THREADS=1 before importing torch).
 # - The sweep without its 2048 square: that one size took half of the sweep's ~70 s, and
 #   blas and the blocked kernels have levelled off by 1024.
+# - Two more training sets, each a `nabla bench` of its own in its own directory, kept small
+#   (two variants or one, openmp and blas, 2 threads: ~40 s each):
+#   neighbours/: the seed network alone and beside one busy process (--neighbours 0,1), the
+#   twins under the same load: what a noisy shared machine costs a 2-thread loop on 2 cores.
+#   large/: a model ~180x the seed's work per step (N 512, D_in 2048, H 1024, D_out 100), 30
+#   steps. Only optim: with the tutorial's learning rates autograd and nn diverge on it within
+#   8 steps (so do the variants sharing their rates and updates; a diverged loop is a failed
+#   case); Adam's steps do not scale with the gradient, so it trains.
 train_threads=1,2 # the training matrix (nabla bench)
 threads=1         # hyperfine's: one value, its -n names below are one per command
 if [ "$quick" = 1 ]; then
   mode="--quick"
   train_threads=$threads # the smoke keeps one thread count
   bench_args=(--quick --variants "tensors,nn" --kernels "blocked,openmp,blas" --threads "$train_threads")
+  neighbours_args=(--quick --variants nn --kernels blas --threads 1 --neighbours 0,1)
+  large_args=(--quick --variants optim --kernels blas --threads 1 --iters 2)
   sweep_args=(--quick)
   hf_runs=(--warmup 0 --runs 2)
   hf_naive_runs=()
 else
   mode="default"
   bench_args=(--kernels "blocked,openmp,blas" --threads "$train_threads" --repeats 3 --warmup 1)
+  neighbours_args=(--variants "autograd,nn" --kernels "openmp,blas" --threads 2 --repeats 3 --warmup 1 --neighbours 0,1)
+  large_args=(--variants optim --kernels "openmp,blas" --threads 2 --repeats 3 --warmup 1 --iters 30)
   sweep_args=(--sizes "64,128,256,512,1024")
   hf_runs=(--warmup 1 --runs 5)
   hf_naive_runs=(--warmup 0 --runs 3)
 fi
+large_args+=(--batch 512 --d-in 2048 --hidden 1024 --d-out 100)
 # The loss curves: the tutorial's run (f32, seed 0, 500 steps) with blas at one thread, the
 # settings of the committed PyTorch fixtures (reference/fixtures, docs/reference-format.md).
 loss_case="f32-s0-64x1000x100x10-i500"
@@ -108,7 +122,7 @@ stage() {
   stage_names+=("$1")
   stage_start=$(now)
   echo
-  echo "== [${#stage_names[@]}/6] $1"
+  echo "== [${#stage_names[@]}/8] $1"
 }
 suite_start=$(now)
 # The 1-minute load average before and after, in the report: on a shared machine it says
@@ -119,6 +133,12 @@ echo "   $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | s
 
 stage "training loops: nabla bench (threads $train_threads, PyTorch twins interleaved)"
 try "$nabla" bench "${bench_args[@]}" --out "$out"
+
+stage "training loops beside busy neighbours: nabla bench --neighbours 0,1"
+try "$nabla" bench "${neighbours_args[@]}" --out "$out/neighbours"
+
+stage "training loops, a larger model: nabla bench --batch 512 --d-in 2048 --hidden 1024 --d-out 100"
+try "$nabla" bench "${large_args[@]}" --out "$out/large"
 
 stage "GEMM sweep: nabla kernels --sweep"
 try "$nabla" kernels --sweep "${sweep_args[@]}" --out "$out"
@@ -161,7 +181,7 @@ try "$python" bench/plot.py "$out" --fixtures "$root/reference/fixtures" --varia
 # The report is not a timed stage: the table of stage times is in it.
 stage_done
 echo
-echo "== [6/6] report: report.md"
+echo "== [8/8] report: report.md"
 total=$(awk -v a="$suite_start" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
 load_end=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -210,6 +230,22 @@ fragment() { # fragment FILE: a Markdown file of the suite, its headings under t
   echo
   fragment bench.md
   echo
+  echo "### Beside busy neighbours: \`nabla bench ${neighbours_args[*]}\`"
+  echo
+  echo "Each case twice: alone (neighbours 0), and with one process spinning on integer and float"
+  echo "work beside it (not pinned, started before the case's loops and killed after), the twins too."
+  echo "On two cores a 2-thread loop then shares a core with the neighbour: the cost of a noisy"
+  echo "shared machine to each kernel's threads."
+  echo
+  fragment neighbours/bench.md
+  echo
+  echo "### A larger model: \`nabla bench ${large_args[*]}\`"
+  echo
+  echo "N 512, D_in 2048, H 1024, D_out 100 (the sizes column): about 180 times the seed's matmul work"
+  echo "per step. Only optim runs it: with the tutorial's learning rates, plain gradient descent diverges at these sizes."
+  echo
+  fragment large/bench.md
+  echo
   echo "## GEMM sweep: \`nabla kernels --sweep\`"
   echo
   image sweep_squares.png "GFLOP/s against square size per kernel, with the FMA peak"
@@ -255,7 +291,8 @@ fragment() { # fragment FILE: a Markdown file of the suite, its headings under t
   echo
   echo "## Files"
   echo
-  for f in bench.json bench.csv bench.md sweep.json sweep.csv sweep.md hyperfine.json hyperfine.md hyperfine.csv \
+  for f in bench.json bench.csv bench.md neighbours/bench.json neighbours/bench.csv neighbours/bench.md \
+    large/bench.json large/bench.csv large/bench.md sweep.json sweep.csv sweep.md hyperfine.json hyperfine.md hyperfine.csv \
     hyperfine-naive.json hyperfine-naive.md hyperfine-naive.csv; do
     [ -f "$out/$f" ] && echo "- [$f]($f)"
   done

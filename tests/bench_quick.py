@@ -1,6 +1,6 @@
 """tests/bench_quick.py — the smoke of `make bench`: runs `bench/run.sh NABLA --quick --out DIR`
 and checks what it leaves: every file there and parsing, bench.json with timed cases and the
-OpenBLAS and torch context, sweep.json with rows, hyperfine.json with every run's times, real
+OpenBLAS and torch context, the neighbours/ and large/ sets with their dimension in every case, sweep.json with rows, hyperfine.json with every run's times, real
 PNGs, and a report.md whose every link resolves. Numbers are not judged: a benchmark is not
 a timed test (DESIGN.md). Exits 77 (ctest's skip) when torch, matplotlib or hyperfine is missing.
 
@@ -73,6 +73,36 @@ def check_bench(c, d):
              f"bench.json's openblas_threading is {ctx.get('openblas_threading')!r}")
     c.expect(isinstance(ctx.get("torch_version"), str) and ctx["torch_version"],
              f"bench.json's context has torch_version {ctx.get('torch_version')!r}, not the twins' version")
+
+
+def check_bench_set(c, d, name, want):
+    """A set of its own (neighbours/, large/): every case timed, without error, twins included,
+    and `want(case)` true of each: the dimension the set is about is in every record."""
+    doc = load_json(c, d / name / "bench.json")
+    if doc is None:
+        return
+    cases = doc.get("cases") or []
+    c.expect(cases, f"{name}/bench.json has no cases")
+    for case in cases:
+        label = f"{name}/bench.json case {case.get('variant')}/{case.get('kernel')}/{case.get('threads')}"
+        c.expect("error" not in case, f"{label} failed: {case.get('error')}")
+        c.expect(positive(case.get("median_s")), f"{label} has no positive median_s")
+        c.expect(want(case), f"{label} lacks the set's dimension: {case}")
+    c.expect(any(case.get("kernel") == "torch" for case in cases), f"{name}/bench.json has no PyTorch twin case")
+    for name_md in ("bench.md", "bench.csv"):
+        path = d / name / name_md
+        c.expect(path.is_file() and path.stat().st_size > 0, f"{name}/{name_md} is missing or empty")
+
+
+def check_sets(c, d):
+    check_bench_set(c, d, "neighbours", lambda case: case.get("neighbours") in (0, 1))
+    doc = load_json(c, d / "neighbours" / "bench.json") or {}
+    for kernel in ("blas", "torch"):
+        got = sorted(case.get("neighbours") for case in doc.get("cases", []) if case.get("kernel") == kernel)
+        c.expect(got == [0, 1], f"neighbours/bench.json: {kernel} cases have neighbours {got}, not [0, 1]")
+    c.expect((doc.get("config") or {}).get("neighbours_started", 0) > 0, "neighbours/bench.json started no neighbour")
+    check_bench_set(c, d, "large", lambda case: (case.get("batch"), case.get("d_in"), case.get("hidden"),
+                                                 case.get("d_out")) == (512, 2048, 1024, 100))
 
 
 def check_sweep(c, d):
@@ -173,6 +203,7 @@ def main():
             return 1
     c = Checks()
     check_bench(c, d)
+    check_sets(c, d)
     check_sweep(c, d)
     check_hyperfine(c, d)
     check_files(c, d)

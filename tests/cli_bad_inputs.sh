@@ -126,6 +126,22 @@ table=$(cat <<'EOF'
 1 | cannot (create|write) /proc/nabla-cannot-create      | bench --quick --no-torch --variants tensors --kernels blas --threads 1 --out "$PROC"
 2 | --variants has an empty entry in ',tensors'         | bench --variants ,tensors --out "$OUT"
 2 | --kernels has an empty entry in 'blas,,naive'        | bench --kernels blas,,naive --out "$OUT"
+# ---- bench: busy neighbours and sizes (issue 15), sizes refused as `nabla train` refuses them
+2 | --neighbours expects an integer, got 'x'             | bench --neighbours x --out "$OUT"
+2 | --neighbours -1 is out of range 0\.\.1024            | bench --neighbours -1 --out "$OUT"
+2 | --neighbours 1025 is out of range 0\.\.1024          | bench --neighbours 0,1025 --out "$OUT"
+2 | --neighbours lists 1 twice                           | bench --neighbours 1,0,1 --out "$OUT"
+2 | --neighbours has an empty entry in '0,'              | bench --neighbours 0, --out "$OUT"
+2 | --neighbours needs a value                           | bench --neighbours "" --out "$OUT"
+2 | --hidden 0 is out of range 1\.\.16777216              | bench --hidden 0 --out "$OUT"
+2 | --hidden has an empty entry in '10,,20'              | bench --hidden 10,,20 --out "$OUT"
+2 | --batch expects an integer, got '1e3'                | bench --batch 64,1e3 --out "$OUT"
+2 | --d-in 16777217 is out of range 1\.\.16777216         | bench --d-in 16777217 --out "$OUT"
+2 | --d-out expects an integer, got '0x10'               | bench --d-out 0x10 --out "$OUT"
+2 | --hidden lists 100 twice                             | bench --hidden 100,7,100 --out "$OUT"
+2 | --batch takes up to 16 values                        | bench --batch 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 --out "$OUT"
+2 | the matrix holds 1024 cases, more than 512           | bench --variants tensors --kernels blas --threads 1 --no-torch --batch 1,2,3,4,5,6,7,8 --hidden 1,2,3,4,5,6,7,8 --d-in 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --out "$OUT"
+2 | variant tensors, --batch 64 --d-in 16777216 --hidden 16777216 .*needs more memory | bench --variants tensors --hidden 16777216 --d-in 16777216 --out "$OUT"
 # ---- profile
 2 | unknown flag '--bogus'                               | profile --bogus
 2 | unknown variant 'nope'                               | profile --variant nope

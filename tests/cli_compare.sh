@@ -209,6 +209,39 @@ if compare 0 "$tmp/base.json" "$tmp/base2.json" && has out "only in NEW: tensors
   echo "ok   a case only in NEW is listed"
 fi
 
+# busy neighbours and sizes (issue 15): a case's key gets " +Nnb" and each size that differs from
+# the config's seed network; a record that states the seed's sizes and no neighbours keeps the plain
+# key, so it pairs with a file from before either existed; the neighbours list is noted, not refused
+# dims FILE NEIGHBOURS_LIST CASE_FIELDS: base.json with config.neighbours and fields added to its case
+dims() {
+  /usr/bin/python3 - "$tmp/base.json" "$@" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+if sys.argv[3]:
+    doc["config"]["neighbours"] = sys.argv[3]
+doc["cases"][0].update(json.loads(sys.argv[4]))
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+}
+dims "$tmp/dim-seed.json" 0 '{"neighbours": 0, "batch": 64, "d_in": 1000, "hidden": 100, "d_out": 10}'
+dims "$tmp/dim-nb.json" 0,2 '{"neighbours": 2, "batch": 64, "d_in": 1000, "hidden": 1024, "d_out": 10}'
+if compare 0 "$tmp/base.json" "$tmp/dim-seed.json" && has out "tensors blocked 1 " "geometric mean of new/old: 1.000 over 1 cases" &&
+   ! grep -q "only in" "$tmp/out"; then
+  echo "ok   neighbours 0 and the seed's sizes: the plain key, paired with an older file's case"
+fi
+if compare 0 "$tmp/dim-seed.json" "$tmp/dim-nb.json" && has out "note: neighbours: 0 vs 0,2 (allowed"    "only in OLD: tensors blocked 1" "only in NEW: tensors blocked 1 +2nb H1024" "no case appears in both files"; then
+  echo "ok   2 neighbours and H1024: key 'tensors blocked 1 +2nb H1024', the lists noted, not refused"
+fi
+dims "$tmp/dim-all.json" "" '{"batch": 512, "d_in": 2048, "hidden": 1024, "d_out": 100}'
+if compare 0 "$tmp/base.json" "$tmp/dim-all.json" && has out "only in NEW: tensors blocked 1 N512 D2048 H1024 O100"; then
+  echo "ok   four sizes off the seed: N512 D2048 H1024 O100"
+fi
+for bad in '{"neighbours": -1}|neighbours that is not an integer in 0..1024' '{"neighbours": 1.5}|neighbours that is not' \
+           '{"hidden": 0}|hidden that is not a positive integer' '{"d_in": "1000"}|d_in that is not a positive integer'; do
+  dims "$tmp/dim-bad.json" "" "${bad%%|*}"
+  if compare 1 "$tmp/base.json" "$tmp/dim-bad.json" && has err "${bad#*|}"; then echo "ok   a case with ${bad%%|*}: refused"; fi
+done
+
 # a malformed setting is a data error naming the field; a wrong argument count a usage error
 sed 's/"iters": 50/"iters": "50"/' "$tmp/base.json" >"$tmp/bad.json"
 if compare 1 "$tmp/base.json" "$tmp/bad.json" && has err "config.iters must be an integer"; then

@@ -13,6 +13,11 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
 cases=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# a private registry of running measurements (src/harness/overlap.h): another nabla measurement
+# on the machine (a test beside this one under ctest -j) must not add its overlap warning to the
+# stderr checked below
+export XDG_RUNTIME_DIR="$tmp/run"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 
 # Slow enough to be caught midway (naive: ~0.4 s a loop), 4 cases a round, 20 rounds.
 bench_args=(bench --no-torch --variants tensors,autograd --kernels naive,blocked --threads 1 --iters 50

@@ -15,7 +15,8 @@ static const char base_json[] =
     " \"git_revision\": \"1f1ce40\", \"git_dirty\": false, \"date\": \"2026-11-27T16:24:11Z\", \"torch_version\": "
     "null},"
     " \"config\": {\"dtype\": \"f32\", \"iters\": 50, \"repeats\": 3, \"warmup\": 1, \"rounds_done\": 3,"
-    " \"interrupted\": false, \"batch\": 64, \"d_in\": 1000, \"hidden\": 100, \"d_out\": 10, \"seed\": 0,"
+    " \"interrupted\": false, \"neighbours\": \"0\", \"batch\": 64, \"d_in\": 1000, \"hidden\": 100, \"d_out\": 10,"
+    " \"seed\": 0,"
     " \"lr\": {\"tensors\": 1e-06, \"optim\": 0.0001},"
     " \"environment\": {\"OMP_WAIT_POLICY\": null, \"NABLA_ALLOC_CACHE\": \"0\"}},"
     " \"cases\": [{\"variant\": \"tensors\", \"kernel\": \"blocked\", \"threads\": 1,"
@@ -154,6 +155,8 @@ static void test_which_differences_refuse(void) {
     expect_diff("\"repeats\": 3, \"warmup\": 1, \"rounds_done\": 3",
                 "\"repeats\": 5, \"warmup\": 1, \"rounds_done\": 5", 0, NULL, NB_BENCH_NOTED, 1);
     expect_diff("\"OMP_NUM_THREADS\": null", "\"OMP_NUM_THREADS\": \"4\"", 0, NULL, NB_BENCH_NOTED, 1);
+    /* like a thread list: each case carries its count in its key */
+    expect_diff("\"neighbours\": \"0\"", "\"neighbours\": \"0,2\"", 0, NULL, NB_BENCH_NOTED, 1);
     /* printed only: never a difference */
     expect_diff("\"git_revision\": \"1f1ce40\"", "\"git_revision\": \"abcdef0\"", 0, NULL, NB_BENCH_HEADER, 0);
     expect_diff("\"date\": \"2026-11-27T16:24:11Z\"", "\"date\": \"2027-01-01T00:00:00Z\"", 0, NULL, NB_BENCH_HEADER,
@@ -252,6 +255,50 @@ static void test_too_many_cases(void) {
     free(text);
 }
 
+/* The key of base_json's one case once `fields` are added to it (NULL: it failed to parse). */
+static const char *key_with(const char *fields) {
+    static char edit[256], key[sizeof((nb_bench_saved_case *)0)->key];
+    snprintf(edit, sizeof edit, "\"threads\": 1, %s", fields);
+    static char text[sizeof base_json + 512];
+    const char *at = strstr(base_json, "\"threads\": 1,");
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - base_json), base_json, edit, at + strlen("\"threads\": 1,"));
+    nb_bench_saved_case *cases = NULL;
+    int n = 0;
+    nb_status st = nb_bench_json_parse(text, strlen(text), "t.json", &cases, &n, &b);
+    if (st == NB_OK) snprintf(key, sizeof key, "%s", cases[0].key);
+    free(cases);
+    return st == NB_OK ? key : NULL;
+}
+
+static void expect_key(const char *fields, const char *want) {
+    const char *got = key_with(fields);
+    if (!got || strcmp(got, want))
+        FAILF("%s: key '%s', expected '%s' (%s)", fields, got ? got : "(none)", want, got ? "" : nb_last_error());
+}
+
+static void test_case_keys(void) {
+    /* no neighbours and the config's sizes: the key of a file from before either existed */
+    expect_key("\"neighbours\": 0, \"batch\": 64, \"d_in\": 1000, \"hidden\": 100, \"d_out\": 10,",
+               "tensors blocked 1");
+    expect_key("\"neighbours\": 3,", "tensors blocked 1 +3nb");
+    expect_key("\"hidden\": 1024,", "tensors blocked 1 H1024");
+    expect_key("\"d_out\": 100, \"neighbours\": 1, \"batch\": 512, \"d_in\": 2048,",
+               "tensors blocked 1 +1nb N512 D2048 O100");
+    /* each a whole number in range, or the file is refused */
+    const char *bad[] = {"\"neighbours\": -1,",    "\"neighbours\": 1025,", "\"neighbours\": 0.5,",
+                         "\"neighbours\": \"1\",", "\"batch\": 0,",         "\"hidden\": 1e300,",
+                         "\"d_in\": null,"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (key_with(bad[i]) || nb_last_status() != NB_ERR_FORMAT) FAILF("%s: not refused as a format error", bad[i]);
+    /* the suffix itself: a seed size of -1 (not recorded) matches nothing */
+    char buf[128];
+    const int64_t seed[NB_BENCH_SIZES] = {64, 1000, 100, 10}, unknown[NB_BENCH_SIZES] = {-1, -1, -1, -1};
+    nb_bench_case_suffix(0, seed, seed, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "");
+    nb_bench_case_suffix(2, seed, unknown, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, " +2nb N64 D1000 H100 O10");
+}
+
 static void test_setting_names(void) {
     for (int i = 0; i < NB_BENCH_SETTING_COUNT; i++) {
         const char *name = nb_bench_setting_name((nb_bench_setting_id)i);
@@ -277,6 +324,7 @@ int main(void) {
         {"two torch versions refuse", test_torch_versions_differ},
         {"malformed settings are format errors", test_malformed_settings},
         {"more cases than bench writes", test_too_many_cases},
+        {"case keys carry neighbours and sizes", test_case_keys},
         {"setting names", test_setting_names},
     };
     return nb_test_run("compare", tests, sizeof tests / sizeof tests[0]);

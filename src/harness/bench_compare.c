@@ -4,6 +4,7 @@
 #include "harness/bench_compare.h"
 
 #include "harness/commands.h"
+#include "harness/neighbours.h"
 #include "harness/stats.h"
 #include "tensor/runtime.h"
 
@@ -60,6 +61,10 @@ static const setting_desc settings_table[] = {
     /* free to differ */
     [NB_BENCH_REPEATS] = {"repeats", "config", TYPE_INT, 1, NB_BENCH_MAX_SAMPLES, NB_BENCH_NOTED,
                           "allowed: the number of samples changes only the test's power"},
+    /* like a thread count, a neighbour count is a dimension of the matrix: each case records
+     * its own and has its own key, so cases pair only with cases measured under the same load */
+    [NB_BENCH_NEIGHBOURS] = {"neighbours", "config", TYPE_STRING, 0, 0, NB_BENCH_NOTED,
+                             "allowed: each case records its own count, and only cases of equal counts are paired"},
     /* each case records its thread count, and nabla sets OpenMP's and OpenBLAS's from it */
     [NB_BENCH_OMP_NUM_THREADS] = {"OMP_NUM_THREADS", "env", TYPE_STRING_OR_NULL, 0, 0, NB_BENCH_NOTED,
                                   "allowed: it picks the default --threads, and each case records its own"},
@@ -245,7 +250,58 @@ static nb_status read_settings(const cJSON *doc, const char *path, nb_bench_sett
     return NB_OK;
 }
 
-static nb_status read_cases(const cJSON *list, const char *path, nb_bench_saved_case *cases, int *count) {
+void nb_bench_case_suffix(int64_t neighbours, const int64_t sizes[NB_BENCH_SIZES], const int64_t seed[NB_BENCH_SIZES],
+                          char *buf, size_t size) {
+    static const char letter[NB_BENCH_SIZES] = {'N', 'D', 'H', 'O'};
+    size_t len = 0;
+    buf[0] = '\0';
+    if (neighbours > 0) len += (size_t)snprintf(buf + len, size - len, " +%lldnb", (long long)neighbours);
+    for (int i = 0; i < NB_BENCH_SIZES && len < size; i++)
+        if (sizes[i] != seed[i])
+            len += (size_t)snprintf(buf + len, size - len, " %c%lld", letter[i], (long long)sizes[i]);
+}
+
+/* A case's size fields (config holds the seed network's under the same names), in the order
+ * of nb_bench_case_suffix. */
+static const char *const size_names[NB_BENCH_SIZES] = {"batch", "d_in", "hidden", "d_out"};
+
+/* A whole number within [min, max] as JSON holds it (a double). */
+static bool whole_in(const cJSON *x, double min, double max) {
+    return cJSON_IsNumber(x) && x->valuedouble >= min && x->valuedouble <= max &&
+           x->valuedouble == floor(x->valuedouble);
+}
+
+/* The seed network's sizes (config.batch, ...), which a case's sizes are told apart from; -1
+ * where the file records none that is valid (read_settings then says what is wrong). */
+static void seed_sizes(const cJSON *doc, int64_t seed[NB_BENCH_SIZES]) {
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(doc, "config");
+    for (int i = 0; i < NB_BENCH_SIZES; i++) {
+        const cJSON *x = cJSON_IsObject(config) ? cJSON_GetObjectItemCaseSensitive(config, size_names[i]) : NULL;
+        seed[i] = whole_in(x, 1, (double)EXACT) ? (int64_t)x->valuedouble : -1;
+    }
+}
+
+/* A case's neighbours and sizes, each optional (files from before they existed have none: no
+ * neighbours, the seed's sizes), each a whole number in range when present. */
+static nb_status read_dimensions(const cJSON *c, const char *path, int index, const int64_t seed[NB_BENCH_SIZES],
+                                 int64_t *neighbours, int64_t sizes[NB_BENCH_SIZES]) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(c, "neighbours");
+    if (x && !whole_in(x, 0, NB_NEIGHBOURS_MAX))
+        return nb_error(NB_ERR_FORMAT, "%s: case %d has neighbours that is not an integer in 0..%d", path, index,
+                        NB_NEIGHBOURS_MAX);
+    *neighbours = x ? (int64_t)x->valuedouble : 0;
+    for (int i = 0; i < NB_BENCH_SIZES; i++) {
+        x = cJSON_GetObjectItemCaseSensitive(c, size_names[i]);
+        if (x && !whole_in(x, 1, (double)EXACT))
+            return nb_error(NB_ERR_FORMAT, "%s: case %d has %s that is not a positive integer", path, index,
+                            size_names[i]);
+        sizes[i] = x ? (int64_t)x->valuedouble : seed[i];
+    }
+    return NB_OK;
+}
+
+static nb_status read_cases(const cJSON *list, const char *path, const int64_t seed[NB_BENCH_SIZES],
+                            nb_bench_saved_case *cases, int *count) {
     const cJSON *c;
     cJSON_ArrayForEach(c, list) {
         const cJSON *variant = cJSON_GetObjectItemCaseSensitive(c, "variant");
@@ -263,8 +319,12 @@ static nb_status read_cases(const cJSON *list, const char *path, nb_bench_saved_
         if (!(t >= 1 && t <= NB_MAX_THREADS) || t != floor(t))
             return nb_error(NB_ERR_FORMAT, "%s: case %d has threads that is not an integer in 1..%d", path, *count,
                             NB_MAX_THREADS);
+        int64_t neighbours = 0, sizes[NB_BENCH_SIZES] = {0};
+        NB_TRY(read_dimensions(c, path, *count, seed, &neighbours, sizes));
+        char suffix[128];
+        nb_bench_case_suffix(neighbours, sizes, seed, suffix, sizeof suffix);
         nb_bench_saved_case *s = &cases[*count];
-        snprintf(s->key, sizeof s->key, "%s %s %d", variant->valuestring, kernel->valuestring, (int)t);
+        snprintf(s->key, sizeof s->key, "%s %s %d%s", variant->valuestring, kernel->valuestring, (int)t, suffix);
         /* one case per key: --compare pairs cases by key */
         for (int j = 0; j < *count; j++)
             if (!strcmp(cases[j].key, s->key))
@@ -313,7 +373,9 @@ nb_status nb_bench_json_parse(const char *text, size_t len, const char *path, nb
         cJSON_Delete(doc);
         return nb_error(NB_ERR_NOMEM, "out of memory reading %s", path);
     }
-    nb_status st = read_cases(list, path, *cases, count);
+    int64_t seed[NB_BENCH_SIZES];
+    seed_sizes(doc, seed);
+    nb_status st = read_cases(list, path, seed, *cases, count);
     if (st == NB_OK) st = read_settings(doc, path, settings);
     cJSON_Delete(doc);
     if (st != NB_OK) {
@@ -634,14 +696,15 @@ int nb_bench_compare_command(int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: nabla bench --compare OLD.json NEW.json [--force]\n\n"
-                   "Compares two bench.json files case by case (variant, kernel, threads): medians, the change,\n"
-                   "the Mann-Whitney U p-value, and the geometric mean of new/old. Refuses (exit 1), naming each\n"
-                   "difference, two runs that measured different things (iters, dtype, warm-up, network sizes,\n"
-                   "seed, learning rates, timing environment) or ran on a different machine or build (CPU,\n"
-                   "OpenBLAS, compiler, flags, build type); --force prints the table anyway under a list of\n"
-                   "the differences. A file that holds no complete round is always refused. Revision, version\n"
-                   "and date are printed, never checked; repeats may differ. Settings an older bench.json does\n"
-                   "not record are warned about, not checked.\n");
+                   "Compares two bench.json files case by case (variant, kernel, threads, busy neighbours,\n"
+                   "sizes): medians, the change, the Mann-Whitney U p-value, and the geometric mean of new/old.\n"
+                   "Refuses (exit 1), naming each difference, two runs that measured different things (iters,\n"
+                   "dtype, warm-up, seed network sizes, seed, learning rates, timing environment) or ran on a\n"
+                   "different machine or build (CPU, OpenBLAS, compiler, flags, build type); --force prints the\n"
+                   "table anyway under a list of the differences. A file that holds no complete round is always\n"
+                   "refused. Revision, version and date are printed, never checked; repeats and the neighbours\n"
+                   "list may differ (cases pair only with cases of the same neighbours and sizes). Settings an\n"
+                   "older bench.json does not record are warned about, not checked.\n");
             return NB_EXIT_OK;
         }
         if (!strcmp(argv[i], "--force")) {

@@ -1,5 +1,6 @@
 /* src/harness/bench_compare.h — reading back a bench.json for `nabla bench --compare OLD NEW`:
- * each case's key ("variant kernel threads") and timing samples, and the run's settings, so a
+ * each case's key ("variant kernel threads", plus its neighbours and sizes when they are not
+ * the default: nb_bench_case_suffix) and timing samples, and the run's settings, so a
  * comparison can refuse two runs that did not measure the same thing. From a file or from
  * bytes in memory (the same checks; tests/fuzz/ feeds the latter arbitrary bytes). */
 #ifndef NB_HARNESS_BENCH_COMPARE_H
@@ -27,10 +28,21 @@
 #define NB_BENCH_MAX_NAMED 32
 
 typedef struct nb_bench_saved_case {
-    char key[160];                        /* "variant kernel threads" */
+    char key[256];                        /* "variant kernel threads", then nb_bench_case_suffix's */
     double samples[NB_BENCH_MAX_SAMPLES]; /* each > 0 */
     int n;
 } nb_bench_saved_case;
+
+/* The sizes of a case's network, in this order: --batch, --d-in, --hidden, --d-out. */
+enum { NB_BENCH_SIZES = 4 };
+
+/* What makes a case's key longer than "variant kernel threads" (bench writes it, --compare
+ * pairs cases by it): " +Nnb" with N busy neighbours (N > 0), then each size that differs from
+ * the run's seed network, "N" batch, "D" d_in, "H" hidden, "O" d_out: " +1nb N512 H1024". A
+ * seed-sized case with no neighbours gets "", so it keeps the key it had before either
+ * dimension existed. A seed size of -1 (not recorded) matches nothing. */
+void nb_bench_case_suffix(int64_t neighbours, const int64_t sizes[NB_BENCH_SIZES], const int64_t seed[NB_BENCH_SIZES],
+                          char *buf, size_t size);
 
 /* What a setting is to a comparison. */
 typedef enum nb_bench_setting_kind {
@@ -65,6 +77,7 @@ typedef enum nb_bench_setting_id {
     NB_BENCH_BUILD_TYPE,
     NB_BENCH_TORCH_VERSION,
     NB_BENCH_REPEATS,
+    NB_BENCH_NEIGHBOURS,
     NB_BENCH_OMP_NUM_THREADS,
     NB_BENCH_OPENBLAS_NUM_THREADS,
     NB_BENCH_NABLA_KERNEL,

@@ -65,6 +65,14 @@ void nb_report_context(cJSON *ctx) {
     cJSON_AddStringToObject(ctx, "date", date);
 }
 
+bool nb_report_loadavg(double load[3]) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return false;
+    bool ok = fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3;
+    fclose(f);
+    return ok;
+}
+
 nb_status nb_report_prepare_dir(const char *dir) {
     NB_TRY(nb_file_make_dirs(dir));
     /* room for the largest report nabla writes (a bench.json of a full matrix is ~100 KiB) */

@@ -16,6 +16,11 @@
  * nabla_version, git_revision and git_dirty (captured at build time), date (UTC, ISO 8601). */
 void nb_report_context(cJSON *ctx);
 
+/* The load averages over 1, 5 and 15 minutes (/proc/loadavg's first three numbers); false
+ * when they cannot be read. A command reads them as it starts: the load its samples share
+ * the machine with, which nabla's own work then adds to. */
+bool nb_report_loadavg(double load[3]);
+
 /* The room an output directory must have before a run starts (nb_report_prepare_dir). */
 #define NB_REPORT_PROBE_BYTES ((size_t)1 << 20)
 

@@ -10,6 +10,7 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/dims.h"
 #include "harness/env.h"
 #include "harness/footprint.h"
 #include "harness/format.h"
@@ -18,11 +19,6 @@
 #include "harness/tune.h"
 #include "tensor/anomaly.h"
 #include "tensor/runtime.h"
-
-/* No dimension of the seed network needs to be larger; beyond it the product checks below
- * would be the only guard. */
-#define MAX_DIM ((int64_t)1 << 24)
-#define MAX_ITERS ((int64_t)1 << 31)
 
 typedef struct train_options {
     nb_train_config cfg;
@@ -203,15 +199,15 @@ int nb_cmd_train(int argc, char **argv) {
                        "threads for kernels and elementwise ops (default: $OMP_NUM_THREADS, else the usable CPUs)", 1,
                        NB_MAX_THREADS),
         NB_OPT_UINT64_ROW("seed", &o.cfg.seed, "S", "torch.manual_seed(S) before the first draw (default 0)"),
-        NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, MAX_DIM),
-        NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, MAX_DIM),
-        NB_OPT_INT_ROW("hidden", &o.cfg.hidden, "H", "hidden units (default 100)", 1, MAX_DIM),
-        NB_OPT_INT_ROW("d-out", &o.cfg.d_out, "O", "output features (default 10)", 1, MAX_DIM),
-        NB_OPT_INT_ROW("iters", &o.cfg.iters, "I", "training steps (default 500)", 1, MAX_ITERS),
+        NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, NB_DIM_MAX),
+        NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, NB_DIM_MAX),
+        NB_OPT_INT_ROW("hidden", &o.cfg.hidden, "H", "hidden units (default 100)", 1, NB_DIM_MAX),
+        NB_OPT_INT_ROW("d-out", &o.cfg.d_out, "O", "output features (default 10)", 1, NB_DIM_MAX),
+        NB_OPT_INT_ROW("iters", &o.cfg.iters, "I", "training steps (default 500)", 1, NB_ITERS_MAX),
         NB_OPT_DOUBLE_ROW("lr", &o.lr, "LR", "learning rate (default: the variant's; 1e-6 for tensors)", 0, DBL_MAX,
                           &o.lr_given),
         NB_OPT_INT_ROW("print-every", &o.print_every, "K", "print the loss every K steps, 0 never (default 50)", 0,
-                       MAX_ITERS),
+                       NB_ITERS_MAX),
         NB_OPT_STRING_ROW("dtype", &o.dtype_name, "f32|f64", "element type (default f32, as the tutorial)"),
         NB_OPT_FLAG_ROW("json", &o.json, "print one JSON object: config, every step's loss, timing"),
         NB_OPT_FLAG_ROW("detect-anomaly", &o.detect_anomaly,
