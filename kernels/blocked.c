@@ -82,6 +82,11 @@ const nb_blocked_params_f64 *nb_blocked_params_for_f64(nb_cpu_isa isa) {
     return &params_f64[NB_CPU_ISA_NONE];
 }
 
+int64_t nb_blocked_k_chunk(nb_gemm_dtype dtype) {
+    const nb_cpu_isa isa = nb_cpu_dispatch_isa();
+    return dtype == NB_GEMM_F32 ? nb_blocked_params_for_f32(isa)->kc : nb_blocked_params_for_f64(isa)->kc;
+}
+
 /* ---- the per-thread packing caches ------------------------------------------------------ */
 
 static _Thread_local nb_blocked_cache thread_caches[NB_BLK_CACHE_COUNT];

@@ -26,7 +26,11 @@ typedef enum { NB_NO_TRANS = 0, NB_TRANS = 1 } nb_trans;
  * gives the same bits for the same arguments and nthreads, run after run. nabla's own
  * threaded kernels also partition the output, never the k-sum, so their result is
  * bit-identical for every thread count (nb_kernel.thread_invariant); blas, which is
- * OpenBLAS's own threading, is not held to that. */
+ * OpenBLAS's own threading, is not held to that. Theirs go further (nb_kernel.block_invariant):
+ * an element of C gets the same operations whatever the shape of the call around it (the k-sum
+ * in chunks fixed by k and the ISA, the same epilogue on every path), so a caller may compute
+ * any rectangle of C as a call of its own and get the bits of the whole call: the static graph's
+ * per-thread schedule (src/graph/schedule.c) cuts its products that way. */
 typedef void nb_sgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int nthreads);
 typedef void nb_dgemm_fn(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
@@ -46,14 +50,25 @@ typedef enum nb_gemm_summation {
     NB_GEMM_SUM_COUNT
 } nb_gemm_summation;
 
+/* The element type of a product, which kernels/ otherwise knows only by entry point. */
+typedef enum nb_gemm_dtype { NB_GEMM_F32 = 0, NB_GEMM_F64 = 1 } nb_gemm_dtype;
+
 /* One row of the registry: a kernel is data, not code paths scattered over callers. */
 typedef struct nb_kernel {
-    const char *name;            /* what --kernel and NABLA_KERNEL accept */
-    const char *description;     /* one line for `nabla kernels` */
-    nb_sgemm_fn *sgemm;          /* f32 entry */
-    nb_dgemm_fn *dgemm;          /* f64 entry */
-    bool threaded;               /* whether nthreads changes what it does */
-    bool thread_invariant;       /* bit-identical results for every nthreads */
+    const char *name;        /* what --kernel and NABLA_KERNEL accept */
+    const char *description; /* one line for `nabla kernels` */
+    nb_sgemm_fn *sgemm;      /* f32 entry */
+    nb_dgemm_fn *dgemm;      /* f64 entry */
+    bool threaded;           /* whether nthreads changes what it does */
+    bool thread_invariant;   /* bit-identical results for every nthreads */
+    bool block_invariant;    /* any rectangle of C as its own call: the whole call's bits */
+    /* For a block_invariant kernel that sums k in fixed chunks (NULL otherwise): the chunk
+     * length under the dispatch ISA now. Each chunk's product is added into C in k order, one
+     * rounding each, as alpha * acc + C (the first: alpha * acc + beta * C), so a caller may
+     * compute the chunks [j*kc, (j+1)*kc) as calls of their own with beta 0 into scratch and
+     * add them in that order itself, and get the whole call's bits (the static graph's
+     * schedule splits a product's k that way, gemm.h's contract otherwise never does). */
+    int64_t (*k_chunk)(nb_gemm_dtype dtype);
     nb_gemm_summation summation; /* how it rounds the k-sum; never NB_GEMM_SUM_UNDECLARED */
     /* Its threads are OpenMP's (libgomp): the tensor layer then runs its own parallel loops on
      * OpenMP too, not on nabla's team (src/base/team.h), so that one pool of threads at a time
@@ -107,9 +122,6 @@ void nb_kernel_names(char *buf, size_t size);
  * running, and call auto's entries from one thread at a time. nabla calls them from the matmul
  * dispatcher (src/tensor/matmul.c) and the static graph's runner, on the calling thread only,
  * never from inside a parallel region; the kernel chosen then uses up to nthreads threads. */
-
-/* The element type of a product, which kernels/ otherwise knows only by entry point. */
-typedef enum nb_gemm_dtype { NB_GEMM_F32 = 0, NB_GEMM_F64 = 1 } nb_gemm_dtype;
 
 /* One product and the concrete kernel for it. */
 typedef struct nb_auto_entry {

@@ -13,6 +13,8 @@ nb_dgemm_fn nb_naive_dgemm;
 /* blocked.c: Goto/BLIS cache blocking with packed panels, serial. */
 nb_sgemm_fn nb_blocked_sgemm;
 nb_dgemm_fn nb_blocked_dgemm;
+/* The k chunk (KC) of the dispatch ISA's row: blocked's, openmp's and team's (gemm.h, k_chunk). */
+int64_t nb_blocked_k_chunk(nb_gemm_dtype dtype);
 
 /* openmp.c: the blocked algorithm with its output tiles shared among OpenMP threads. */
 nb_sgemm_fn nb_openmp_sgemm;

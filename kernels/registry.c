@@ -16,6 +16,7 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_naive_dgemm,
         .threaded = false,
         .thread_invariant = true,
+        .block_invariant = true,
         .summation = NB_GEMM_SUM_SEQUENTIAL,
     },
     {
@@ -26,6 +27,8 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_blocked_dgemm,
         .threaded = false,
         .thread_invariant = true,
+        .block_invariant = true,
+        .k_chunk = nb_blocked_k_chunk,
         .summation = NB_GEMM_SUM_BLOCKED_FMA,
     },
     {
@@ -36,6 +39,8 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_openmp_dgemm,
         .threaded = true,
         .thread_invariant = true,
+        .block_invariant = true,
+        .k_chunk = nb_blocked_k_chunk,
         .summation = NB_GEMM_SUM_BLOCKED_FMA,
         .openmp_threads = true,
     },
@@ -46,6 +51,8 @@ static const nb_kernel nb_kernels[] = {
         .dgemm = nb_team_dgemm,
         .threaded = true,
         .thread_invariant = true,
+        .block_invariant = true,
+        .k_chunk = nb_blocked_k_chunk,
         .summation = NB_GEMM_SUM_BLOCKED_FMA,
     },
     {

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 
+#include "kernels/blocked_impl.h"
 #include "kernels/cpu.h"
 #include "kernels/small_impl.h"
 
@@ -36,9 +37,12 @@ bool nb_small_accepts(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k)
     } while (0)
 
 /* The portable body, for CPUs without AVX2: one row of C at a time in blocks of 16 columns,
- * accumulated in a local array (which gcc keeps in SSE registers for an untransposed B), then
- * C = alpha * acc + beta * C. Plain C, so its rounding differs from the FMA bodies'. */
-#define NB_SMALL_PORTABLE(T)                                                                                           \
+ * accumulated in a local array (which gcc keeps in SSE registers for an untransposed B) over k
+ * chunks of KC, the portable packed kernel's (blocked_impl.h), each chunk ending as that kernel's
+ * does: C = alpha * acc + beta * C, beta 1 after the first chunk, every product and sum rounded
+ * on its own. Plain C, so its rounding differs from the FMA bodies' but not from the portable
+ * packed path's (gemm.h, block_invariant). */
+#define NB_SMALL_PORTABLE(T, KC)                                                                                       \
     do {                                                                                                               \
         const int64_t sa_i = ta == NB_NO_TRANS ? lda : 1, sa_p = ta == NB_NO_TRANS ? 1 : lda;                          \
         const int64_t sb_p = tb == NB_NO_TRANS ? ldb : 1, sb_j = tb == NB_NO_TRANS ? 1 : ldb;                          \
@@ -46,23 +50,27 @@ bool nb_small_accepts(nb_trans ta, nb_trans tb, int64_t m, int64_t n, int64_t k)
             T *ci = c + i * ldc;                                                                                       \
             for (int64_t j0 = 0; j0 < n; j0 += 16) {                                                                   \
                 const int64_t w = n - j0 < 16 ? n - j0 : 16;                                                           \
-                T acc[16] = {0};                                                                                       \
-                for (int64_t p = 0; p < k; ++p) {                                                                      \
-                    const T aip = a[i * sa_i + p * sa_p];                                                              \
-                    const T *bp = b + p * sb_p + j0 * sb_j;                                                            \
-                    if (w == 16 && sb_j == 1)                                                                          \
-                        for (int jj = 0; jj < 16; ++jj) acc[jj] += aip * bp[jj];                                       \
-                    else                                                                                               \
-                        for (int64_t jj = 0; jj < w; ++jj) acc[jj] += aip * bp[jj * sb_j];                             \
+                for (int64_t p0 = 0; p0 < k; p0 += (KC)) {                                                             \
+                    const int64_t p1 = k - p0 < (KC) ? k : p0 + (KC);                                                  \
+                    const T be = p0 == 0 ? beta : (T)1;                                                                \
+                    T acc[16] = {0};                                                                                   \
+                    for (int64_t p = p0; p < p1; ++p) {                                                                \
+                        const T aip = a[i * sa_i + p * sa_p];                                                          \
+                        const T *bp = b + p * sb_p + j0 * sb_j;                                                        \
+                        if (w == 16 && sb_j == 1)                                                                      \
+                            for (int jj = 0; jj < 16; ++jj) acc[jj] += aip * bp[jj];                                   \
+                        else                                                                                           \
+                            for (int64_t jj = 0; jj < w; ++jj) acc[jj] += aip * bp[jj * sb_j];                         \
+                    }                                                                                                  \
+                    for (int64_t jj = 0; jj < w; ++jj)                                                                 \
+                        ci[j0 + jj] = be == 0 ? alpha * acc[jj] : alpha * acc[jj] + be * ci[j0 + jj];                  \
                 }                                                                                                      \
-                for (int64_t jj = 0; jj < w; ++jj)                                                                     \
-                    ci[j0 + jj] = beta == 0 ? alpha * acc[jj] : alpha * acc[jj] + beta * ci[j0 + jj];                  \
             }                                                                                                          \
         }                                                                                                              \
     } while (0)
 
-static NB_SMALL_BODY_F32(small_f32_portable) { NB_SMALL_PORTABLE(float); }
-static NB_SMALL_BODY_F64(small_f64_portable) { NB_SMALL_PORTABLE(double); }
+static NB_SMALL_BODY_F32(small_f32_portable) { NB_SMALL_PORTABLE(float, NB_BLK_NONE_F32_KC); }
+static NB_SMALL_BODY_F64(small_f64_portable) { NB_SMALL_PORTABLE(double, NB_BLK_NONE_F64_KC); }
 
 /* The portable body computes each row of C on its own, over all columns: rows are its only
  * boundaries, and a row costs a sixteenth of n per k. */

@@ -1,6 +1,7 @@
 /* kernels/small_avx2.c — the small path's AVX2 + FMA bodies (f32, f64): small_tmpl.h compiled
  * for 256-bit vectors and 16 ymm registers. The target pragma covers this file only, so the
  * library stays baseline x86-64; small.c calls these only when the dispatch ISA is avx2. */
+#include "kernels/blocked_impl.h"
 #include "kernels/small_impl.h"
 
 #ifdef NB_SMALL_X86
@@ -35,6 +36,8 @@ static const int64_t mask_f64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define NB_BCAST(x) _mm256_set1_ps(x)
 #define NB_FMADD(x, y, z) _mm256_fmadd_ps((x), (y), (z))
 #define NB_MUL(x, y) _mm256_mul_ps((x), (y))
+#define NB_ADD(x, y) _mm256_add_ps((x), (y))
+#define NB_SMALL_KC NB_BLK_AVX2_F32_KC
 #define NB_ZERO() _mm256_setzero_ps()
 #include "kernels/small_tmpl.h"
 
@@ -53,6 +56,8 @@ static const int64_t mask_f64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define NB_BCAST(x) _mm256_set1_pd(x)
 #define NB_FMADD(x, y, z) _mm256_fmadd_pd((x), (y), (z))
 #define NB_MUL(x, y) _mm256_mul_pd((x), (y))
+#define NB_ADD(x, y) _mm256_add_pd((x), (y))
+#define NB_SMALL_KC NB_BLK_AVX2_F64_KC
 #define NB_ZERO() _mm256_setzero_pd()
 #include "kernels/small_tmpl.h"
 

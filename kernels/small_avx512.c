@@ -1,6 +1,7 @@
 /* kernels/small_avx512.c — the small path's AVX-512F bodies (f32, f64): small_tmpl.h compiled
  * for 512-bit vectors and 32 zmm registers. The target pragma covers this file only, so the
  * library stays baseline x86-64; small.c calls these only when the dispatch ISA is avx512. */
+#include "kernels/blocked_impl.h"
 #include "kernels/small_impl.h"
 
 #ifdef NB_SMALL_X86
@@ -32,6 +33,8 @@
 #define NB_BCAST(x) _mm512_set1_ps(x)
 #define NB_FMADD(x, y, z) _mm512_fmadd_ps((x), (y), (z))
 #define NB_MUL(x, y) _mm512_mul_ps((x), (y))
+#define NB_ADD(x, y) _mm512_add_ps((x), (y))
+#define NB_SMALL_KC NB_BLK_AVX512_F32_KC
 #define NB_ZERO() _mm512_setzero_ps()
 #include "kernels/small_tmpl.h"
 
@@ -50,6 +53,8 @@
 #define NB_BCAST(x) _mm512_set1_pd(x)
 #define NB_FMADD(x, y, z) _mm512_fmadd_pd((x), (y), (z))
 #define NB_MUL(x, y) _mm512_mul_pd((x), (y))
+#define NB_ADD(x, y) _mm512_add_pd((x), (y))
+#define NB_SMALL_KC NB_BLK_AVX512_F64_KC
 #define NB_ZERO() _mm512_setzero_pd()
 #include "kernels/small_tmpl.h"
 

@@ -5,22 +5,28 @@
  *   are not touched in memory), NB_STORE, NB_MSTORE(p, mask, v), NB_BCAST, NB_FMADD(a, b, c)
  *   (a * b + c), NB_MUL, NB_ZERO(), NB_NVMAX (vectors across a tile), NB_MR_FOR_NV(nv) (rows
  *   of a whole tile), NB_PACK_BT(src, lds, nw, kc, dst, ldd) (dst[p * ldd + j] =
- *   src[j * lds + p] for j < nw, p < kc), NB_SMALL_BODY_TYPE (small_impl.h's F32 or F64).
+ *   src[j * lds + p] for j < nw, p < kc), NB_SMALL_BODY_TYPE (small_impl.h's F32 or F64),
+ *   NB_ADD, and NB_SMALL_KC: the packed path's KC for the same ISA and dtype (below).
  * No include guard; the parameters are #undef'd at the end. */
 
 #define NB_SCAT_(x, y) x##_##y
 #define NB_SCAT(x, y) NB_SCAT_(x, y)
 #define NB_SF(name) NB_SCAT(name, NB_FNAME)
 
-/* k is cut into chunks of NB_SMALL_KC: a chunk of op(B) for one column block (KC x NVMAX*VL,
- * 32 KiB f32 AVX-512) stays in L1 while every row tile of C streams past it, and the buffer a
- * transposed B is packed into is a fixed-size stack array (no heap, no state). */
-#define NB_SMALL_KC 128
+/* k is cut into chunks of NB_SMALL_KC, the packed path's KC (blocked_impl.h) for this ISA and
+ * dtype, and each chunk ends in the packed micro-kernel's epilogue (alpha * acc, then + beta * C,
+ * each rounded): so an element of C gets the same operations on either path, and which path a
+ * product takes (its m * n * k) cannot change its bits. That is what lets a caller compute any
+ * rectangle of C as a call of its own (gemm.h, block_invariant). A chunk of op(B) for one column
+ * block (KC x NVMAX*VL: 64 KiB f32 AVX-512, read in place or from the stack buffer a transposed
+ * B is packed into) no longer fits L1 whole; the seed's products measured the same as with 128
+ * (`nabla kernels --bench`, 64x100x1000 and 1000x100x64:tn, min 75.5 vs 75.6 us). */
 #define NB_SMALL_MRMAX 16
 #define NB_SMALL_NW (NB_NVMAX * NB_VL)
 
 /* One MR x (NV vectors) tile of C from a kc-long chunk, accumulators in registers:
- *   acc(i, :) = sum_p op(A)(i, p) * op(B)(p, :), then C(i, :) = alpha * acc + beta * C(i, :)
+ *   acc(i, :) = sum_p op(A)(i, p) * op(B)(p, :), then C(i, :) = alpha * acc + beta * C(i, :),
+ * the products and the sum rounded separately as in the packed micro-kernel
  * (beta == 0: C not read). op(A)(i, p) is a[i * lda + p] (AT == 0,
  * A as stored untransposed) or a[p * lda + i] (AT == 1: A stored (k, m), or a packed edge);
  * either way it is broadcast, one scalar load per row and p. op(B)(p, :) is NV vectors at
@@ -56,11 +62,11 @@ static inline __attribute__((always_inline)) void NB_SF(tile)(const int MR, cons
 #pragma GCC unroll 4
         for (int j = 0; j < NV - 1; ++j) {
             NB_VEC r = NB_MUL(va, acc[i][j]);
-            if (beta != 0) r = NB_FMADD(vb, NB_LOAD(ci + j * NB_VL), r);
+            if (beta != 0) r = NB_ADD(r, NB_MUL(vb, NB_LOAD(ci + j * NB_VL)));
             NB_STORE(ci + j * NB_VL, r);
         }
         NB_VEC r = NB_MUL(va, acc[i][NV - 1]);
-        if (beta != 0) r = NB_FMADD(vb, NB_MLOAD(tail, ci + (NV - 1) * NB_VL), r);
+        if (beta != 0) r = NB_ADD(r, NB_MUL(vb, NB_MLOAD(tail, ci + (NV - 1) * NB_VL)));
         NB_MSTORE(ci + (NV - 1) * NB_VL, tail, r);
     }
 }
@@ -183,4 +189,5 @@ const nb_small_geom NB_SF(geom) = {
 #undef NB_BCAST
 #undef NB_FMADD
 #undef NB_MUL
+#undef NB_ADD
 #undef NB_ZERO

@@ -151,7 +151,7 @@ done
 
 # nabla graph: usage errors, the dump, the DOT file; the static-graph variant trains with
 # every flag of nabla train and gives the autograd variant's losses bit for bit.
-usage_error "nothing to do: give --dump and/or --dot FILE" graph
+usage_error "nothing to do: give --dump, --dot FILE or --schedule" graph
 usage_error "unknown flag '--bogus'" graph --dump --bogus
 usage_error "--hidden 0 is out of range" graph --dump --hidden 0
 usage_error "--dtype must be f32 or f64, got 'f16'" graph --dump --dtype f16
@@ -179,6 +179,26 @@ if [ "$code" -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot crea
    [ ! -s "$tmp/out" ]; then
   echo "ok   exit 1: an unwritable DOT file"
 else fail "unwritable DOT file: exit $code, $(cat "$tmp/err")"; fi
+# --schedule: the per-thread plan; a block-invariant kernel's products are cut, blas's are not
+cases=$((cases + 1))
+if "$nabla" graph --schedule --threads 2 --kernel team >"$tmp/out" 2>"$tmp/err" \
+   && grep -q '^schedule: 2 members, [0-9]* phases' "$tmp/out" && grep -Eq 'mm\[(rows|cols)\]' "$tmp/out" \
+   && "$nabla" graph --schedule --threads 3 --kernel blas >"$tmp/out2" 2>>"$tmp/err" \
+   && grep -q '^schedule: 3 members' "$tmp/out2" && ! grep -Eq 'mm\[(rows|cols)\]' "$tmp/out2" && [ ! -s "$tmp/err" ]; then
+  echo "ok   nabla graph --schedule: team's products cut, blas's whole"
+else fail "nabla graph --schedule: $(cat "$tmp/out" "$tmp/out2" "$tmp/err")"; fi
+
+# Where train's thread count comes from: --threads, OMP_NUM_THREADS, or measured (or one CPU)
+cases=$((cases + 1))
+choice() { "$@" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); c=d["threads_choice"]; assert c["threads"]==d["config"]["threads"]; print(c["source"], len(c.get("measured", [])))'; }
+given=$(choice env -u OMP_NUM_THREADS "$nabla" train "${small[@]}" --threads 2 --json)
+omp=$(choice env OMP_NUM_THREADS=1 "$nabla" train "${small[@]}" --json)
+measured=$(choice env -u OMP_NUM_THREADS "$nabla" train "${small[@]}" --json)
+if [ "$given" = "--threads 0" ] && [ "$omp" = "OMP_NUM_THREADS 0" ] \
+   && { [ "$measured" = "one CPU 0" ] || { [ "${measured%% *}" = "measured" ] && [ "${measured##* }" -ge 2 ]; }; }; then
+  echo "ok   train's thread count: --threads, OMP_NUM_THREADS, else measured ($measured candidates)"
+else fail "threads_choice: given '$given', omp '$omp', measured '$measured'"; fi
+
 for dtype in f32 f64; do
   cases=$((cases + 1))
   a=$("$nabla" train "${small[@]}" --variant autograd --kernel blocked --dtype "$dtype" --seed 5 --lr 1e-4 --json | grep -o '"losses":\[[^]]*\]')

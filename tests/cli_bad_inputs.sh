@@ -194,6 +194,10 @@ table=$(cat <<'EOF'
 2 | --seed expects a non-negative integer, got '-1'      | graph --dump --seed -1
 2 | --dot needs a value                                  | graph --dot ""
 2 | --dtype must be f32 or f64                           | graph --dump --dtype f16
+2 | --threads 1 is out of range                          | graph --schedule --threads 1
+2 | --threads 65 is out of range                         | graph --schedule --threads 65
+2 | --threads and --kernel only go with --schedule       | graph --dump --threads 2
+2 | unknown kernel 'nope'                                | graph --schedule --kernel nope
 1 | cannot (create|write) .*file.*Not a directory        | graph --dot "$MISSING"
 1 | cannot write .*out                                   | graph --dot "$OUT"
 # ---- tune

@@ -596,6 +596,156 @@ static void test_threads_bit_identical_body(void) {
 }
 PER_ISA(test_threads_bit_identical)
 
+/* block_invariant kernels: C computed as rectangles, each a call of its own on the operands'
+ * sub-blocks, has the bits of the whole call. The shapes straddle the small path's limit
+ * (NB_SMALL_MAX_MNK: 64x256x1024 is packed whole, small in halves) and the transposed-B rule
+ * (a band of fewer than NB_SMALL_MIN_M_TRANS_B rows is declined), so a kernel whose two paths
+ * rounded differently fails here; beta 0, 1 and 1.3 cover every epilogue. */
+static void test_blocks_bit_identical_body(void) {
+    static const struct {
+        int64_t m, n, k;
+        nb_trans ta, tb;
+        int64_t rcut, ccut; /* the grid: rows [0, rcut) [rcut, m), columns [0, ccut) [ccut, n) */
+    } shapes[] = {
+        {64, 256, 1024, NB_NO_TRANS, NB_NO_TRANS, 32, 128}, {64, 256, 1024, NB_TRANS, NB_TRANS, 7, 100},
+        {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS, 64, 48},  {64, 100, 1000, NB_NO_TRANS, NB_TRANS, 5, 50},
+        {1000, 100, 64, NB_TRANS, NB_NO_TRANS, 500, 64},    {100, 10, 64, NB_TRANS, NB_NO_TRANS, 50, 10},
+        {33, 300, 517, NB_TRANS, NB_NO_TRANS, 13, 161},
+    };
+    static const double betas_here[3] = {0, 1, 1.3};
+    long compared = 0, differed = 0;
+    for (int ki = 0; ki < nb_kernel_count(); ++ki) {
+        const nb_kernel *kn = nb_kernel_at(ki);
+        if (!kn->block_invariant) continue;
+        for (int d = 0; d < 2; ++d)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+                for (int bi = 0; bi < 3; ++bi) {
+                    const dtype dt = (dtype)d;
+                    const int64_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
+                    const nb_trans ta = shapes[s].ta, tb = shapes[s].tb;
+                    const int64_t lda = ta == NB_NO_TRANS ? k : m, ldb = tb == NB_NO_TRANS ? n : k;
+                    const size_t na = (size_t)(m * k), nb = (size_t)(k * n), nc = (size_t)(m * n);
+                    const size_t es = dtype_size(dt);
+                    double *a = dalloc(na), *b = dalloc(nb), *c = dalloc(nc);
+                    for (size_t i = 0; i < na; ++i) a[i] = rng_uniform();
+                    for (size_t i = 0; i < nb; ++i) b[i] = rng_uniform();
+                    for (size_t i = 0; i < nc; ++i) c[i] = rng_uniform();
+                    char *pa = typed_from(dt, a, na), *pb = typed_from(dt, b, nb);
+                    char *whole = typed_from(dt, c, nc), *parts = typed_from(dt, c, nc);
+                    const double beta = betas_here[bi];
+                    call_kernel(kn, dt, ta, tb, m, n, k, 0.7, pa, lda, pb, ldb, beta, whole, n, 1);
+                    const int64_t rows[3] = {0, shapes[s].rcut, m}, cols[3] = {0, shapes[s].ccut, n};
+                    for (int r = 0; r < 2; ++r)
+                        for (int q = 0; q < 2; ++q) {
+                            const int64_t r0 = rows[r], c0 = cols[q];
+                            const int64_t mr = rows[r + 1] - r0, nq = cols[q + 1] - c0;
+                            /* op(A)'s rows r0.., op(B)'s columns c0.., C's block at (r0, c0) */
+                            const char *sa = pa + (size_t)(ta == NB_NO_TRANS ? r0 * lda : r0) * es;
+                            const char *sb = pb + (size_t)(tb == NB_NO_TRANS ? c0 : c0 * ldb) * es;
+                            call_kernel(kn, dt, ta, tb, mr, nq, k, 0.7, sa, lda, sb, ldb, beta,
+                                        parts + (size_t)(r0 * n + c0) * es, n, 1);
+                        }
+                    compared++;
+                    if (memcmp(whole, parts, nc * es) != 0) {
+                        size_t i = 0;
+                        while (typed_get(dt, whole, i) == typed_get(dt, parts, i)) ++i;
+                        printf("\n    FAIL blocks [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld beta=%g: C[%zu][%zu] "
+                               "%.17g whole, %.17g in blocks",
+                               nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt), trans_name(ta, tb), (long long)m,
+                               (long long)n, (long long)k, beta, i / (size_t)n, i % (size_t)n, typed_get(dt, whole, i),
+                               typed_get(dt, parts, i));
+                        differed++;
+                    }
+                    free(a), free(b), free(c), free(pa), free(pb), free(whole), free(parts);
+                }
+    }
+    printf("\n    blocks [isa %s]: %ld comparisons, %ld differed\n", nb_cpu_isa_name(current_isa), compared, differed);
+    CU_ASSERT(compared > 0);
+    CU_ASSERT_EQUAL(differed, 0);
+}
+PER_ISA(test_blocks_bit_identical)
+
+/* C (m, n) = chunk's product added in k order, as gemm.h's k_chunk promises the kernel adds its
+ * own: the first as P + beta * C (beta 0: P), the others as P + C. */
+static void add_chunk(dtype dt, size_t nc, const void *part, double beta, bool first, void *c) {
+    for (size_t i = 0; i < nc; i++) {
+        if (dt == F32) {
+            float *cf = c;
+            const float p = ((const float *)part)[i];
+            cf[i] = !first ? p + cf[i] : beta == 0 ? p : p + (float)beta * cf[i];
+        } else {
+            double *cd = c;
+            const double p = ((const double *)part)[i];
+            cd[i] = !first ? p + cd[i] : beta == 0 ? p : p + beta * cd[i];
+        }
+    }
+}
+
+/* Kernels with a k chunk: the chunks computed as calls of their own (beta 0, into scratch) and
+ * added in k order give the whole call's bits, on both sides of the small path's limit. */
+static void test_k_chunks_bit_identical_body(void) {
+    static const struct {
+        int64_t m, n, k;
+        nb_trans ta, tb;
+    } shapes[] = {
+        {64, 100, 1000, NB_NO_TRANS, NB_NO_TRANS},  {64, 100, 1000, NB_TRANS, NB_TRANS},
+        {64, 256, 1024, NB_NO_TRANS, NB_TRANS},     {33, 70, 517, NB_TRANS, NB_NO_TRANS},
+        {512, 300, 1100, NB_NO_TRANS, NB_NO_TRANS},
+    };
+    static const double betas_here[3] = {0, 1, 1.3};
+    long compared = 0, differed = 0;
+    for (int ki = 0; ki < nb_kernel_count(); ++ki) {
+        const nb_kernel *kn = nb_kernel_at(ki);
+        if (!kn->k_chunk) continue;
+        CU_ASSERT(kn->block_invariant);
+        for (int d = 0; d < 2; ++d)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
+                for (int bi = 0; bi < 3; ++bi) {
+                    const dtype dt = (dtype)d;
+                    const int64_t m = shapes[s].m, n = shapes[s].n, k = shapes[s].k;
+                    const int64_t kc = kn->k_chunk(dt == F32 ? NB_GEMM_F32 : NB_GEMM_F64);
+                    CU_ASSERT_FATAL(kc >= 1);
+                    const nb_trans ta = shapes[s].ta, tb = shapes[s].tb;
+                    const int64_t lda = ta == NB_NO_TRANS ? k : m, ldb = tb == NB_NO_TRANS ? n : k;
+                    const size_t na = (size_t)(m * k), nb = (size_t)(k * n), nc = (size_t)(m * n);
+                    const size_t es = dtype_size(dt);
+                    double *a = dalloc(na), *b = dalloc(nb), *c = dalloc(nc);
+                    for (size_t i = 0; i < na; ++i) a[i] = rng_uniform();
+                    for (size_t i = 0; i < nb; ++i) b[i] = rng_uniform();
+                    for (size_t i = 0; i < nc; ++i) c[i] = rng_uniform();
+                    char *pa = typed_from(dt, a, na), *pb = typed_from(dt, b, nb);
+                    char *whole = typed_from(dt, c, nc), *summed = typed_from(dt, c, nc), *part = typed_from(dt, c, nc);
+                    const double beta = betas_here[bi];
+                    call_kernel(kn, dt, ta, tb, m, n, k, 0.7, pa, lda, pb, ldb, beta, whole, n, 1);
+                    for (int64_t k0 = 0; k0 < k; k0 += kc) {
+                        const int64_t kk = k - k0 < kc ? k - k0 : kc;
+                        /* op(A)'s columns k0.., op(B)'s rows k0.. */
+                        const char *sa = pa + (size_t)(ta == NB_NO_TRANS ? k0 : k0 * lda) * es;
+                        const char *sb = pb + (size_t)(tb == NB_NO_TRANS ? k0 * ldb : k0) * es;
+                        call_kernel(kn, dt, ta, tb, m, n, kk, 0.7, sa, lda, sb, ldb, 0.0, part, n, 1);
+                        add_chunk(dt, nc, part, beta, k0 == 0, summed);
+                    }
+                    compared++;
+                    if (memcmp(whole, summed, nc * es) != 0) {
+                        size_t i = 0;
+                        while (typed_get(dt, whole, i) == typed_get(dt, summed, i)) ++i;
+                        printf("\n    FAIL k chunks [isa %s]: kernel=%s %s %s m=%lld n=%lld k=%lld kc=%lld beta=%g: "
+                               "C[%zu] %.17g whole, %.17g from chunks",
+                               nb_cpu_isa_name(current_isa), kn->name, dtype_name(dt), trans_name(ta, tb), (long long)m,
+                               (long long)n, (long long)k, (long long)kc, beta, i, typed_get(dt, whole, i),
+                               typed_get(dt, summed, i));
+                        differed++;
+                    }
+                    free(a), free(b), free(c), free(pa), free(pb), free(whole), free(summed), free(part);
+                }
+    }
+    printf("\n    k chunks [isa %s]: %ld comparisons, %ld differed\n", nb_cpu_isa_name(current_isa), compared,
+           differed);
+    CU_ASSERT(compared > 0);
+    CU_ASSERT_EQUAL(differed, 0);
+}
+PER_ISA(test_k_chunks_bit_identical)
+
 /* The table, the lookups and the selection order --kernel > NABLA_KERNEL > default. */
 static void test_registry(void) {
     const int count = nb_kernel_count();
@@ -701,6 +851,10 @@ int main(void) {
         {"seed network shapes", test_seed_shapes},
         {"beta == 0, k == 0, alpha == 0", test_special_cases},
         {"threaded kernels reproducible, own kernels bit-identical for 1-3 threads", test_threads_bit_identical},
+        {"k_chunk kernels: the k chunks as calls of their own, added in k order, give the whole call's bits",
+         test_k_chunks_bit_identical},
+        {"block_invariant kernels: any rectangle of C as its own call gives the whole call's bits",
+         test_blocks_bit_identical},
     };
     return nb_test_run("gemm", tests, sizeof tests / sizeof tests[0]);
 }

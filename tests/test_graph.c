@@ -674,6 +674,168 @@ static void test_unused_parameter(void) {
     nb_tensor_free(unused);
 }
 
+/* ---- the per-thread schedule ------------------------------------------------------------------------ */
+
+/* Graphs big enough that the schedule cuts their products and loops (schedule.c's thresholds),
+ * with the shapes that make cutting delicate: transposed reads of temporaries, an op that reads
+ * its input three ways, a broadcast, results written in place. in[0] is a placeholder whose
+ * gradient is kept; in[1..] are parameters. */
+typedef nb_gnode *sched_build_fn(nb_gnode *const *in);
+static nb_gnode *sched_two_layer(nb_gnode *const *in) {
+    return nb_graph_sum(
+        nb_graph_pow(nb_graph_sub(nb_graph_mm(nb_graph_relu(nb_graph_mm(in[0], in[1])), in[2]), in[3]), 2.0));
+}
+static nb_gnode *sched_views(nb_gnode *const *in) { /* (x @ w1) @ (x @ w1)^T and w2^T read beside it */
+    nb_gnode *h = nb_graph_clamp_min(nb_graph_mm(in[0], in[1]), 0.1);
+    nb_gnode *gram = nb_graph_mm(h, nb_graph_t(h));
+    return nb_graph_add(nb_graph_mean(nb_graph_mul(gram, gram)), nb_graph_sum(nb_graph_mm(nb_graph_t(in[2]), in[2])));
+}
+static nb_gnode *sched_broadcast(nb_gnode *const *in) { /* a row broadcast over a product, fan-out */
+    nb_gnode *h = nb_graph_sub(nb_graph_mm(in[0], in[1]), in[2]);
+    return nb_graph_sum(nb_graph_mul(nb_graph_mul(h, h), nb_graph_add_scalar(h, 0.25)));
+}
+
+typedef struct sched_case {
+    const char *name;
+    int n; /* inputs: in[0] a placeholder, the rest parameters */
+    int64_t shape[4][2];
+    sched_build_fn *build;
+} sched_case;
+
+/* A plan of `c` with its own parameters, from seed 9: the same values every call. */
+static nb_plan *sched_plan(const sched_case *c, nb_dtype dt, nb_graph **g, nb_tensor **values, nb_gnode **in) {
+    nb_rng rng;
+    nb_rng_seed(&rng, 9);
+    *g = nb_graph_new(dt);
+    nb_gnode *params[4];
+    for (int i = 0; i < c->n; i++) {
+        values[i] = nb_tensor_randn(&rng, dt, 2, c->shape[i]);
+        in[i] = i == 0 ? nb_graph_placeholder(*g, "x", 2, c->shape[0]) : nb_graph_parameter(*g, "w", values[i]);
+        if (i > 0) params[i - 1] = in[i];
+    }
+    nb_graph_options opts = {.update = NB_GRAPH_UPDATE_SGD, .lr = 1e-4, .wrt = &in[0], .nwrt = 1};
+    nb_plan *p = nb_graph_compile(*g, c->build(in), params, c->n - 1, &opts);
+    if (!p) FAILF("%s: compile: %s", c->name, nb_last_error());
+    return p;
+}
+
+/* Steps run by the schedule on 2, 3 and 5 threads give the losses, gradients and parameters of
+ * the same steps run one instruction at a time on one thread, bit for bit, for every kernel that
+ * partitions its output (their products are cut) and for blas (its products run whole): under
+ * the cost model's splits, and under forced ones (every instruction by rows, by columns, by k,
+ * and two seeded mixtures), so every kind of block meets every other. */
+static void test_schedule_matches_one_thread(void) {
+    static const sched_case cases[] = {
+        {"two-layer", 4, {{64, 600}, {600, 100}, {100, 10}, {64, 10}}, sched_two_layer},
+        {"views and a gram matrix", 3, {{96, 560}, {560, 72}, {40, 72}}, sched_views},
+        {"broadcast row, fan-out", 3, {{80, 150}, {150, 120}, {1, 120}}, sched_broadcast},
+    };
+    static const char *const kernels[] = {"team", "openmp", "blocked", "blas"};
+    static const int threads[] = {2, 3, 5};
+    enum { STEPS = 3 };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int d = 0; d < 2; d++)
+            for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++) {
+                const sched_case *c = &cases[ci];
+                const nb_dtype dt = d ? NB_F64 : NB_F32;
+                /* blas is reproducible only at one thread count: its reference is its own run */
+                const bool blas = !strcmp(kernels[ki], "blas");
+                nb_graph *g1, *gt;
+                nb_tensor *v1[4], *vt[4];
+                nb_gnode *in1[4], *int_[4];
+                use_kernel(kernels[ki], blas ? 2 : 1);
+                nb_plan *ref = sched_plan(c, dt, &g1, v1, in1);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+                double want[STEPS];
+                for (int s = 0; s < STEPS; s++)
+                    CU_ASSERT_EQUAL(nb_plan_run(ref, NB_PLAN_STEP, &(nb_feed){in1[0], v1[0]}, 1, &want[s]), NB_OK);
+                /* kept: a forward-only run below may reuse the gradients' bytes */
+                nb_tensor *want_grad[4];
+                for (int i = 0; i < c->n; i++) want_grad[i] = nb_tensor_clone(nb_plan_grad(ref, in1[i]));
+                for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+                    if (blas && threads[ti] != 2) continue;
+                    for (int pattern = -1; pattern < 5; pattern++) {
+                        if (blas && pattern >= 0) break;
+                        use_kernel(kernels[ki], threads[ti]);
+                        nb_plan *p = sched_plan(c, dt, &gt, vt, int_);
+                        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+                        if (pattern >= 0) { /* 0..2: all rows, columns, k; 3, 4: mixtures */
+                            nb_sched_split forced[64];
+                            CU_ASSERT_FATAL(p->ninstrs <= 64);
+                            uint64_t mix = 0x9e3779b97f4a7c15ull * (uint64_t)(pattern + 1);
+                            for (int i = 0; i < p->ninstrs; i++) {
+                                mix = mix * 6364136223846793005ull + 1442695040888963407ull;
+                                forced[i] = pattern < 3 ? (nb_sched_split)(pattern + 1) : (nb_sched_split)(mix >> 62);
+                            }
+                            CU_ASSERT_EQUAL_FATAL(
+                                nb_schedule_build(p, threads[ti], nb_runtime_kernel(), forced, &p->sched), NB_OK);
+                        }
+                        for (int s = 0; s < STEPS; s++) {
+                            double got;
+                            CU_ASSERT_EQUAL(nb_plan_run(p, NB_PLAN_STEP, &(nb_feed){int_[0], vt[0]}, 1, &got), NB_OK);
+                            if (!same_double(got, want[s]))
+                                FAILF("%s %s %s x%d pattern %d: step %d loss %.17g, one thread %.17g", c->name,
+                                      nb_dtype_name(dt), kernels[ki], threads[ti], pattern, s, got, want[s]);
+                        }
+                        for (int i = 0; i < c->n; i++) {
+                            if (!same_bits(nb_plan_grad(p, int_[i]), want_grad[i]))
+                                FAILF("%s %s %s x%d: gradient of input %d differs", c->name, nb_dtype_name(dt),
+                                      kernels[ki], threads[ti], i);
+                            if (i > 0 && !same_bits(vt[i], v1[i]))
+                                FAILF("%s %s %s x%d: parameter %d differs", c->name, nb_dtype_name(dt), kernels[ki],
+                                      threads[ti], i);
+                        }
+                        /* a forward-only run stops inside the schedule's phases: the same loss */
+                        double fwd, fwd_ref;
+                        CU_ASSERT_EQUAL(nb_plan_run(p, NB_PLAN_FORWARD, NULL, 0, &fwd), NB_OK);
+                        use_kernel(kernels[ki], blas ? 2 : 1);
+                        CU_ASSERT_EQUAL(nb_plan_run(ref, NB_PLAN_FORWARD, NULL, 0, &fwd_ref), NB_OK);
+                        if (!same_double(fwd, fwd_ref))
+                            FAILF("%s %s %s x%d: forward-only loss %.17g, one thread %.17g", c->name, nb_dtype_name(dt),
+                                  kernels[ki], threads[ti], fwd, fwd_ref);
+                        nb_plan_free(p);
+                        nb_graph_free(gt);
+                        for (int i = 0; i < c->n; i++) nb_tensor_free(vt[i]);
+                    }
+                }
+                nb_plan_free(ref);
+                nb_graph_free(g1);
+                for (int i = 0; i < c->n; i++) nb_tensor_free(v1[i]), nb_tensor_free(want_grad[i]);
+            }
+    use_kernel("blas", 1);
+    nb_runtime_set_kernel(NULL);
+}
+
+/* What the schedule cuts: a block-invariant kernel's products (the seed's big ones, on 2
+ * threads), never another kernel's; and fewer phases than instructions. */
+static void test_schedule_cuts(void) {
+    nb_train_config cfg = config("static-graph", NB_F32, SEED_DIMS, 0);
+    void *state = NULL;
+    use_kernel("blas", 1);
+    CU_ASSERT_EQUAL_FATAL(nb_variant_static_graph.create(&cfg, 1e-6, &state), NB_OK);
+    const nb_plan *p = nb_static_graph_plan(state);
+    char buf[4096];
+    static const char *const kernels[] = {"team", "blas"};
+    for (int k = 0; k < 2; k++) {
+        use_kernel(kernels[k], 1);
+        FILE *f = fmemopen(buf, sizeof buf, "w");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        CU_ASSERT_EQUAL(nb_plan_print_schedule(p, 2, f), NB_OK);
+        fclose(f);
+        const bool cut_mm = strstr(buf, "mm[rows]") || strstr(buf, "mm[cols]");
+        if (k == 0 && !cut_mm) FAILF("team on 2 threads cuts no product:\n%s", buf);
+        if (k == 1 && cut_mm) FAILF("blas is not block-invariant, yet a product is cut:\n%s", buf);
+        int phases = 0;
+        CU_ASSERT_EQUAL(sscanf(strstr(buf, "members, ") + 9, "%d phases", &phases), 1);
+        CU_ASSERT_TRUE(phases >= 1 && phases < nb_plan_describe(p).steps);
+    }
+    nb_clear_error();
+    CU_ASSERT_EQUAL(nb_plan_print_schedule(p, 1, stdout), NB_ERR_ARG);
+    CU_ASSERT_EQUAL(nb_plan_print_schedule(p, 65, stdout), NB_ERR_ARG);
+    nb_variant_static_graph.destroy(state);
+    nb_runtime_set_kernel(NULL);
+}
+
 /* ---- the dump and the DOT file ------------------------------------------------------------------------- */
 
 static void test_dump_and_dot(void) {
@@ -768,6 +930,9 @@ int main(void) {
         {"errors", test_errors},
         {"a parameter the loss does not use", test_unused_parameter},
         {"dump and DOT", test_dump_and_dot},
+        {"the per-thread schedule gives one thread's bits (2, 3, 5 threads, every cutting kernel)",
+         test_schedule_matches_one_thread},
+        {"the schedule cuts block-invariant kernels' products only", test_schedule_cuts},
         {"the test-only wrong kernel reaches the plan", test_gemm_perturbation_applies},
         {"every name table is full", test_name_tables_are_full},
     };

@@ -93,6 +93,7 @@ void nb_plan_free(nb_plan *p) {
     free(p->instrs);
     free(p->node_value);
     free(p->node_grad);
+    nb_schedule_free(p->sched);
     nb_tensor_free(p->arena);
     nb_graph_release(p->graph);
     free(p);

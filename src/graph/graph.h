@@ -163,6 +163,11 @@ nb_plan_info nb_plan_describe(const nb_plan *p);
  * schedule (one line per instruction, fused groups named with the ops they replace), and the
  * memory plan against one buffer per value. */
 void nb_plan_dump(const nb_plan *p, FILE *out);
+/* The per-thread schedule a run of the plan on `threads` threads (2..64) with the runtime's
+ * kernel follows (src/graph/schedule.c): its phases, serial or parallel, and how each
+ * instruction is cut (whole, by rows, by columns of its output). NB_ERR_ARG for a thread count
+ * outside 2..64, NB_ERR_NOMEM. */
+nb_status nb_plan_print_schedule(const nb_plan *p, int threads, FILE *out);
 /* The same as Graphviz DOT: instructions as boxes (fused ones filled), values as ellipses
  * labelled with shape and buffer, one cluster per stage. NB_ERR_IO when the file cannot be
  * written. */

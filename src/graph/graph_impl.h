@@ -5,6 +5,8 @@
 #ifndef NB_GRAPH_GRAPH_IMPL_H
 #define NB_GRAPH_GRAPH_IMPL_H
 
+#include <stdio.h>
+
 #include "derivatives/derivatives.h"
 #include "graph/graph.h"
 #include "tensor/loops.h"
@@ -47,6 +49,8 @@ struct nb_graph {
 void nb_graph_release(nb_graph *g);
 
 /* ---- the compiled plan -------------------------------------------------------------------- */
+
+typedef struct nb_schedule nb_schedule;
 
 typedef enum nb_vkind {
     NB_VAL_INPUT, /* a placeholder's storage: the arena's front, live for the plan's life */
@@ -142,6 +146,7 @@ struct nb_plan {
     int *node_grad;        /* node id -> its kept gradient's value, -1 when none is kept */
     int forward_nodes;     /* ops in the forward graph */
     nb_graph_options opts; /* wrt cleared: the caller's array is not kept */
+    nb_schedule *sched;    /* the per-thread schedule of the last multithreaded run, or NULL */
     nb_tensor *arena;      /* the one allocation */
     char *arena_data;
     size_t input_bytes, planned_bytes, per_value_bytes;
@@ -176,5 +181,32 @@ nb_status nb_plan_resolve(nb_plan *p);
 
 /* Executes instruction `ins` (run.c). */
 void nb_instr_exec(const nb_plan *p, const nb_instr *ins);
+
+/* ---- the per-thread schedule (schedule.c) ------------------------------------------------------
+ * The plan's instructions cut into per-member blocks and grouped into phases for `members`
+ * threads (2..64) under `kernel` (whose block_invariant decides whether products are cut). Built
+ * once per member count and kernel; the results are the instruction-at-a-time results, bit for
+ * bit. */
+#define NB_PLAN_SCHEDULE_MAX_MEMBERS 64
+/* How an instruction is cut: not at all (run on the caller), into row or column blocks of its
+ * output, or a product into its kernel's k chunks (gemm.h, k_chunk) summed in k order. */
+typedef enum nb_sched_split {
+    NB_SPLIT_WHOLE = 0,
+    NB_SPLIT_ROWS,
+    NB_SPLIT_COLS,
+    NB_SPLIT_K,
+    NB_SPLIT_COUNT
+} nb_sched_split;
+/* forced: one split per instruction (tests; one an instruction cannot take runs it whole), or
+ * NULL for the cost model's choice. */
+nb_status nb_schedule_build(const nb_plan *p, int members, const nb_kernel *kernel, const nb_sched_split *forced,
+                            nb_schedule **out);
+void nb_schedule_free(nb_schedule *s);
+int nb_schedule_members(const nb_schedule *s);
+const nb_kernel *nb_schedule_kernel(const nb_schedule *s);
+/* Runs instructions [0, limit) by the schedule. */
+void nb_schedule_run(const nb_plan *p, const nb_schedule *s, int limit);
+/* Its phases and splits, one line per phase (`nabla graph --schedule`). */
+void nb_schedule_describe(const nb_plan *p, const nb_schedule *s, FILE *f);
 
 #endif

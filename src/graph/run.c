@@ -8,6 +8,7 @@
 
 #include "tensor/anomaly.h"
 #include "tensor/profile.h"
+#include "tensor/runtime.h"
 
 static void store_one(void *out, nb_dtype dt, double value) {
     if (dt == NB_F32)
@@ -90,6 +91,25 @@ nb_status nb_plan_run(nb_plan *p, nb_plan_stage upto, const nb_feed *feeds, int 
     for (int f = 0; f < nfeeds; f++) {
         nb_tensor *ph = p->values[p->node_value[feeds[f].placeholder->id]].t;
         if (feeds[f].value != ph) NB_TRY(nb_copy_(ph, feeds[f].value));
+    }
+    /* With threads, by the per-thread schedule (schedule.c): the same bits, a few phases a step.
+     * The profiler and --detect-anomaly look at one instruction at a time, so they run the plan
+     * that way; so does a schedule that could not be built (memory), with the same results. */
+    const int threads = nb_runtime_threads();
+    if (threads > 1 && !nb_profile_enabled() && !nb_anomaly_active) {
+        const nb_kernel *kernel = nb_runtime_kernel();
+        if (p->sched && (nb_schedule_members(p->sched) != threads || nb_schedule_kernel(p->sched) != kernel)) {
+            nb_schedule_free(p->sched);
+            p->sched = NULL;
+        }
+        if (!p->sched && threads <= NB_PLAN_SCHEDULE_MAX_MEMBERS &&
+            nb_schedule_build(p, threads, kernel, NULL, &p->sched) != NB_OK)
+            p->sched = NULL;
+        if (p->sched) {
+            nb_schedule_run(p, p->sched, p->stage_end[upto]);
+            if (loss) *loss = load_one(nb_tensor_data(p->values[p->loss].t), p->dtype);
+            return NB_OK;
+        }
     }
     /* `nabla profile` sees each instruction as an op of its stage (one branch when it is off) */
     nb_phase saved = nb_profile_set_phase(NB_PHASE_FORWARD);

@@ -7,8 +7,10 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/env.h"
 #include "harness/footprint.h"
 #include "harness/report.h"
+#include "tensor/runtime.h"
 #include "variants/static_graph.h"
 
 #define MAX_DIM ((int64_t)1 << 24)
@@ -18,14 +20,19 @@ typedef struct graph_options {
     const char *dtype_name;
     const char *dot_path;
     double lr;
-    bool lr_given, dump, grad_x, no_fusion, no_reuse;
+    bool lr_given, dump, grad_x, no_fusion, no_reuse, schedule;
+    int64_t threads;
+    bool threads_given;
+    const char *kernel_name;
 } graph_options;
 
 static void print_help(const nb_option *options, int count) {
-    printf("usage: nabla graph --dump [--dot FILE] [flags]\n\n"
+    printf("usage: nabla graph --dump [--dot FILE] [--schedule] [flags]\n\n"
            "Builds the two-layer network of the static-graph variant once, compiles it (backward,\n"
            "fusion, memory plan) and shows the result: --dump prints the plan, --dot writes it as\n"
-           "Graphviz DOT (render with `dot -Tsvg FILE`). At least one of the two is needed.\n\n"
+           "Graphviz DOT (render with `dot -Tsvg FILE`), --schedule prints the per-thread schedule a\n"
+           "run on --threads threads with --kernel follows (phases, and how each instruction is cut).\n"
+           "At least one of the three is needed.\n\n"
            "flags:\n");
     nb_cli_print_options(stdout, options, count);
 }
@@ -37,6 +44,13 @@ int nb_cmd_graph(int argc, char **argv) {
     const nb_option options[] = {
         NB_OPT_FLAG_ROW("dump", &o.dump, "print the compiled plan"),
         NB_OPT_STRING_ROW("dot", &o.dot_path, "FILE", "write the compiled plan as Graphviz DOT to FILE"),
+        NB_OPT_FLAG_ROW("schedule", &o.schedule, "print the per-thread schedule of a multithreaded run"),
+        NB_OPT_INT_ROW_SEEN("threads", &o.threads, "T",
+                            "--schedule: threads, 2..64 (default: the usable CPUs, at least 2)", 2, 64,
+                            &o.threads_given),
+        NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME",
+                          "--schedule: matmul kernel (default: $NABLA_KERNEL, else blas); only a block-invariant "
+                          "kernel's products are cut"),
         NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, MAX_DIM),
         NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, MAX_DIM),
         NB_OPT_INT_ROW("hidden", &o.cfg.hidden, "H", "hidden units (default 100)", 1, MAX_DIM),
@@ -57,8 +71,24 @@ int nb_cmd_graph(int argc, char **argv) {
         print_help(options, count);
         return NB_EXIT_OK;
     }
-    if (!o.dump && !o.dot_path)
-        return nb_cmd_fail(NB_EXIT_USAGE, "graph", "nabla graph: nothing to do: give --dump and/or --dot FILE");
+    if (!o.dump && !o.dot_path && !o.schedule)
+        return nb_cmd_fail(NB_EXIT_USAGE, "graph", "nabla graph: nothing to do: give --dump, --dot FILE or --schedule");
+    if ((o.threads_given || o.kernel_name) && !o.schedule)
+        return nb_cmd_fail(NB_EXIT_USAGE, "graph", "nabla graph: --threads and --kernel only go with --schedule");
+    const char *chosen = NULL;
+    if (nb_env_kernels("nabla graph", o.kernel_name, &chosen) != NB_OK)
+        return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
+    const nb_kernel *kernel = nb_kernel_select(chosen, &chosen);
+    if (!kernel) {
+        char names[256];
+        nb_kernel_choice_names(names, sizeof names);
+        nb_error(NB_ERR_ARG, "nabla graph: unknown kernel '%s' (expected one of: %s)", chosen ? chosen : "", names);
+        return nb_cmd_fail(NB_EXIT_USAGE, "graph", nb_last_error());
+    }
+    if (!o.threads_given) {
+        const int usable = nb_runtime_usable_cpus();
+        o.threads = usable < 2 ? 2 : usable > 64 ? 64 : usable;
+    }
     if (o.dot_path && !*o.dot_path) return nb_cmd_fail(NB_EXIT_USAGE, "graph", "nabla graph: --dot needs a file name");
     if (nb_dtype_parse(o.dtype_name, &o.cfg.dtype) != NB_OK) {
         nb_error(NB_ERR_ARG, "nabla graph: --dtype must be f32 or f64, got '%s'", o.dtype_name);
@@ -85,7 +115,14 @@ int nb_cmd_graph(int argc, char **argv) {
     if (st != NB_OK) return nb_cmd_fail(NB_EXIT_FAILURE, "graph", nb_last_error());
     const nb_plan *plan = nb_static_graph_plan(state);
     if (o.dump) nb_plan_dump(plan, stdout);
-    if (o.dot_path) {
+    if (o.schedule) {
+        nb_runtime_set_kernel(kernel);
+        printf("kernel %s (%s)\n", kernel->name,
+               kernel->block_invariant ? "block-invariant: products are cut"
+                                       : "not block-invariant: products run whole");
+        st = nb_plan_print_schedule(plan, (int)o.threads, stdout);
+    }
+    if (st == NB_OK && o.dot_path) {
         st = nb_plan_write_dot(plan, o.dot_path);
         if (st == NB_OK && !o.dump) {
             nb_plan_info info = nb_plan_describe(plan);

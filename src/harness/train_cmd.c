@@ -15,6 +15,7 @@
 #include "harness/footprint.h"
 #include "harness/format.h"
 #include "harness/interrupt.h"
+#include "harness/thread_choice.h"
 #include "harness/train.h"
 #include "harness/tune.h"
 #include "tensor/anomaly.h"
@@ -25,6 +26,9 @@ typedef struct train_options {
     const char *kernel_name; /* NULL: NABLA_KERNEL, then the default; "auto": per product (tune.h) */
     const char *dtype_name;
     int64_t threads;
+    bool threads_given;
+    const char *threads_source; /* "--threads", "OMP_NUM_THREADS", "measured" or "one CPU" */
+    nb_thread_choice choice;    /* when measured */
     int64_t print_every;
     double lr;
     bool lr_given;
@@ -149,6 +153,18 @@ static nb_status print_json(const train_options *o, const nb_variant *variant, c
          add_int(config, "d_out", o->cfg.d_out) && add_int(config, "iters", o->cfg.iters) &&
          add_double(config, "lr", nb_variant_lr(variant, &o->cfg)) && add_int(config, "print_every", o->print_every);
 
+    /* where the thread count came from, and what was measured when it was measured */
+    cJSON *choice = ok ? cJSON_AddObjectToObject(root, "threads_choice") : NULL;
+    ok = choice != NULL && add_string(choice, "source", o->threads_source) && add_int(choice, "threads", o->threads);
+    if (ok && strcmp(o->threads_source, "measured") == 0) {
+        cJSON *measured = cJSON_AddArrayToObject(choice, "measured");
+        ok = measured != NULL;
+        for (int c = 0; ok && c < o->choice.count; c++) {
+            cJSON *row = cJSON_CreateObject();
+            ok = add_item(measured, NULL, row) && add_int(row, "threads", o->choice.threads[c]) &&
+                 add_double(row, "ms_per_step", o->choice.ms_per_step[c]);
+        }
+    }
     ok = ok && cJSON_AddBoolToObject(root, "interrupted", r->interrupted) != NULL;
     cJSON *losses = ok ? cJSON_AddArrayToObject(root, "losses") : NULL;
     ok = losses != NULL;
@@ -177,9 +193,16 @@ static nb_status print_json(const train_options *o, const nb_variant *variant, c
 static void print_summary(const train_options *o, const nb_variant *variant, const nb_kernel *kernel,
                           const nb_train_result *r) {
     printf("summary: variant=%s kernel=%s threads=%lld dtype=%s steps=%lld loop_s=%.6f ms_per_step=%.4f "
-           "gflops=%.2f\n",
+           "gflops=%.2f",
            variant->name, kernel->name, (long long)o->threads, nb_dtype_name(o->cfg.dtype), (long long)r->steps,
            r->loop_seconds, r->steps ? r->loop_seconds * 1e3 / (double)r->steps : 0.0, gflops_of(r));
+    /* a measured thread count says what it was chosen from: threads:ms_per_step, most first */
+    if (strcmp(o->threads_source, "measured") == 0) {
+        printf(" threads_measured=");
+        for (int c = 0; c < o->choice.count; c++)
+            printf("%s%d:%.4f", c ? "," : "", o->choice.threads[c], o->choice.ms_per_step[c]);
+    }
+    putchar('\n');
 }
 
 /* ---- the command --------------------------------------------------------------------------- */
@@ -188,16 +211,18 @@ int nb_cmd_train(int argc, char **argv) {
     train_options o = {.dtype_name = "f32", .print_every = 50};
     nb_train_config_default(&o.cfg);
     int default_threads = 1;
-    if (nb_env_default_threads("nabla train", &default_threads, NULL) != NB_OK)
+    const char *default_source = NULL;
+    if (nb_env_default_threads("nabla train", &default_threads, &default_source) != NB_OK)
         return nb_cmd_fail(NB_EXIT_USAGE, "train", nb_last_error());
     o.threads = default_threads;
     const nb_option options[] = {
         NB_OPT_STRING_ROW("variant", &o.cfg.variant, "NAME", "training variant (default tensors)"),
         NB_OPT_STRING_ROW("kernel", &o.kernel_name, "NAME",
                           "matmul kernel (default: $NABLA_KERNEL, else blas); auto: per product, from 'nabla tune'"),
-        NB_OPT_INT_ROW("threads", &o.threads, "T",
-                       "threads for kernels and elementwise ops (default: $OMP_NUM_THREADS, else the usable CPUs)", 1,
-                       NB_MAX_THREADS),
+        NB_OPT_INT_ROW_SEEN("threads", &o.threads, "T",
+                            "threads for kernels and elementwise ops (default: $OMP_NUM_THREADS, else measured: the "
+                            "fewest of the usable CPUs and its halvings that is within 3% of the fastest)",
+                            1, NB_MAX_THREADS, &o.threads_given),
         NB_OPT_UINT64_ROW("seed", &o.cfg.seed, "S", "torch.manual_seed(S) before the first draw (default 0)"),
         NB_OPT_INT_ROW("batch", &o.cfg.batch, "N", "batch size (default 64)", 1, NB_DIM_MAX),
         NB_OPT_INT_ROW("d-in", &o.cfg.d_in, "D", "input features (default 1000)", 1, NB_DIM_MAX),
@@ -227,6 +252,19 @@ int nb_cmd_train(int argc, char **argv) {
 
     nb_runtime_set_kernel(kernel);
     nb_runtime_set_threads((int)o.threads);
+    o.threads_source = o.threads_given ? "--threads" : default_source;
+    /* Nothing names a count: measure rather than take every CPU (thread_choice.h). auto's table
+     * is per thread count, so auto takes the CPU count as before. */
+    if (!o.threads_given && strcmp(default_source, "usable CPUs") == 0) {
+        if (o.threads <= 1) {
+            o.threads_source = "one CPU";
+        } else if (kernel != nb_kernel_auto()) {
+            if (nb_thread_choice_measure(variant, &o.cfg, (int)o.threads, &o.choice) != NB_OK)
+                return nb_cmd_fail(NB_EXIT_FAILURE, "train", nb_last_error());
+            o.threads = o.choice.chosen;
+            o.threads_source = "measured";
+        }
+    }
     /* auto needs its table: loaded, or measured first when missing or stale (one line on
      * stderr says so). A broken table file is a failure to run, not a usage error. */
     if (kernel == nb_kernel_auto() && nb_tune_ensure(NULL, o.cfg.dtype, (int)o.threads, stderr) != NB_OK)

@@ -234,6 +234,51 @@ static void loop_run_span(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+bool nb_ew_loop_is_dense(const nb_ew_loop *p) {
+    return p->ndim == 1 && p->stride[0][0] == 1 && p->stride[1][0] == 1 && p->stride[2][0] == 1;
+}
+
+nb_ew_loop nb_ew_loop_block(const nb_ew_loop *dense, int64_t cols, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    NB_ASSERT(nb_ew_loop_is_dense(dense) && cols > 0 && dense->numel % cols == 0);
+    const size_t es = nb_dtype_size(dense->dtype);
+    nb_ew_loop b = *dense;
+    b.ndim = 2;
+    b.shape[0] = r1 - r0;
+    b.shape[1] = c1 - c0;
+    for (int k = 0; k < 3; k++) {
+        b.stride[k][0] = cols;
+        b.stride[k][1] = 1;
+        b.base[k] = dense->base[k] + (size_t)(r0 * cols + c0) * es;
+    }
+    if (c0 == 0 && c1 == cols) { /* whole rows: one contiguous run */
+        b.ndim = 1;
+        b.shape[0] = (r1 - r0) * cols;
+        for (int k = 0; k < 3; k++) b.stride[k][0] = 1;
+    }
+    b.numel = (r1 - r0) * (c1 - c0);
+    return b;
+}
+
+void nb_ew_loop_run_here(const nb_ew_loop *p) {
+    if (p->numel == 0) return;
+    if (p->ndim != 2) {
+        loop_run_span((void *)p, 0, p->numel);
+        return;
+    }
+    /* a block of rows: walk the pointers, no index arithmetic per row */
+    const ptrdiff_t es = (ptrdiff_t)nb_dtype_size(p->dtype);
+    for (int64_t r = 0; r < p->shape[0]; r++) {
+        char *o = p->base[0] + r * p->stride[0][0] * es;
+        const char *a = p->base[1] + r * p->stride[1][0] * es, *b = p->base[2] + r * p->stride[2][0] * es;
+        if (p->dtype == NB_F32)
+            row_f32(p->op, p->shape[1], (float *)o, p->stride[0][1], (const float *)a, p->stride[1][1],
+                    (const float *)b, p->stride[2][1], p->scalar);
+        else
+            row_f64(p->op, p->shape[1], (double *)o, p->stride[0][1], (const double *)a, p->stride[1][1],
+                    (const double *)b, p->stride[2][1], p->scalar);
+    }
+}
+
 void nb_ew_loop_run(const nb_ew_loop *p) {
     if (p->numel == 0) return;
     nb_parallel_range(p->numel, loop_run_span, (void *)p);

@@ -81,6 +81,17 @@ nb_status nb_ew_loop_init(nb_ew_loop *loop, const char *opname, nb_ew_op op, nb_
  * a few long rows split among them. Every element gets the same operations at any thread count. */
 void nb_ew_loop_run(const nb_ew_loop *loop);
 
+/* The pieces the static graph's per-thread schedule (src/graph/schedule.c) is made of: a loop
+ * over operands that are all contiguous and of one shape (no broadcast, no transpose) may be cut
+ * into blocks, each operand seen as a (numel / cols, cols) matrix; a block is a loop of its own,
+ * run on the calling thread. Element for element the same operations as the whole loop. */
+bool nb_ew_loop_is_dense(const nb_ew_loop *loop);
+/* Rows [r0, r1) and columns [c0, c1) of a dense loop (0 <= r0 <= r1 <= numel / cols,
+ * 0 <= c0 <= c1 <= cols). */
+nb_ew_loop nb_ew_loop_block(const nb_ew_loop *dense, int64_t cols, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+/* Runs the loop on the calling thread alone: whatever team it is part of owns the other blocks. */
+void nb_ew_loop_run_here(const nb_ew_loop *loop);
+
 /* ---- sums -----------------------------------------------------------------------------------
  * A sum over n elements is cut into blocks whose size depends only on n (at least
  * NB_SUM_MIN_BLOCK elements, at most NB_SUM_MAX_BLOCKS blocks), each block summed in order in
@@ -142,5 +153,21 @@ nb_status nb_gemm_call_init(nb_gemm_call *call, nb_tensor *out, const nb_tensor 
 void nb_gemm_call_run(const nb_gemm_call *call);
 /* Frees the copies. */
 void nb_gemm_call_release(nb_gemm_call *call);
+
+/* A GEMM shared out by blocks of C (the static graph's schedule): the block of rows [r0, r1) and
+ * columns [c0, c1) of `whole`'s C as a call of its own, without copies (the whole call must have
+ * none). Its bits are the whole call's only under a block_invariant kernel (gemm.h). */
+nb_gemm_call nb_gemm_call_block(const nb_gemm_call *whole, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+/* Runs a call on the runtime's kernel with one thread, counting nothing: a block of a call whose
+ * FLOPs and test perturbation nb_gemm_call_account adds once, when every block is done. */
+void nb_gemm_call_run_alone(const nb_gemm_call *call);
+void nb_gemm_call_account(const nb_gemm_call *whole);
+/* A GEMM shared out by k (gemm.h, k_chunk): op(A)'s columns and op(B)'s rows [k0, k1) as a call
+ * of its own that writes its product, beta 0, into `scratch` (m x n, row-major). */
+nb_gemm_call nb_gemm_call_chunk(const nb_gemm_call *whole, int64_t k0, int64_t k1, void *scratch);
+/* Rows [r0, r1) of the whole call's C from its nchunks chunk products (scratch: chunk j at
+ * j * m * n elements), added in k order as the kernel adds them: the first as P + beta * C
+ * (beta 0: P), each later one as P + C. With the kernel's own chunks, the whole call's bits. */
+void nb_gemm_chunks_reduce(const nb_gemm_call *whole, const void *scratch, int nchunks, int64_t r0, int64_t r1);
 
 #endif

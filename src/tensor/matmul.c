@@ -76,16 +76,18 @@ nb_status nb_gemm_call_init(nb_gemm_call *g, nb_tensor *out, const nb_tensor *a,
     return NB_OK;
 }
 
-void nb_gemm_call_run(const nb_gemm_call *g) {
-    if (g->m == 0 || g->n == 0) return;
+static void run_kernel(const nb_gemm_call *g, int threads) {
     const nb_kernel *kernel = nb_runtime_kernel();
-    const int threads = nb_runtime_threads();
     if (g->dtype == NB_F32)
         kernel->sgemm(g->ta, g->tb, g->m, g->n, g->k, (float)g->alpha, g->a, g->lda, g->b, g->ldb, (float)g->beta, g->c,
                       g->ldc, threads);
     else
         kernel->dgemm(g->ta, g->tb, g->m, g->n, g->k, g->alpha, g->a, g->lda, g->b, g->ldb, g->beta, g->c, g->ldc,
                       threads);
+}
+
+void nb_gemm_call_account(const nb_gemm_call *g) {
+    if (g->m == 0 || g->n == 0) return;
     nb_runtime_count_flops(2ull * (uint64_t)g->m * (uint64_t)g->n * (uint64_t)g->k);
     double delta = nb_runtime_gemm_perturbation();
     if (delta != 0) { /* test-only: a kernel that is wrong in one element */
@@ -94,6 +96,68 @@ void nb_gemm_call_run(const nb_gemm_call *g) {
         else
             *(double *)g->c += delta;
     }
+}
+
+void nb_gemm_call_run(const nb_gemm_call *g) {
+    if (g->m == 0 || g->n == 0) return;
+    run_kernel(g, nb_runtime_threads());
+    nb_gemm_call_account(g);
+}
+
+void nb_gemm_call_run_alone(const nb_gemm_call *g) {
+    if (g->m > 0 && g->n > 0) run_kernel(g, 1);
+}
+
+nb_gemm_call nb_gemm_call_block(const nb_gemm_call *whole, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    NB_ASSERT(!whole->copies[0] && !whole->copies[1]);
+    const size_t es = nb_dtype_size(whole->dtype);
+    nb_gemm_call g = *whole;
+    g.m = r1 - r0;
+    g.n = c1 - c0;
+    /* op(A)'s rows r0.. and op(B)'s columns c0.., all of k */
+    g.a = (const char *)whole->a + (size_t)(whole->ta == NB_NO_TRANS ? r0 * whole->lda : r0) * es;
+    g.b = (const char *)whole->b + (size_t)(whole->tb == NB_NO_TRANS ? c0 : c0 * whole->ldb) * es;
+    g.c = (char *)whole->c + (size_t)(r0 * whole->ldc + c0) * es;
+    return g;
+}
+
+nb_gemm_call nb_gemm_call_chunk(const nb_gemm_call *whole, int64_t k0, int64_t k1, void *scratch) {
+    NB_ASSERT(!whole->copies[0] && !whole->copies[1]);
+    const size_t es = nb_dtype_size(whole->dtype);
+    nb_gemm_call g = *whole;
+    g.k = k1 - k0;
+    g.a = (const char *)whole->a + (size_t)(whole->ta == NB_NO_TRANS ? k0 : k0 * whole->lda) * es;
+    g.b = (const char *)whole->b + (size_t)(whole->tb == NB_NO_TRANS ? k0 * whole->ldb : k0) * es;
+    g.c = scratch;
+    g.ldc = whole->n > 0 ? whole->n : 1;
+    g.beta = 0;
+    return g;
+}
+
+#define NB_CHUNKS_REDUCE(T)                                                                                            \
+    do {                                                                                                               \
+        const T beta = (T)g->beta;                                                                                     \
+        const T *parts = scratch;                                                                                      \
+        const int64_t size = g->m * g->n;                                                                              \
+        for (int64_t r = r0; r < r1; r++) {                                                                            \
+            T *c = (T *)g->c + r * g->ldc;                                                                             \
+            const T *p0 = parts + r * g->n;                                                                            \
+            if (beta == 0)                                                                                             \
+                for (int64_t j = 0; j < g->n; j++) c[j] = p0[j];                                                       \
+            else                                                                                                       \
+                for (int64_t j = 0; j < g->n; j++) c[j] = p0[j] + beta * c[j];                                         \
+            for (int q = 1; q < nchunks; q++) {                                                                        \
+                const T *pq = p0 + q * size;                                                                           \
+                for (int64_t j = 0; j < g->n; j++) c[j] = pq[j] + c[j];                                                \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+void nb_gemm_chunks_reduce(const nb_gemm_call *g, const void *scratch, int nchunks, int64_t r0, int64_t r1) {
+    if (g->dtype == NB_F32)
+        NB_CHUNKS_REDUCE(float);
+    else
+        NB_CHUNKS_REDUCE(double);
 }
 
 void nb_gemm_call_release(nb_gemm_call *g) {
