@@ -31,12 +31,13 @@ KERNEL_COLORS = {
     "naive": "tab:gray",
     "blocked": "tab:blue",
     "openmp": "tab:green",
+    "team": "tab:olive",
     "blas": "tab:orange",
     "auto": "tab:purple",
     "torch": "tab:red",
     "pytorch": "tab:red",
 }
-EXTRA_COLORS = ["tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+EXTRA_COLORS = ["tab:brown", "tab:pink", "tab:cyan"]
 PEAK_STYLES = {"avx2": ("--", "AVX2"), "avx512": (":", "AVX-512")}
 DPI = 110
 
@@ -77,8 +78,8 @@ def unique(values):
 
 
 def kernel_order(names):
-    """Registry order (naive, blocked, openmp, blas), others after, PyTorch last."""
-    known = ["naive", "blocked", "openmp", "blas", "auto"]
+    """Registry order (naive, blocked, openmp, team, blas), others after, PyTorch last."""
+    known = ["naive", "blocked", "openmp", "team", "blas", "auto"]
     names = unique(names)
     head = [k for k in known if k in names]
     torch = [k for k in names if k in ("torch", "pytorch")]

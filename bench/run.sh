@@ -68,9 +68,10 @@ rm -f "$out"/losses/nabla-*.json
 # - The sweep without its 2048 square: that one size took half of the sweep's ~70 s, and
 #   blas and the blocked kernels have levelled off by 1024.
 # - Two more training sets, each a `nabla bench` of its own in its own directory, kept small
-#   (two variants or one, openmp and blas, 2 threads: ~40 s each):
-#   neighbours/: the seed network alone and beside one busy process (--neighbours 0,1), the
-#   twins under the same load: what a noisy shared machine costs a 2-thread loop on 2 cores.
+#   (two variants or one: ~40-80 s each):
+#   neighbours/: the seed network alone and beside one busy process (--neighbours 0,1), at 1
+#   and 2 threads, team, openmp and blas, the twins under the same load: what a noisy shared
+#   machine costs a 2-thread loop on 2 cores, against 1 thread under the same neighbour.
 #   large/: a model ~180x the seed's work per step (N 512, D_in 2048, H 1024, D_out 100), 30
 #   steps. Only optim: with the tutorial's learning rates autograd and nn diverge on it within
 #   8 steps (so do the variants sharing their rates and updates; a diverged loop is a failed
@@ -88,9 +89,10 @@ if [ "$quick" = 1 ]; then
   hf_naive_runs=()
 else
   mode="default"
-  bench_args=(--kernels "blocked,openmp,blas" --threads "$train_threads" --repeats 3 --warmup 1)
-  neighbours_args=(--variants "autograd,nn" --kernels "openmp,blas" --threads 2 --repeats 3 --warmup 1 --neighbours 0,1)
-  large_args=(--variants optim --kernels "openmp,blas" --threads 2 --repeats 3 --warmup 1 --iters 30)
+  bench_args=(--kernels "blocked,openmp,team,blas" --threads "$train_threads" --repeats 3 --warmup 1)
+  neighbours_args=(--variants "autograd,nn" --kernels "team,openmp,blas" --threads "$train_threads" --repeats 3 --warmup 1
+    --neighbours 0,1)
+  large_args=(--variants optim --kernels "team,openmp,blas" --threads 2 --repeats 3 --warmup 1 --iters 30)
   sweep_args=(--sizes "64,128,256,512,1024")
   hf_runs=(--warmup 1 --runs 5)
   hf_naive_runs=(--warmup 0 --runs 3)

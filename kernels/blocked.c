@@ -87,6 +87,33 @@ int64_t nb_blocked_k_chunk(nb_gemm_dtype dtype) {
     return dtype == NB_GEMM_F32 ? nb_blocked_params_for_f32(isa)->kc : nb_blocked_params_for_f64(isa)->kc;
 }
 
+#define NB_SUM_CHUNKS(T)                                                                                               \
+    do {                                                                                                               \
+        const int64_t size = m * n;                                                                                    \
+        for (int64_t r = r0; r < r1; r++) {                                                                            \
+            T *cr = c + r * ldc;                                                                                       \
+            const T *p0 = chunks + r * n;                                                                              \
+            if (beta == 0)                                                                                             \
+                for (int64_t j = 0; j < n; j++) cr[j] = p0[j];                                                         \
+            else                                                                                                       \
+                for (int64_t j = 0; j < n; j++) cr[j] = p0[j] + beta * cr[j];                                          \
+            for (int q = 1; q < nchunks; q++) {                                                                        \
+                const T *pq = p0 + q * size;                                                                           \
+                for (int64_t j = 0; j < n; j++) cr[j] = pq[j] + cr[j];                                                 \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+void nb_gemm_sum_chunks_f32(int64_t m, int64_t n, const float *chunks, int nchunks, float beta, float *c, int64_t ldc,
+                            int64_t r0, int64_t r1) {
+    NB_SUM_CHUNKS(float);
+}
+
+void nb_gemm_sum_chunks_f64(int64_t m, int64_t n, const double *chunks, int nchunks, double beta, double *c,
+                            int64_t ldc, int64_t r0, int64_t r1) {
+    NB_SUM_CHUNKS(double);
+}
+
 /* ---- the per-thread packing caches ------------------------------------------------------ */
 
 static _Thread_local nb_blocked_cache thread_caches[NB_BLK_CACHE_COUNT];

@@ -131,6 +131,8 @@ typedef enum nb_blocked_cache_id {
     NB_BLK_CACHE_OPENMP_F64,
     NB_BLK_CACHE_TEAM_F32,
     NB_BLK_CACHE_TEAM_F64,
+    NB_BLK_CACHE_TEAM_CHUNKS_F32, /* team.c's k split: the chunks' products */
+    NB_BLK_CACHE_TEAM_CHUNKS_F64,
     NB_BLK_CACHE_COUNT
 } nb_blocked_cache_id;
 

@@ -53,6 +53,15 @@ typedef enum nb_gemm_summation {
 /* The element type of a product, which kernels/ otherwise knows only by entry point. */
 typedef enum nb_gemm_dtype { NB_GEMM_F32 = 0, NB_GEMM_F64 = 1 } nb_gemm_dtype;
 
+/* Rows [r0, r1) of C (m x n, row stride ldc) from the products of its nchunks k chunks in
+ * `chunks` (chunk j at j * m * n, row-major m x n, each computed with beta 0), added in k order
+ * as a k_chunk kernel adds them (below): the first as P + beta * C (beta 0: P), each later one
+ * as P + C, one rounding per add. With the kernel's own chunks, the whole call's bits. */
+void nb_gemm_sum_chunks_f32(int64_t m, int64_t n, const float *chunks, int nchunks, float beta, float *c, int64_t ldc,
+                            int64_t r0, int64_t r1);
+void nb_gemm_sum_chunks_f64(int64_t m, int64_t n, const double *chunks, int nchunks, double beta, double *c,
+                            int64_t ldc, int64_t r0, int64_t r1);
+
 /* One row of the registry: a kernel is data, not code paths scattered over callers. */
 typedef struct nb_kernel {
     const char *name;        /* what --kernel and NABLA_KERNEL accept */

@@ -665,24 +665,9 @@ static void test_blocks_bit_identical_body(void) {
 }
 PER_ISA(test_blocks_bit_identical)
 
-/* C (m, n) = chunk's product added in k order, as gemm.h's k_chunk promises the kernel adds its
- * own: the first as P + beta * C (beta 0: P), the others as P + C. */
-static void add_chunk(dtype dt, size_t nc, const void *part, double beta, bool first, void *c) {
-    for (size_t i = 0; i < nc; i++) {
-        if (dt == F32) {
-            float *cf = c;
-            const float p = ((const float *)part)[i];
-            cf[i] = !first ? p + cf[i] : beta == 0 ? p : p + (float)beta * cf[i];
-        } else {
-            double *cd = c;
-            const double p = ((const double *)part)[i];
-            cd[i] = !first ? p + cd[i] : beta == 0 ? p : p + beta * cd[i];
-        }
-    }
-}
-
 /* Kernels with a k chunk: the chunks computed as calls of their own (beta 0, into scratch) and
- * added in k order give the whole call's bits, on both sides of the small path's limit. */
+ * added in k order (nb_gemm_sum_chunks_*) give the whole call's bits, on both sides of the small
+ * path's limit. */
 static void test_k_chunks_bit_identical_body(void) {
     static const struct {
         int64_t m, n, k;
@@ -714,7 +699,9 @@ static void test_k_chunks_bit_identical_body(void) {
                     for (size_t i = 0; i < nb; ++i) b[i] = rng_uniform();
                     for (size_t i = 0; i < nc; ++i) c[i] = rng_uniform();
                     char *pa = typed_from(dt, a, na), *pb = typed_from(dt, b, nb);
-                    char *whole = typed_from(dt, c, nc), *summed = typed_from(dt, c, nc), *part = typed_from(dt, c, nc);
+                    const int nchunks = (int)((k + kc - 1) / kc);
+                    char *whole = typed_from(dt, c, nc), *summed = typed_from(dt, c, nc);
+                    char *parts = malloc((size_t)nchunks * nc * es);
                     const double beta = betas_here[bi];
                     call_kernel(kn, dt, ta, tb, m, n, k, 0.7, pa, lda, pb, ldb, beta, whole, n, 1);
                     for (int64_t k0 = 0; k0 < k; k0 += kc) {
@@ -722,9 +709,14 @@ static void test_k_chunks_bit_identical_body(void) {
                         /* op(A)'s columns k0.., op(B)'s rows k0.. */
                         const char *sa = pa + (size_t)(ta == NB_NO_TRANS ? k0 : k0 * lda) * es;
                         const char *sb = pb + (size_t)(tb == NB_NO_TRANS ? k0 * ldb : k0) * es;
-                        call_kernel(kn, dt, ta, tb, m, n, kk, 0.7, sa, lda, sb, ldb, 0.0, part, n, 1);
-                        add_chunk(dt, nc, part, beta, k0 == 0, summed);
+                        call_kernel(kn, dt, ta, tb, m, n, kk, 0.7, sa, lda, sb, ldb, 0.0,
+                                    parts + (size_t)(k0 / kc) * nc * es, n, 1);
                     }
+                    if (dt == F32)
+                        nb_gemm_sum_chunks_f32(m, n, (const float *)parts, nchunks, (float)beta, (float *)summed, n, 0,
+                                               m);
+                    else
+                        nb_gemm_sum_chunks_f64(m, n, (const double *)parts, nchunks, beta, (double *)summed, n, 0, m);
                     compared++;
                     if (memcmp(whole, summed, nc * es) != 0) {
                         size_t i = 0;
@@ -736,7 +728,7 @@ static void test_k_chunks_bit_identical_body(void) {
                                typed_get(dt, summed, i));
                         differed++;
                     }
-                    free(a), free(b), free(c), free(pa), free(pb), free(whole), free(summed), free(part);
+                    free(a), free(b), free(c), free(pa), free(pb), free(whole), free(summed), free(parts);
                 }
     }
     printf("\n    k chunks [isa %s]: %ld comparisons, %ld differed\n", nb_cpu_isa_name(current_isa), compared,

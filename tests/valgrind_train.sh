@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/valgrind_train.sh — valgrind memcheck over a few training steps of every variant with
-# the blocked and blas kernels (`make valgrind`), on a regular Release build. nb_alloc's cache
+# the blocked, team and blas kernels (`make valgrind`), on a regular Release build. nb_alloc's cache
 # is off (NABLA_ALLOC_CACHE=0), so every block goes back to the system and memcheck sees each
 # use after free, overrun and leak. A run fails on any memcheck error (invalid read or write,
 # use of uninitialised memory, bad free) or on a definite or indirect leak; memory OpenMP and
@@ -47,7 +47,7 @@ vg=(valgrind --tool=memcheck --error-exitcode=1 --leak-check=full
 runs=0 failed=0
 start=$(date +%s)
 for variant in $variants; do
-  for kernel in blocked blas; do
+  for kernel in blocked team blas; do
     # f32 at 2 threads (the OpenMP paths) and f64 at 1: both dtypes and both thread paths,
     # at half the cost of every combination.
     for combo in f32:2 f64:1; do
@@ -70,5 +70,5 @@ for variant in $variants; do
   done
 done
 
-echo "valgrind_train: $runs runs ($nvariants variants x blocked,blas x f32/2 threads,f64/1 thread, $iters steps each), $failed failed, $(( $(date +%s) - start )) s"
+echo "valgrind_train: $runs runs ($nvariants variants x blocked,team,blas x f32/2 threads,f64/1 thread, $iters steps each), $failed failed, $(( $(date +%s) - start )) s"
 [ $failed -eq 0 ]

@@ -134,30 +134,11 @@ nb_gemm_call nb_gemm_call_chunk(const nb_gemm_call *whole, int64_t k0, int64_t k
     return g;
 }
 
-#define NB_CHUNKS_REDUCE(T)                                                                                            \
-    do {                                                                                                               \
-        const T beta = (T)g->beta;                                                                                     \
-        const T *parts = scratch;                                                                                      \
-        const int64_t size = g->m * g->n;                                                                              \
-        for (int64_t r = r0; r < r1; r++) {                                                                            \
-            T *c = (T *)g->c + r * g->ldc;                                                                             \
-            const T *p0 = parts + r * g->n;                                                                            \
-            if (beta == 0)                                                                                             \
-                for (int64_t j = 0; j < g->n; j++) c[j] = p0[j];                                                       \
-            else                                                                                                       \
-                for (int64_t j = 0; j < g->n; j++) c[j] = p0[j] + beta * c[j];                                         \
-            for (int q = 1; q < nchunks; q++) {                                                                        \
-                const T *pq = p0 + q * size;                                                                           \
-                for (int64_t j = 0; j < g->n; j++) c[j] = pq[j] + c[j];                                                \
-            }                                                                                                          \
-        }                                                                                                              \
-    } while (0)
-
 void nb_gemm_chunks_reduce(const nb_gemm_call *g, const void *scratch, int nchunks, int64_t r0, int64_t r1) {
     if (g->dtype == NB_F32)
-        NB_CHUNKS_REDUCE(float);
+        nb_gemm_sum_chunks_f32(g->m, g->n, scratch, nchunks, (float)g->beta, g->c, g->ldc, r0, r1);
     else
-        NB_CHUNKS_REDUCE(double);
+        nb_gemm_sum_chunks_f64(g->m, g->n, scratch, nchunks, g->beta, g->c, g->ldc, r0, r1);
 }
 
 void nb_gemm_call_release(nb_gemm_call *g) {
